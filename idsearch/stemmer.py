@@ -1,0 +1,434 @@
+"""Sastrawi stemming for Indonesian, reimplemented for speed.
+
+:class:`SastrawiStemmer` is an independent implementation of the algorithm of PySastrawi 1.2.1
+(Nazief & Adriani with the CS/ECS improvements: inflectional particles and possessive pronouns,
+derivational suffixes, 42 prefix disambiguation rules with recoding, confix precedence adjustment,
+the ECS suffix-restoring loop and the handling of hyphenated/reduplicated words). For every
+normalized token it returns exactly what ``Sastrawi.Stemmer.StemmerFactory().create_stemmer().stem``
+returns, quirks included (for example the order in which disambiguation candidates are tried and the
+fall-through when a rule's last candidate does not apply).
+
+It is fast because it does not build context/removal objects or run regular expressions: every
+rule is a handful of ``str`` slices and set look-ups, the rules are dispatched on the first letters
+of the word, and each stage stops as soon as a root is found.
+
+:class:`ReferenceStemmer` wraps PySastrawi's own (uncached) stemmer behind the same ``stem`` method,
+for differential tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import os
+import pathlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+__all__ = ["SastrawiStemmer", "ReferenceStemmer", "packaged_dictionary_path", "load_dictionary"]
+
+DictionarySource = Iterable[str] | str | os.PathLike[str] | None
+
+# Character classes of the rules (single characters; ``w[i:i + 1] in SET`` is False past the end).
+_VOWELS = frozenset("aiueo")
+_CONSONANTS = frozenset("bcdfghjklmnpqrstvwxyz")
+_CONSONANTS_NO_R = _CONSONANTS - {"r"}
+_CONSONANTS_35 = frozenset("bcdfghjkpqstvxz")  # rules 35 and 36: no l, m, n, r, w, y
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
+_LRWY = frozenset("lrwy")
+_BFV = frozenset("bfv")
+_CDJSTZ = frozenset("cdjstz")
+_GHQK = frozenset("ghqk")
+_MEMP_NEXT = frozenset("abcdfghijklmopqrstuvwxyz")  # rule 19: memp + anything but e and n
+_WY = frozenset("wy")
+_INFIXES = frozenset(("er", "el", "em", "in"))  # rules 37-40: C{er,el,em,in}V -> CV
+_PLAIN_PREFIXES = frozenset(("di", "ke", "se"))
+_CLITICS = frozenset(("ku", "mu", "nya", "lah", "kah", "tah", "pun"))
+
+
+def packaged_dictionary_path() -> pathlib.Path:
+    """Path of the root-word list (``kata-dasar.txt``) shipped inside the installed pysastrawi package."""
+    path = pathlib.Path(str(importlib.resources.files("Sastrawi.Stemmer").joinpath("data", "kata-dasar.txt")))
+    if not path.is_file():
+        raise FileNotFoundError(f"pysastrawi's dictionary is missing at {path}; reinstall pysastrawi")
+    return path
+
+
+def load_dictionary(source: DictionarySource = None) -> frozenset[str]:
+    """The set of root words from ``source``.
+
+    ``None`` means pysastrawi's packaged dictionary; a ``str`` or path-like is a UTF-8 text file with
+    one root per line; any other iterable yields the roots themselves. Surrounding whitespace is
+    stripped and blank entries are ignored (as PySastrawi's ``ArrayDictionary`` ignores them).
+    """
+    if source is None:
+        source = packaged_dictionary_path()
+    if isinstance(source, (str, os.PathLike)):
+        path = pathlib.Path(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise FileNotFoundError(f"stemmer dictionary file not found: {path}") from None
+        except UnicodeDecodeError as exc:
+            line = text_line_of(path, exc.start)
+            raise ValueError(f"{path}:{line}: stemmer dictionary is not valid UTF-8") from exc
+        return frozenset(word for word in (line.strip() for line in text.split("\n")) if word)
+    roots = set()
+    for index, word in enumerate(source):
+        if not isinstance(word, str):
+            raise TypeError(f"dictionary entry #{index} is {type(word).__name__} {word!r}, not str")
+        word = word.strip()
+        if word:
+            roots.add(word)
+    return frozenset(roots)
+
+
+def text_line_of(path: pathlib.Path, byte_offset: int) -> int:
+    """1-based line number of ``byte_offset`` in the file at ``path`` (for error messages)."""
+    return path.read_bytes()[:byte_offset].count(b"\n") + 1
+
+
+def _build_stem_word(roots: frozenset[str]) -> Callable[[str], str]:
+    """The stemming function for one dictionary (closures keep the hot path free of attribute look-ups)."""
+    vowels, consonants, consonants_no_r, consonants_35 = _VOWELS, _CONSONANTS, _CONSONANTS_NO_R, _CONSONANTS_35
+    letters, lrwy, bfv, cdjstz, ghqk = _LETTERS, _LRWY, _BFV, _CDJSTZ, _GHQK
+    memp_next, wy, infixes, plain_prefixes, clitics = _MEMP_NEXT, _WY, _INFIXES, _PLAIN_PREFIXES, _CLITICS
+
+    def disambiguate(w: str) -> str | None:
+        """One pass of prefix rules 1-42 (first rule that applies wins); None if none applies.
+
+        A rule with several recodings returns the first candidate that is a root, else its last one.
+        ``w`` is known not to be a root here.
+        """
+        head = w[:2]
+        c2 = w[2:3]
+        c3 = w[3:4]
+        if head == "be":
+            if c2 == "r":
+                if c3 in vowels:  # 1: berV -> V | rV
+                    x = w[3:]
+                    return x if x in roots else w[2:]
+                if c3 in consonants and w[4:5] in letters:
+                    if w[5:7] != "er":  # 2: berCAP -> CAP (P != er)
+                        return w[3:]
+                    if c3 != "r" and w[7:8] in vowels:  # 3: berCAerV -> CAerV (C != r)
+                        return w[3:]
+            elif w == "belajar":  # 4
+                return "ajar"
+            if c2 in consonants_no_r and w[3:5] == "er" and w[5:6] in consonants:  # 5: beC1erC2 -> C1erC2
+                return w[2:]
+        elif head == "te":
+            if c2 == "r":
+                if c3 in vowels:  # 6: terV -> V | rV
+                    x = w[3:]
+                    return x if x in roots else w[2:]
+                if c3 in consonants and c3 != "r":
+                    if w[4:6] != "er":  # 8: terCP -> CP (C != r, P != er)
+                        return w[3:]
+                    c6 = w[6:7]
+                    if c6 in vowels:  # 7: terCerV -> CerV (C != r)
+                        return w[3:]
+                    if c3 in consonants_35 and c6 in consonants:  # 35: terC1erC2 -> C1erC2
+                        return w[3:]
+            elif c2 in consonants and w[3:5] == "er" and w[5:6] in consonants:  # 9: teC1erC2 -> C1erC2
+                return w[2:]
+        elif head == "me":
+            if c2 in lrwy and c3 in vowels:  # 10: me{l,r,w,y}V -> {l,r,w,y}V
+                return w[2:]
+            if c2 == "m":
+                if c3 in bfv:  # 11: mem{b,f,v} -> {b,f,v}
+                    return w[3:]
+                if c3 in vowels:  # 13: memV -> mV | pV
+                    x = "m" + w[3:]
+                    return x if x in roots else "p" + w[3:]
+                if c3 == "p":
+                    c4 = w[4:5]
+                    if c4 == "e":  # 12: mempe -> pe
+                        return w[3:]
+                    if c4 in memp_next:  # 19: memp{A != e, n} -> pA
+                        return w[3:]
+            elif c2 == "n":
+                if c3 in cdjstz:  # 14: men{c,d,j,s,t,z} -> {c,d,j,s,t,z}
+                    return w[3:]
+                if c3 in vowels:  # 15: menV -> nV | tV
+                    x = "n" + w[3:]
+                    return x if x in roots else "t" + w[3:]
+                if c3 == "g":
+                    c4 = w[4:5]
+                    if c4 in ghqk:  # 16: meng{g,h,q,k} -> {g,h,q,k}
+                        return w[4:]
+                    if c4 in vowels:  # 17: mengV -> V | kV | (menge ->) | ngV
+                        x = w[4:]
+                        if x in roots:
+                            return x
+                        if "k" + x in roots:
+                            return "k" + x
+                        if c4 == "e" and w[5:] in roots:
+                            return w[5:]
+                        return "ng" + x
+                elif c3 == "y" and w[4:5] in vowels:  # 18: menyV -> nyV | sV
+                    x = "ny" + w[4:]
+                    return x if x in roots else "s" + w[4:]
+        elif head == "pe":
+            if c2 in wy and c3 in vowels:  # 20: pe{w,y}V -> {w,y}V
+                return w[2:]
+            if c2 == "r":
+                if c3 in vowels:  # 21: perV -> V | rV
+                    x = w[3:]
+                    return x if x in roots else w[2:]
+                if c3 in consonants and w[4:5] in letters:
+                    if w[5:7] != "er":  # 23: perCAP -> CAP (P != er)
+                        return w[3:]
+                    if c3 != "r" and w[7:8] in vowels:  # 24: perCAerV -> CAerV (C != r)
+                        return w[3:]
+            elif c2 == "m":
+                if c3 in bfv:  # 25: pem{b,f,v} -> {b,f,v}
+                    return w[3:]
+                if c3 in vowels:  # 26: pemV -> mV | pV
+                    x = "m" + w[3:]
+                    return x if x in roots else "p" + w[3:]
+            elif c2 == "n":
+                if c3 in cdjstz:  # 27: pen{c,d,j,s,t,z} -> {c,d,j,s,t,z}
+                    return w[3:]
+                if c3 in vowels:  # 28: penV -> nV | tV
+                    x = "n" + w[3:]
+                    return x if x in roots else "t" + w[3:]
+                if c3 == "g":
+                    c4 = w[4:5]
+                    if c4 in consonants:  # 29: pengC -> C
+                        return w[4:]
+                    if c4 in vowels:  # 30: pengV -> V | kV | (penge ->); falls through otherwise
+                        x = w[4:]
+                        if x in roots:
+                            return x
+                        if "k" + x in roots:
+                            return "k" + x
+                        if c4 == "e":
+                            return w[5:]
+                elif c3 == "y" and w[4:5] in vowels:  # 31: penyV -> nyV | sV
+                    x = "ny" + w[4:]
+                    return x if x in roots else "s" + w[4:]
+            elif c2 == "l":
+                if w == "pelajar":  # 32: pelajar -> ajar, pelV -> lV
+                    return "ajar"
+                if c3 in vowels:
+                    return w[2:]
+            if c2 in consonants:
+                if w[3:5] != "er":  # 34: peCP -> CP (P != er)
+                    return w[2:]
+                if c2 in consonants_35 and w[5:6] in consonants:  # 36: peC1erC2 -> C1erC2
+                    return w[2:]
+        c0 = w[:1]
+        if c0 in consonants and w[1:3] in infixes and c3 in vowels:  # 37-40: C{er,el,em,in}V -> CV
+            return c0 + w[3:]
+        if head == "ku":  # 41: ku-A -> A
+            return w[2:]
+        if w[:3] == "kau":  # 42: kau-A -> A
+            return w[3:]
+        return None
+
+    def remove_prefixes(w: str, short: bool) -> str:
+        """Up to three prefix passes (plain di/ke/se first, then the rules); stops at a root."""
+        for _ in range(3):
+            if w[:2] in plain_prefixes:
+                w = w[2:]
+            elif w in roots or short:
+                return w
+            else:
+                x = disambiguate(w)
+                if x is None:
+                    return w  # further passes would see the same word
+                w = x
+            if w in roots:
+                return w
+        return w
+
+    def remove_suffixes(w: str, short: bool, removals: list[tuple[str, str]] | None) -> str:
+        """Particle, then possessive pronoun, then derivational suffix; stops at a root.
+
+        Each (word before, word after) removal is appended to ``removals`` when it is a list.
+        """
+        # {lah,kah,tah,pun}, with any hyphens before it
+        if w.endswith(("lah", "kah", "tah", "pun")):
+            x = w[:-3].rstrip("-")
+            if removals is not None:
+                removals.append((w, x))
+            w = x
+        if short or w in roots:
+            return w
+        # {ku,mu,nya}, with any hyphens before it
+        if w.endswith("nya"):
+            x = w[:-3].rstrip("-")
+        elif w.endswith(("ku", "mu")):
+            x = w[:-2].rstrip("-")
+        else:
+            x = w
+        if x is not w:
+            if removals is not None:
+                removals.append((w, x))
+            w = x
+            if w in roots:
+                return w
+        # {i,kan,an} and the adopted {is,isme,isasi}: the longest one that ends the word
+        last = w[-1:]
+        if last == "i":
+            x = w[:-5] if w.endswith("isasi") else w[:-1]
+        elif last == "n":
+            if w.endswith("kan"):
+                x = w[:-3]
+            elif w.endswith("an"):
+                x = w[:-2]
+            else:
+                return w
+        elif last == "s":
+            if w.endswith("is"):
+                x = w[:-2]
+            else:
+                return w
+        elif last == "e":
+            if w.endswith("isme"):
+                x = w[:-4]
+            else:
+                return w
+        else:
+            return w
+        if removals is not None:
+            removals.append((w, x))
+        return x
+
+    def precedence(w: str) -> bool:
+        """Confix precedence adjustment: strip the prefix before the suffix for these confixes."""
+        n = len(w)
+        head = w[:2]
+        if head == "be":
+            return (n >= 5 and w.endswith("lah")) or (n >= 4 and w.endswith("an"))
+        if head in ("me", "di", "pe"):
+            return n >= 3 and w[-1] == "i"
+        return n >= 4 and w[:3] == "ter" and w[-1] == "i"
+
+    def stem_singular(word: str) -> str:
+        if word in roots:
+            return word
+        short = len(word) <= 3
+        if precedence(word):
+            w = remove_prefixes(word, short)
+            if w in roots:
+                return w
+            w = remove_suffixes(w, short, None)
+            if w in roots:
+                return w
+        removals: list[tuple[str, str]] = []
+        w = remove_suffixes(word, short, removals)
+        if w in roots:
+            return w
+        w = remove_prefixes(w, short)
+        if w in roots:
+            return w
+        # ECS "loop pengembalian akhiran": put the suffixes back one by one (last removed first)
+        # and retry the prefixes on the original word with that much of its ending.
+        for before, after in reversed(removals):
+            if before[len(after):] == "kan":
+                w = remove_prefixes(after + "k", short)
+                if w in roots:
+                    return w
+            w = remove_prefixes(before, short)
+            if w in roots:
+                return w
+        return word
+
+    def stem_word(word: str) -> str:
+        cut = word.rfind("-")
+        if cut < 0:
+            return stem_singular(word)
+        first, second = word[:cut], word[cut + 1:]
+        if second in clitics:
+            inner = first.rfind("-")
+            if inner < 0:
+                return stem_singular(word)  # nikmat-ku: a word with a hyphenated clitic
+            # malaikat-malaikat-nya -> malaikat, malaikat-nya
+            first, second = first[:inner], first[inner + 1:] + "-" + second
+        # reduplication: anak-anak, berbalas-balasan, meniru-nirukan
+        root1 = stem_singular(first)
+        root2 = stem_singular(second)
+        if root2 == second and second not in roots:
+            root2 = stem_singular("me" + second)
+        return root1 if root1 == root2 else word
+
+    return stem_word
+
+
+class SastrawiStemmer:
+    """A Sastrawi (PySastrawi 1.2.1) stemmer over a dictionary of root words.
+
+    ``dictionary`` is ``None`` for pysastrawi's packaged dictionary, a path of a text file with one
+    root per line, or an iterable of roots; ``extra_roots`` are added to it.
+    """
+
+    __slots__ = ("_roots", "_stem_word", "_hash")
+
+    def __init__(self, dictionary: DictionarySource = None, *, extra_roots: Iterable[str] = ()) -> None:
+        roots = load_dictionary(dictionary)
+        if isinstance(extra_roots, str):
+            raise TypeError("extra_roots must be an iterable of words, not a str")
+        extra = load_dictionary(list(extra_roots))
+        self._roots: frozenset[str] = roots | extra if extra else roots
+        self._stem_word = _build_stem_word(self._roots)
+        self._hash: str | None = None
+
+    def stem(self, word: str) -> str:
+        """The stem of one normalized token (lowercase ``[a-z0-9-]``), exactly as PySastrawi stems it.
+
+        Words of three letters or fewer and words in the dictionary come back unchanged (except a
+        short word that reduces to a root by a plain prefix or particle, as in PySastrawi). Results
+        are not cached: callers that see the same word often should memoize.
+        """
+        return self._stem_word(word)
+
+    @property
+    def stem_function(self) -> Callable[[str], str]:
+        """The bare stemming function (same as :meth:`stem`, without the method call overhead)."""
+        return self._stem_word
+
+    @property
+    def roots(self) -> frozenset[str]:
+        """The dictionary of root words."""
+        return self._roots
+
+    @property
+    def dictionary_hash(self) -> str:
+        """SHA-256 (hex) of the sorted, deduplicated roots joined by newlines: identifies the dictionary."""
+        if self._hash is None:
+            digest = hashlib.sha256("\n".join(sorted(self._roots)).encode("utf-8"))
+            self._hash = digest.hexdigest()
+        return self._hash
+
+    def __contains__(self, word: object) -> bool:
+        """Whether ``word`` is a root in the dictionary."""
+        return word in self._roots
+
+    def __len__(self) -> int:
+        """Number of roots in the dictionary."""
+        return len(self._roots)
+
+    def __repr__(self) -> str:
+        return f"SastrawiStemmer({len(self._roots)} roots, sha256={self.dictionary_hash[:12]})"
+
+
+class ReferenceStemmer:
+    """PySastrawi's own uncached ``Stemmer`` behind a ``stem(word)`` method, for comparisons.
+
+    ``dictionary`` has the same meaning as for :class:`SastrawiStemmer`; ``None`` takes the word
+    list exactly as ``StemmerFactory`` reads it.
+    """
+
+    def __init__(self, dictionary: DictionarySource = None) -> None:
+        from Sastrawi.Dictionary.ArrayDictionary import ArrayDictionary
+        from Sastrawi.Stemmer.Stemmer import Stemmer
+        from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
+
+        words: Iterable[str] = StemmerFactory().get_words() if dictionary is None else load_dictionary(dictionary)
+        self._stemmer: Any = Stemmer(ArrayDictionary(words))
+
+    def stem(self, word: str) -> str:
+        """PySastrawi's stem of ``word`` (its ``Stemmer.stem``, which normalizes the text first)."""
+        return str(self._stemmer.stem(word))
