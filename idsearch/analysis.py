@@ -1,0 +1,391 @@
+"""Analysis: Indonesian news text -> index terms.
+
+A Lucene-style chain, described by plain data (:class:`AnalyzerSpec`) so an index can record which analyzer
+built it:
+
+1. **normalize**: Unicode NFKC, then case folding; typographic apostrophes and hyphens become ASCII.
+2. **tokenize**: words are runs of letters and digits joined by hyphens or apostrophes (``anak-anak``,
+   ``covid-19``, ``jum'at``); digit groups joined by ``.``/``,`` form one number (``2.000.000``, ``2,5``);
+   everything else (spaces, punctuation, ``/`` and ``:`` in dates and times, en/em dashes) separates words.
+3. **word filters**, applied once per *distinct* word and memoized (a news corpus repeats its words; the
+   cost of analysis scales with the vocabulary, not the token count):
+
+   - apostrophes are dropped (``jum'at`` -> ``jumat``, ``qur'an`` -> ``quran``); an English possessive
+     ``'s`` is removed (``putin's`` -> ``putin``);
+   - thousands separators are dropped from numbers (``2.000.000`` -> ``2000000``; ``2,5`` stays);
+   - protected words (names, places the user lists) are never stemmed;
+   - words with digits or letters outside ASCII are not stemmed (``g20``, ``2024``, ``café``);
+   - stemming: Sastrawi (Nazief-Adriani/ECS), exactly as PySastrawi stems the word;
+   - a hyphenated word that Sastrawi reduces to one root (reduplication: ``anak-anak`` -> ``anak``,
+     ``berbalas-balasan`` -> ``balas``, ``sela-sela`` -> ``sela``) is one term. Other hyphenated words
+     (``al-assad``, ``covid-19``, ``serba-serbi``) become their parts at consecutive positions, each part
+     analyzed on its own, so ``assad`` finds ``al-assad`` and the query ``covid-19`` is a phrase.
+     A trailing hyphenated clitic (``putin-nya``, ``tuhan-mu``) is dropped;
+   - stopwords are removed (after stemming checks use the surface form): they keep their position, so a
+     phrase with a stopword inside still needs the words around it to be that far apart.
+
+Two paths give the same terms: :meth:`Analyzer.analyze` (terms and positions, the indexing hot path:
+C-speed regex and dict lookups) and :meth:`Analyzer.tokens` (adds character offsets into the original
+text, for snippets and highlighting).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from idsearch.stopwords import StopwordSet, resolve_stopwords
+
+__all__ = [
+    "Analyzer",
+    "AnalyzerSpec",
+    "IndonesianAnalyzer",
+    "Token",
+    "normalize_text",
+]
+
+# Typographic characters mapped before tokenizing; each maps one character to one character, so
+# offsets in the normalized text still match the original wherever NFKC keeps lengths.
+_TYPOGRAPHY = str.maketrans(
+    {
+        "\u2019": "'",  # right single quotation mark, used as apostrophe
+        "\u2018": "'",
+        "\u02bc": "'",  # modifier letter apostrophe
+        "\u0060": "'",
+        "\u00b4": "'",
+        "\u2010": "-",  # hyphen
+        "\u2011": "-",  # non-breaking hyphen
+        "\u00ad": "-",  # soft hyphen: joins parts of a word
+    }
+)
+
+# A word: letters/digits, optionally joined by hyphens or apostrophes; or a number with . , separators.
+_WORD = r"[^\W_]+(?:['\-][^\W_]+)*"
+_NUMBER = r"\d+(?:[.,]\d+)+(?![^\W_])"
+_TOKEN_RE = re.compile(f"{_NUMBER}|{_WORD}")
+_THOUSANDS_RE = re.compile(r"^\d{1,3}(?:\.\d{3})+$")
+_CLITICS = frozenset({"nya", "ku", "mu", "lah", "kah", "tah", "pun"})
+
+
+def normalize_text(text: str) -> str:
+    """NFKC + case folding + ASCII apostrophes/hyphens: the text the tokenizer sees."""
+    return unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY).casefold()
+
+
+@attrs.frozen(slots=True)
+class Token:
+    """One analyzed term with where it came from.
+
+    ``text`` is the original slice ``source[start:end]``; ``term`` is what is indexed; ``position`` counts
+    word slots (a removed stopword still takes one)."""
+
+    term: str
+    position: int
+    start: int
+    end: int
+    text: str
+
+
+def _string_tuple(value: Iterable[str] | str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(sorted({normalize_text(v).strip() for v in value if v and v.strip()}))
+
+
+@attrs.frozen
+class AnalyzerSpec:
+    """Plain-data description of an analyzer: stored in an index manifest, rebuilt on open. No pickle.
+
+    - ``stemmer``: ``"sastrawi"`` or ``"none"``.
+    - ``stopwords``: a built-in list name (``"none"``, ``"minimal"``, ``"sastrawi"``) or ``"custom"`` with
+      the words in ``stopword_words``; ``stopwords_added``/``stopwords_removed`` edit the chosen list.
+    - ``protected``: words never stemmed.
+    - ``dictionary_hash``: identity of the stemmer's root dictionary (set when the analyzer is built).
+    """
+
+    name: str = "indonesian"
+    stemmer: str = attrs.field(default="sastrawi")
+    stopwords: str = "none"
+    stopword_words: tuple[str, ...] = attrs.field(default=(), converter=_string_tuple)
+    stopwords_added: tuple[str, ...] = attrs.field(default=(), converter=_string_tuple)
+    stopwords_removed: tuple[str, ...] = attrs.field(default=(), converter=_string_tuple)
+    protected: tuple[str, ...] = attrs.field(default=(), converter=_string_tuple)
+    dictionary_hash: str | None = None
+
+    @stemmer.validator
+    def _check_stemmer(self, _attr: Any, value: str) -> None:
+        if value not in ("sastrawi", "none"):
+            raise ValueError(f"unknown stemmer {value!r}: expected 'sastrawi' or 'none'")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "stemmer": self.stemmer,
+            "stopwords": self.stopwords,
+            "stopword_words": list(self.stopword_words),
+            "stopwords_added": list(self.stopwords_added),
+            "stopwords_removed": list(self.stopwords_removed),
+            "protected": list(self.protected),
+            "dictionary_hash": self.dictionary_hash,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AnalyzerSpec:
+        known = {a.name for a in attrs.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"analyzer description has unknown keys: {sorted(unknown)}")
+        kwargs = dict(data)
+        for key in ("stopword_words", "stopwords_added", "stopwords_removed", "protected"):
+            value = kwargs.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"analyzer description: {key!r} must be a list of strings")
+        for key in ("name", "stemmer", "stopwords"):
+            if key in kwargs and not isinstance(kwargs[key], str):
+                raise ValueError(f"analyzer description: {key!r} must be a string")
+        return cls(**kwargs)
+
+
+class Analyzer:
+    """Turns text into terms. Built from an :class:`AnalyzerSpec`; the same analyzer serves indexing and
+    queries. Word results are memoized per distinct word (``word_cache``), which an index persists."""
+
+    def __init__(self, spec: AnalyzerSpec | None = None, *, stemmer: Any = None) -> None:
+        spec = spec or AnalyzerSpec()
+        self._stopwords: StopwordSet = resolve_stopwords(
+            spec.stopwords, spec.stopword_words, added=spec.stopwords_added, removed=spec.stopwords_removed
+        )
+        self._protected = frozenset(spec.protected)
+        self._stem: Callable[[str], str] | None = None
+        if spec.stemmer == "sastrawi":
+            if stemmer is None:
+                from idsearch.stemmer import SastrawiStemmer
+
+                stemmer = SastrawiStemmer()
+            self._stem = stemmer.stem
+            dictionary_hash = getattr(stemmer, "dictionary_hash", None)
+            if spec.dictionary_hash is not None and dictionary_hash != spec.dictionary_hash:
+                raise ValueError(
+                    f"the stemmer's dictionary (hash {dictionary_hash}) is not the one this analyzer was built"
+                    f" with (hash {spec.dictionary_hash}); pass the same dictionary"
+                )
+            spec = attrs.evolve(spec, dictionary_hash=dictionary_hash)
+        self.spec = spec
+        # distinct normalized word -> its terms: () for a stopword, (t,) usually, (t1, t2, ...) for compounds
+        self.word_cache: dict[str, tuple[str, ...]] = {}
+        self.stem_calls = 0
+
+    # -- per-word analysis (memoized) -------------------------------------------------------------------------
+
+    def word_terms(self, word: str) -> tuple[str, ...]:
+        """Terms for one normalized word (as the tokenizer yields it). Memoized."""
+        terms = self.word_cache.get(word)
+        if terms is None:
+            terms = self._analyze_word(word)
+            self.word_cache[word] = terms
+        return terms
+
+    def _analyze_word(self, word: str) -> tuple[str, ...]:
+        if "'" in word:
+            word = word.replace("'s-", "-")
+            if word.endswith("'s"):
+                word = word[:-2]
+            word = word.replace("'", "")
+        if word[0].isdigit() and _THOUSANDS_RE.match(word):
+            word = word.replace(".", "")
+        if "-" not in word:
+            term = self._term(word)
+            return (term,) if term else ()
+        parts = word.split("-")
+        while len(parts) > 1 and parts[-1] in _CLITICS:
+            parts.pop()
+        if len(parts) == 1:
+            term = self._term(parts[0])
+            return (term,) if term else ()
+        if word in self._stopwords:
+            return ()
+        if self._stem is not None and word not in self._protected and _stemmable(word):
+            root = self._stem(word)
+            self.stem_calls += 1
+            if "-" not in root:
+                return (root,)
+        elif all(p == parts[0] for p in parts):  # exact reduplication without a stemmer
+            return (self._term(parts[0]) or parts[0],)
+        terms = []
+        for part in parts:
+            term = self._term(part)
+            terms.append(term if term else "")
+        return tuple(terms)
+
+    def _term(self, word: str) -> str:
+        """One unhyphenated word -> its term, or '' when it is a stopword."""
+        if word in self._stopwords:
+            return ""
+        if self._stem is None or word in self._protected or not _stemmable(word):
+            return word
+        self.stem_calls += 1
+        return self._stem(word)
+
+    # -- text analysis ----------------------------------------------------------------------------------------
+
+    def words(self, text: str) -> list[str]:
+        """The normalized words of ``text`` (before stopwords and stemming)."""
+        return _TOKEN_RE.findall(normalize_text(text))
+
+    def analyze(self, text: str) -> tuple[list[str], list[int]]:
+        """Terms and their positions: the indexing hot path."""
+        cache = self.word_cache
+        word_terms = self.word_terms
+        terms: list[str] = []
+        positions: list[int] = []
+        pos = 0
+        for word in _TOKEN_RE.findall(normalize_text(text)):
+            wt = cache.get(word) or word_terms(word)
+            if len(wt) == 1:
+                terms.append(wt[0])
+                positions.append(pos)
+                pos += 1
+            elif not wt:
+                pos += 1
+            else:
+                for t in wt:
+                    if t:
+                        terms.append(t)
+                        positions.append(pos)
+                    pos += 1
+        return terms, positions
+
+    def terms(self, text: str) -> list[str]:
+        """Just the terms, in order (queries use this)."""
+        return self.analyze(text)[0]
+
+    def tokens(self, text: str) -> list[Token]:
+        """Terms with positions and character offsets into ``text`` (for snippets and highlighting)."""
+        normalized, offsets = _normalize_with_offsets(text)
+        out: list[Token] = []
+        pos = 0
+        for match in _TOKEN_RE.finditer(normalized):
+            word = match.group()
+            wt = self.word_terms(word)
+            if not wt:
+                pos += 1
+                continue
+            if len(wt) == 1:
+                start, end = offsets[match.start()], offsets[match.end() - 1] + 1
+                out.append(Token(wt[0], pos, start, end, text[start:end]))
+                pos += 1
+                continue
+            # a split compound: offsets of each hyphen-separated part (clitic parts were dropped at the end)
+            part_start = match.start()
+            for term, part in zip(wt, word.split("-")):
+                part_end = part_start + len(part)
+                if term:
+                    start, end = offsets[part_start], offsets[part_end - 1] + 1
+                    out.append(Token(term, pos, start, end, text[start:end]))
+                pos += 1
+                part_start = part_end + 1
+        return out
+
+    def __repr__(self) -> str:
+        return f"Analyzer({self.spec!r})"
+
+
+def IndonesianAnalyzer(  # noqa: N802 - a named constructor, reads like a class at call sites
+    *,
+    stemmer: str = "sastrawi",
+    stopwords: str | Iterable[str] | Path = "none",
+    add_stopwords: Iterable[str] = (),
+    remove_stopwords: Iterable[str] = (),
+    protected: Iterable[str] | Path = (),
+    sastrawi: Any = None,
+) -> Analyzer:
+    """The ready analyzer for Indonesian news.
+
+    ``stopwords`` is a list name (``"none"`` - the default, measured best for retrieval; ``"minimal"``;
+    ``"sastrawi"``), a path to a file with one word per line (e.g. Tala's list), or the words themselves.
+    ``protected`` words (a path or the words) are never stemmed. ``sastrawi`` overrides the stemmer object
+    (e.g. one built with a custom dictionary).
+    """
+    if isinstance(stopwords, str) and not _looks_like_path(stopwords):
+        name, words = stopwords, ()
+    else:
+        name, words = "custom", tuple(_read_word_list(stopwords))
+    return Analyzer(
+        AnalyzerSpec(
+            stemmer=stemmer,
+            stopwords=name,
+            stopword_words=words,
+            stopwords_added=tuple(add_stopwords),
+            stopwords_removed=tuple(remove_stopwords),
+            protected=tuple(_read_word_list(protected)),
+        ),
+        stemmer=sastrawi,
+    )
+
+
+def _looks_like_path(value: str) -> bool:
+    return "/" in value or "\\" in value or value.endswith(".txt")
+
+
+def _read_word_list(source: Iterable[str] | Path | str) -> Iterable[str]:
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        with path.open(encoding="utf-8") as fh:
+            return [line.strip() for line in fh if line.strip() and not line.startswith("#")]
+    return list(source)
+
+
+def _stemmable(word: str) -> bool:
+    """Sastrawi knows ASCII Indonesian words; words with digits or other scripts are kept as they are."""
+    return word.isascii() and not any(c.isdigit() for c in word)
+
+
+def _normalize_with_offsets(text: str) -> tuple[str, list[int]]:
+    """Normalize ``text`` like :func:`normalize_text` and map every normalized index back to the original.
+
+    ``offsets[i]`` is the original index of normalized character ``i`` (a token of normalized characters
+    ``[a, b)`` is ``text[offsets[a] : offsets[b - 1] + 1]``). Where one original character becomes several (NFKC of a ligature, casefold of 'ß'), all
+    of them map to that character."""
+    normalized = normalize_text(text)
+    if len(normalized) == len(text) and normalized.isascii() and text.isascii():
+        return normalized, list(range(len(text) + 1))
+    pieces: list[str] = []
+    offsets: list[int] = []
+    for i, ch in enumerate(text):
+        if ch.isascii():
+            piece = ch.lower().translate(_TYPOGRAPHY)
+        else:
+            piece = normalize_text(ch)
+        pieces.append(piece)
+        offsets.extend([i] * len(piece))
+    offsets.append(len(text))
+    joined = "".join(pieces)
+    if joined != normalized:
+        # NFKC composed across characters (e.g. a combining mark): normalize per grapheme run instead
+        return _normalize_by_runs(text)
+    return joined, offsets
+
+
+def _normalize_by_runs(text: str) -> tuple[str, list[int]]:
+    """Slow, exact fallback: normalize runs of a base character plus its combining marks."""
+    pieces: list[str] = []
+    offsets: list[int] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        j = i + 1
+        while j < n and unicodedata.combining(text[j]):
+            j += 1
+        piece = normalize_text(text[i:j])
+        pieces.append(piece)
+        offsets.extend([i] * len(piece))
+        i = j
+    offsets.append(n)
+    return "".join(pieces), offsets

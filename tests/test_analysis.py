@@ -1,0 +1,249 @@
+"""The analyzer: tokenizing Indonesian news, stopwords, stemming, offsets, and its plain-data description."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import shared_path
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from idsearch.analysis import Analyzer, AnalyzerSpec, IndonesianAnalyzer, normalize_text
+from idsearch.stopwords import MINIMAL, sastrawi_stopwords
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return IndonesianAnalyzer()
+
+
+@pytest.fixture(scope="module")
+def plain() -> Analyzer:
+    return IndonesianAnalyzer(stemmer="none")
+
+
+# -- the seed article: exact term lists --------------------------------------------------------------------
+
+
+def test_seed_title_terms(analyzer, seed_text):
+    title = seed_text.splitlines()[0]
+    assert analyzer.terms(title) == ["putin", "dan", "pezeshkian", "bahas", "situasi", "suriah", "lewat", "telepon"]
+
+
+def test_seed_lead_terms_keep_dates_as_numbers(analyzer, seed_text):
+    lead = seed_text.splitlines()[1]
+    assert analyzer.terms(lead) == [
+        "pada", "hari", "senin", "2", "12", "2024", "presiden", "rusia", "vladimir", "putin",
+        "laku", "bicara", "telepon", "dengan", "presiden", "iran", "masoud", "pezeshkian",
+    ]  # fmt: skip
+
+
+def test_seed_sentence_with_reduplication_and_abbreviation(analyzer):
+    sentence = "Kedua pemimpin sebelumnya juga melakukan diskusi pada 23 Oktober di sela-sela KTT BRICS 2024 di Kazan, Rusia."
+    assert analyzer.terms(sentence) == [
+        "dua", "pimpin", "belum", "juga", "laku", "diskusi", "pada", "23", "oktober", "di", "sela",
+        "ktt", "brics", "2024", "di", "kazan", "rusia",
+    ]  # fmt: skip
+
+
+def test_seed_quote_with_bangsa_bangsa(analyzer):
+    sentence = "selain berkonsultasi dengan Dewan Keamanan Perserikatan Bangsa-Bangsa, kami telah mengusulkan"
+    assert analyzer.terms(sentence) == [
+        "selain", "konsultasi", "dengan", "dewan", "aman", "serikat", "bangsa", "kami", "telah", "usul",
+    ]  # fmt: skip
+
+
+def test_offsets_slice_the_original_text_back(analyzer, seed_text):
+    tokens = analyzer.tokens(seed_text)
+    assert len(tokens) > 300
+    for token in tokens:
+        assert seed_text[token.start : token.end] == token.text
+        assert token.text.strip() == token.text and token.text
+    # the same terms as the fast path
+    assert [t.term for t in tokens] == analyzer.terms(seed_text)
+    terms, positions = analyzer.analyze(seed_text)
+    assert positions == [t.position for t in tokens]
+
+
+def test_offsets_survive_unicode_normalization(analyzer):
+    text = "Ａｎａｋ «ﬁnal» Jum’at café — COVID‑19"
+    tokens = analyzer.tokens(text)
+    assert [(t.term, t.text) for t in tokens] == [
+        ("anak", "Ａｎａｋ"), ("final", "ﬁnal"), ("jumat", "Jum’at"), ("café", "café"), ("covid", "COVID"), ("19", "19"),
+    ]  # fmt: skip
+    for t in tokens:
+        assert text[t.start : t.end] == t.text
+
+
+# -- tokenizing decisions ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("anak-anak", ["anak"]),
+        ("sela-sela", ["sela"]),
+        ("berbalas-balasan", ["balas"]),
+        ("meniru-nirukan", ["tiru"]),
+        ("Bangsa-Bangsa", ["bangsa"]),
+        ("kekhawatirannya", ["khawatir"]),
+        ("bukanlah", ["bukan"]),
+        ("hancurlah", ["hancur"]),
+        ("nikmat-Ku", ["nikmat"]),
+        ("Putin-nya", ["putin"]),
+        ("al-Assad", ["al", "assad"]),
+        ("COVID-19", ["covid", "19"]),
+        ("G20", ["g20"]),
+        ("KTT PBB DPR BUMN", ["ktt", "pbb", "dpr", "bumn"]),
+        ("Jum'at Jum’at Jumat", ["jumat", "jumat", "jumat"]),
+        ("Putin's", ["putin"]),
+        ("“Kami yakin,” kata dia", ["kami", "yakin", "kata", "dia"]),
+        ("2011—2024 2011–2024", ["2011", "2024", "2011", "2024"]),
+        ("Rp 2.000.000 dan 2,5 persen", ["rp", "2000000", "dan", "2,5", "persen"]),
+        ("1.5 juta", ["1.5", "juta"]),
+        ("2/12/2024 pukul 10:15 WIB", ["2", "12", "2024", "pukul", "10", "15", "wib"]),
+        ("e-mail", ["e", "mail"]),
+        ("__init__ ___", ["init"]),
+        ("", []),
+        ("... ,,, !!!", []),
+    ],
+)
+def test_tokenizing(analyzer, text, terms):
+    assert analyzer.terms(text) == terms
+
+
+def test_split_compounds_take_consecutive_positions(analyzer):
+    terms, positions = analyzer.analyze("rezim al-Assad di Suriah")
+    assert terms == ["rezim", "al", "assad", "di", "suriah"]
+    assert positions == [0, 1, 2, 3, 4]
+    assert [t.text for t in analyzer.tokens("rezim al-Assad di Suriah")] == ["rezim", "al", "Assad", "di", "Suriah"]
+
+
+def test_without_stemmer_reduplication_still_collapses(plain):
+    assert plain.terms("anak-anak Pertemuan al-Assad") == ["anak", "pertemuan", "al", "assad"]
+
+
+def test_normalize_text():
+    assert normalize_text("ＫＴＴ Jum’at\u00adan") == "ktt jum'at-an"
+
+
+# -- stopwords -------------------------------------------------------------------------------------------------
+
+
+def test_default_keeps_every_word(analyzer):
+    assert analyzer.spec.stopwords == "none"
+    assert analyzer.terms("yang dan di bulan") == ["yang", "dan", "di", "bulan"]
+
+
+def test_stopwords_keep_their_positions():
+    a = IndonesianAnalyzer(stopwords="minimal")
+    terms, positions = a.analyze("Presiden dan Wakil Presiden yang baru")
+    assert terms == ["presiden", "wakil", "presiden", "baru"]
+    assert positions == [0, 2, 3, 5]
+    assert [t.position for t in a.tokens("Presiden dan Wakil Presiden yang baru")] == positions
+
+
+def test_sastrawi_list_removes_content_words_but_minimal_does_not():
+    assert {"bulan", "bapak", "baru", "besar"} <= sastrawi_stopwords()
+    assert not {"bulan", "bapak", "baru", "besar"} & MINIMAL
+    a = IndonesianAnalyzer(stopwords="sastrawi")
+    assert a.terms("bapak presiden bulan baru") == ["presiden"]
+
+
+def test_stopword_edits_and_custom_lists(tmp_path):
+    a = IndonesianAnalyzer(stopwords="minimal", add_stopwords=["Presiden"], remove_stopwords=["dan"])
+    assert a.terms("presiden dan wakil yang") == ["dan", "wakil"]
+    words = tmp_path / "stop.txt"
+    words.write_text("# my list\nwakil\n\npresiden\n", encoding="utf-8")
+    b = IndonesianAnalyzer(stopwords=words)
+    assert b.spec.stopwords == "custom" and b.spec.stopword_words == ("presiden", "wakil")
+    assert b.terms("presiden dan wakil") == ["dan"]
+    c = IndonesianAnalyzer(stopwords=["Wakil"])
+    assert c.terms("presiden dan wakil") == ["presiden", "dan"]
+
+
+def test_tala_list_from_shared_file():
+    tala = shared_path("stopwords", "tala.txt")
+    a = IndonesianAnalyzer(stopwords=tala)
+    assert len(a.spec.stopword_words) >= 700
+    assert a.terms("yang paling penting adalah kesehatan") == ["sehat"]
+
+
+def test_unknown_stopword_list_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown stopword list 'nltk'"):
+        IndonesianAnalyzer(stopwords="nltk")
+
+
+# -- stemming: memoized per distinct word, protected words -----------------------------------------------------
+
+
+def test_stemming_is_memoized_per_distinct_word():
+    a = IndonesianAnalyzer()
+    text = "pertemuan bertemu pertemuan " * 50
+    assert a.terms(text)[:3] == ["temu", "temu", "temu"]
+    assert a.stem_calls == 2
+    a.terms(text)
+    assert a.stem_calls == 2
+    assert a.word_cache["pertemuan"] == ("temu",)
+
+
+def test_protected_words_are_not_stemmed(tmp_path):
+    a = IndonesianAnalyzer(protected=["Bekasi", "pemilu"])
+    assert a.terms("Bekasi pemilu berikan") == ["bekasi", "pemilu", "ikan"]
+    listing = tmp_path / "names.txt"
+    listing.write_text("bekasi\n", encoding="utf-8")
+    assert IndonesianAnalyzer(protected=listing).terms("Bekasi pemilu") == ["bekasi", "milu"]
+
+
+# -- the analyzer as plain data ----------------------------------------------------------------------------------
+
+
+def test_spec_round_trips_through_json():
+    a = IndonesianAnalyzer(stopwords="minimal", add_stopwords=["x"], remove_stopwords=["dan"], protected=["bali"])
+    data = json.loads(json.dumps(a.spec.to_dict()))
+    spec = AnalyzerSpec.from_dict(data)
+    assert spec == a.spec
+    assert spec.dictionary_hash and len(spec.dictionary_hash) == 64
+    b = Analyzer(spec)
+    text = "Bali dan pertemuan x yang"
+    assert b.terms(text) == a.terms(text)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"stemmer": "porter"}, "unknown stemmer 'porter'"),
+        ({"colour": "red"}, "unknown keys"),
+        ({"protected": "bali"}, "'protected' must be a list of strings"),
+        ({"stopwords": 3}, "'stopwords' must be a string"),
+    ],
+)
+def test_bad_spec_is_a_clear_error(data, message):
+    with pytest.raises(ValueError, match=message):
+        Analyzer(AnalyzerSpec.from_dict(data))
+
+
+def test_dictionary_mismatch_is_refused():
+    spec = AnalyzerSpec(dictionary_hash="0" * 64)
+    with pytest.raises(ValueError, match="dictionary"):
+        Analyzer(spec)
+
+
+# -- robustness ---------------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text())
+def test_any_unicode_text_analyzes_consistently(text):
+    a = _SHARED_ANALYZER
+    tokens = a.tokens(text)
+    terms, positions = a.analyze(text)
+    assert [t.term for t in tokens] == terms
+    assert [t.position for t in tokens] == positions
+    for t in tokens:
+        assert 0 <= t.start < t.end <= len(text)
+        assert t.term
+
+
+_SHARED_ANALYZER = IndonesianAnalyzer(stopwords="minimal")
