@@ -32,7 +32,7 @@ from collections.abc import Iterator
 
 import attrs
 
-__all__ = ["DateParseError", "DateMatch", "parse_date", "find_date", "search_date", "iter_dates"]
+__all__ = ["DateMatch", "DateParseError", "find_date", "iter_dates", "parse_date", "search_date"]
 
 
 class DateParseError(ValueError):
@@ -153,12 +153,16 @@ def _date_of(m: re.Match[str]) -> _dt.date:
     elif (y := _group(m, "dmy_y")) is not None:
         year, month, day = int(y), int(_group(m, "dmy_m") or 0), int(_group(m, "dmy_d") or 0)
     elif (y := _group(m, "dmn_y")) is not None:
-        year, month, day = int(y), MONTHS[(_group(m, "dmn_m") or "").lower().rstrip(".")], int(
-            _group(m, "dmn_d") or 0
+        year, month, day = (
+            int(y),
+            MONTHS[(_group(m, "dmn_m") or "").lower().rstrip(".")],
+            int(_group(m, "dmn_d") or 0),
         )
     elif (y := _group(m, "mdn_y")) is not None:
-        year, month, day = int(y), MONTHS[(_group(m, "mdn_m") or "").lower().rstrip(".")], int(
-            _group(m, "mdn_d") or 0
+        year, month, day = (
+            int(y),
+            MONTHS[(_group(m, "mdn_m") or "").lower().rstrip(".")],
+            int(_group(m, "mdn_d") or 0),
         )
     else:
         y = _group(m, "dm2_y") or ""

@@ -39,11 +39,11 @@ import attrs
 from idsearch.dates import DateParseError, parse_date, search_date
 
 __all__ = [
+    "SUFFIXES",
     "FieldMapping",
     "IngestError",
     "IngestStats",
     "Problem",
-    "SUFFIXES",
     "iter_documents",
     "read_portal_article",
     "stable_id",
@@ -228,7 +228,9 @@ def _build(
     elif isinstance(raw_id, int) and not isinstance(raw_id, bool):
         doc["id"] = str(raw_id)
     else:
-        report(Problem(path, line, mapping.id_field, f"expected a string id, got {_type_name(raw_id)}", "error"))
+        report(
+            Problem(path, line, mapping.id_field, f"expected a string id, got {_type_name(raw_id)}", "error")
+        )
         return None
     for name, text in zip(mapping.text_fields, texts):
         if text is not None:
@@ -284,9 +286,13 @@ _BYLINE_RE = re.compile(r"(?P<key>penulis|reporter|editor)\s*:\s*(?P<value>.+)",
 _READ_ALSO_RE = re.compile(r"(?:baca|simak|lihat)\s+(?:juga|pula)\b\s*:?", re.IGNORECASE)
 _DOMAIN = r"[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 _CREDIT_RE = re.compile(rf"\(\s*(?P<source>{_DOMAIN})\s*(?:[,/]\s*(?P<names>[^()]*?))?\s*\)")
-_DATELINE_RE = re.compile(rf"(?:(?P<city>[A-Z][A-Za-z .'-]{{1,40}}),\s*)?(?P<source>{_DOMAIN})\s*[-\u2013\u2014]+\s+")
+_DATELINE_RE = re.compile(
+    rf"(?:(?P<city>[A-Z][A-Za-z .'-]{{1,40}}),\s*)?(?P<source>{_DOMAIN})\s*[-\u2013\u2014]+\s+"
+)
 _COMMENTS_START_RE = re.compile(r"kirim\s+komentar", re.IGNORECASE)
-_COMMENT_BOILERPLATE_RE = re.compile(r"isi\s+komentar\s+sepenuhnya\s+adalah\s+tanggung\s+jawab", re.IGNORECASE)
+_COMMENT_BOILERPLATE_RE = re.compile(
+    r"isi\s+komentar\s+sepenuhnya\s+adalah\s+tanggung\s+jawab", re.IGNORECASE
+)
 
 
 def read_portal_article(text: str, *, path: str = "<text>") -> dict[str, Any]:
@@ -494,9 +500,7 @@ def _read_csv(
                 return
             continue
         if len(row) != len(header):
-            report(
-                Problem(path, start, None, f"expected {len(header)} columns, got {len(row)}", "error")
-            )
+            report(Problem(path, start, None, f"expected {len(header)} columns, got {len(row)}", "error"))
             continue
         record = {name: value for name, value in zip(header, row) if value != ""}
         doc = _build(record, mapping, path, start, report)
@@ -592,7 +596,9 @@ def iter_documents(
             fmt, compressed = _format_of(path)
             if fmt is None:
                 known = ", ".join(sorted(SUFFIXES))
-                report(Problem(str(path), None, None, f"unsupported file type (known: {known}, +.gz)", "error"))
+                report(
+                    Problem(str(path), None, None, f"unsupported file type (known: {known}, +.gz)", "error")
+                )
                 stats.files_skipped += 1
             else:
                 files.append((path, fmt, compressed))
