@@ -470,7 +470,8 @@ def _read_csv(
                 bad_lines[number] = exc
                 yield raw.decode("utf-8", "replace")
 
-    reader = csv.reader(decoded(), delimiter=delimiter)
+    # strict: a stray quote (a,"b"c) or a quote never closed is an error, not a silently merged row
+    reader = csv.reader(decoded(), delimiter=delimiter, strict=True)
     header: list[str] | None = None
     previous_end = 0
     while True:
@@ -479,8 +480,11 @@ def _read_csv(
         except StopIteration:
             break
         except csv.Error as exc:
-            report(Problem(path, reader.line_num, None, f"malformed CSV: {exc}", "error"))
-            previous_end = reader.line_num
+            start, previous_end = previous_end + 1, reader.line_num
+            where = f" (lines {start}-{previous_end})" if previous_end > start else ""
+            report(Problem(path, start, None, f"malformed CSV{where}: {exc}", "error"))
+            if header is None:
+                return
             continue
         start, end = previous_end + 1, reader.line_num
         previous_end = end
@@ -591,7 +595,10 @@ def iter_documents(
                 _walk(path, found, stats)
             except OSError as exc:
                 report(Problem(str(path), None, None, f"cannot list folder: {exc.strerror or exc}", "error"))
-            files.extend((p, *_format_of(p)) for p in found)  # type: ignore[misc]
+            for found_path in found:
+                fmt, compressed = _format_of(found_path)
+                if fmt is not None:
+                    files.append((found_path, fmt, compressed))
         elif path.is_file():
             fmt, compressed = _format_of(path)
             if fmt is None:

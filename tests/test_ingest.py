@@ -214,6 +214,16 @@ def test_csv_wrong_column_count_and_line_numbers(tmp_path: Path) -> None:
     ]
 
 
+def test_csv_stray_and_unclosed_quotes_are_errors(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text('id,body\n1,ok\n2,"b"c\n3,ok\n4,"tidak ditutup\n5,baik\n', encoding="utf-8")
+    docs, problems = read([path])
+    assert [d["id"] for d in docs] == ["1", "3"]
+    assert [p.line for p in problems] == [3, 5]
+    assert "malformed CSV" in problems[0].message
+    assert "lines 5-6" in problems[1].message
+
+
 def test_csv_invalid_utf8_row_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     path.write_bytes(b"id,body\n1,baik\n2,caf\xe9\n3,juga baik\n")
