@@ -109,6 +109,7 @@ from typing import Literal
 import attrs
 
 __all__ = [
+    "MATCH_NOTHING",
     "MAX_DEPTH",
     "MAX_SLOP",
     "BooleanQuery",
@@ -116,7 +117,6 @@ __all__ = [
     "Filter",
     "KeywordFilter",
     "MatchNothing",
-    "MATCH_NOTHING",
     "Phrase",
     "Query",
     "QueryParser",
@@ -154,7 +154,9 @@ class QuerySyntaxError(ValueError):
 
 def _nonempty_str(instance: object, attribute: attrs.Attribute, value: object) -> None:  # type: ignore[type-arg]
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{type(instance).__name__}.{attribute.name} must be a non-empty string, got {value!r}")
+        raise ValueError(
+            f"{type(instance).__name__}.{attribute.name} must be a non-empty string, got {value!r}"
+        )
 
 
 def _optional_field(instance: object, attribute: attrs.Attribute, value: object) -> None:  # type: ignore[type-arg]
@@ -337,7 +339,9 @@ def _tokenize(query: str, lookup: dict[str, tuple[str, str]]) -> list[_Token]:
             if not number:
                 raise QuerySyntaxError("missing boost number after '^'", query, i, "write e.g. putin^2")
             if not _NUMBER_RE.match(number):
-                raise QuerySyntaxError(f"invalid boost {number!r}", query, i, "expected a number like 2 or 1.5")
+                raise QuerySyntaxError(
+                    f"invalid boost {number!r}", query, i, "expected a number like 2 or 1.5"
+                )
             value = float(number)
             if not math.isfinite(value):
                 raise QuerySyntaxError(f"boost {number!r} is too large", query, i)
@@ -425,7 +429,7 @@ _DEFAULT, _MUST, _SHOULD, _MUST_NOT = range(4)
 class _Builder:
     """Collects clauses of one BooleanQuery and produces its normal form."""
 
-    __slots__ = ("must", "should", "must_not", "nothing")
+    __slots__ = ("must", "must_not", "nothing", "should")
 
     def __init__(self) -> None:
         self.must: list[Query | list[Filter]] = []
@@ -480,7 +484,7 @@ class _Builder:
 class _Parse:
     """State of one parse: the token list and a cursor."""
 
-    __slots__ = ("query", "tokens", "n", "i", "default_and")
+    __slots__ = ("default_and", "i", "n", "query", "tokens")
 
     def __init__(self, query: str, tokens: list[_Token], default_and: bool) -> None:
         self.query = query
@@ -685,7 +689,9 @@ class _Parse:
                 f"write {field}:2024-12-01..2024-12-31, {field}:2024-12-01.. or {field}:..2024-12-31",
             )
         if start is not None and end is not None and start > end:
-            raise self.error(f"date range for field {field!r} ends before it starts", position, f"{low} > {high}")
+            raise self.error(
+                f"date range for field {field!r} ends before it starts", position, f"{low} > {high}"
+            )
         return DateRange(field, start, end)
 
     def date_span(self, field: str, text: str, position: int) -> tuple[_dt.date, _dt.date]:
@@ -716,7 +722,7 @@ class QueryParser:
     (case-insensitively). ``default_operator`` ("or"/"and") joins adjacent clauses.
     """
 
-    __slots__ = ("text_fields", "keyword_fields", "date_fields", "default_operator", "_lookup")
+    __slots__ = ("_lookup", "date_fields", "default_operator", "keyword_fields", "text_fields")
 
     def __init__(
         self,
@@ -733,13 +739,19 @@ class QueryParser:
         self.keyword_fields = frozenset(keyword_fields)
         self.date_fields = frozenset(date_fields)
         lookup: dict[str, tuple[str, str]] = {}
-        for names, kind in ((self.text_fields, _TEXT), (self.keyword_fields, _KEYWORD), (self.date_fields, _DATE)):
+        for names, kind in (
+            (self.text_fields, _TEXT),
+            (self.keyword_fields, _KEYWORD),
+            (self.date_fields, _DATE),
+        ):
             for name in sorted(names):
                 if not isinstance(name, str) or not name.isidentifier():
                     raise ValueError(f"field name must be an identifier, got {name!r}")
                 key = name.casefold()
                 if key in lookup:
-                    raise ValueError(f"field {name!r} is declared twice (as {lookup[key][1]} and {kind} field)")
+                    raise ValueError(
+                        f"field {name!r} is declared twice (as {lookup[key][1]} and {kind} field)"
+                    )
                 lookup[key] = (name, kind)
         self._lookup = lookup
 
@@ -759,7 +771,10 @@ class QueryParser:
 
 @functools.lru_cache(maxsize=64)
 def _cached_parser(
-    text_fields: frozenset[str], keyword_fields: frozenset[str], date_fields: frozenset[str], default_operator: str
+    text_fields: frozenset[str],
+    keyword_fields: frozenset[str],
+    date_fields: frozenset[str],
+    default_operator: str,
 ) -> QueryParser:
     return QueryParser(
         text_fields=text_fields,
@@ -791,7 +806,7 @@ def _format_boost(boost: float) -> str:
     if boost == 1.0:
         return ""
     text = repr(boost)
-    return "^" + (text[:-2] if text.endswith(".0") else text)
+    return "^" + (text.removesuffix(".0"))
 
 
 def _bare_word(text: str) -> str:
