@@ -82,7 +82,10 @@ Forgiving choices (none of these is an error)
 * A colon is literal when the text before it is not a name (``10:30``, ``:)``, ``2:1``).
 * ``a OR NOT b`` and ``a OR (-b)`` mean ``a -b`` (exclusion of the whole list, as Lucene does).
 * Boosts and slops on filters are accepted and ignored (filters are not scored).
-* An unmatched ``)``-free phrase with slop or boost is fine; curly quotes may be mixed freely.
+* Curly and straight quotes may be mixed freely (``"kota bandung”``).
+
+Not forgiven: a ``)`` is always syntax, so a smiley ``:)`` outside parentheses is an unbalanced
+parenthesis, and ``name: value`` with a space is an empty field value (both errors point at the spot).
 
 Errors
 ------
@@ -735,6 +738,9 @@ class QueryParser:
         if not isinstance(default_operator, str) or default_operator.lower() not in ("or", "and"):
             raise ValueError(f"default_operator must be 'or' or 'and', got {default_operator!r}")
         self.default_operator = default_operator.lower()
+        for names in (text_fields, keyword_fields, date_fields):
+            if isinstance(names, str):
+                raise TypeError(f"field names must be a collection of names, not the string {names!r}")
         self.text_fields = frozenset(text_fields)
         self.keyword_fields = frozenset(keyword_fields)
         self.date_fields = frozenset(date_fields)

@@ -566,6 +566,8 @@ def test_parser_configuration_errors():
     with pytest.raises(ValueError):
         QueryParser(text_fields={"title"}, default_operator="xor")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
+        QueryParser(text_fields="title")
+    with pytest.raises(TypeError):
         OR_PARSER.parse(b"putin")  # type: ignore[arg-type]
 
 
