@@ -49,23 +49,16 @@ __all__ = [
     "normalize_text",
 ]
 
-# Typographic characters mapped before tokenizing; each maps one character to one character, so
-# offsets in the normalized text still match the original wherever NFKC keeps lengths.
-_TYPOGRAPHY = str.maketrans(
-    {
-        "\u2019": "'",  # right single quotation mark, used as apostrophe
-        "\u2018": "'",
-        "\u02bc": "'",  # modifier letter apostrophe
-        "\u0060": "'",
-        "\u00b4": "'",
-        "\u2010": "-",  # hyphen
-        "\u2011": "-",  # non-breaking hyphen
-        "\u00ad": "-",  # soft hyphen: joins parts of a word
-    }
-)
+# Typographic apostrophes and hyphens count as ASCII ones inside words; they are mapped per distinct word
+# (memoized), not per text.
+_APOSTROPHES = "'\u2019\u2018\u02bc`"
+_HYPHENS = "-\u2010\u2011\u00ad"
+_SOFT_HYPHEN = "\u00ad"  # invisible: joins the parts of one word
+_TYPOGRAPHY = str.maketrans({c: "'" for c in _APOSTROPHES[1:]} | {"\u2010": "-", "\u2011": "-", _SOFT_HYPHEN: None})
+_PART_SPLIT_RE = re.compile("[-\u2010\u2011]")
 
 # A word: letters/digits, optionally joined by hyphens or apostrophes; or a number with . , separators.
-_WORD = r"[^\W_]+(?:['\-][^\W_]+)*"
+_WORD = f"[^\\W_]+(?:[{_HYPHENS}{_APOSTROPHES}][^\\W_]+)*"  # '-' first: a literal, not a range
 _NUMBER = r"\d+(?:[.,]\d+)+(?![^\W_])"
 _TOKEN_RE = re.compile(f"{_NUMBER}|{_WORD}")
 _THOUSANDS_RE = re.compile(r"^\d{1,3}(?:\.\d{3})+$")
@@ -73,8 +66,10 @@ _CLITICS = frozenset({"nya", "ku", "mu", "lah", "kah", "tah", "pun"})
 
 
 def normalize_text(text: str) -> str:
-    """NFKC + case folding + ASCII apostrophes/hyphens: the text the tokenizer sees."""
-    return unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY).casefold()
+    """NFKC + case folding: the text the tokenizer sees (ASCII text needs only case folding)."""
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKC", text).casefold()
 
 
 @attrs.frozen(slots=True)
@@ -193,6 +188,8 @@ class Analyzer:
         return terms
 
     def _analyze_word(self, word: str) -> tuple[str, ...]:
+        if not word.isascii():
+            word = word.translate(_TYPOGRAPHY)
         if "'" in word:
             word = word.replace("'s-", "-")
             if word.endswith("'s"):
@@ -284,7 +281,7 @@ class Analyzer:
                 continue
             # a split compound: offsets of each hyphen-separated part (clitic parts were dropped at the end)
             part_start = match.start()
-            for term, part in zip(wt, word.split("-")):
+            for term, part in zip(wt, _PART_SPLIT_RE.split(word)):
                 part_end = part_start + len(part)
                 if term:
                     start, end = offsets[part_start], offsets[part_end - 1] + 1
@@ -360,7 +357,7 @@ def _normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     offsets: list[int] = []
     for i, ch in enumerate(text):
         if ch.isascii():
-            piece = ch.lower().translate(_TYPOGRAPHY)
+            piece = ch.lower()
         else:
             piece = normalize_text(ch)
         pieces.append(piece)

@@ -124,8 +124,10 @@ def test_without_stemmer_reduplication_still_collapses(plain):
     assert plain.terms("anak-anak Pertemuan al-Assad") == ["anak", "pertemuan", "al", "assad"]
 
 
-def test_normalize_text():
-    assert normalize_text("ＫＴＴ Jum’at\u00adan") == "ktt jum'at-an"
+def test_normalize_text_and_typographic_word_joiners(analyzer):
+    assert normalize_text("ＫＴＴ Jum’at") == "ktt jum’at"
+    assert normalize_text("KTT") == "ktt"
+    assert analyzer.terms("Jum’at covid‐19 covid‑19 ber\u00adtemu") == analyzer.terms("jum'at covid-19 covid-19 bertemu")
 
 
 # -- stopwords -------------------------------------------------------------------------------------------------

@@ -1,0 +1,325 @@
+"""The public API: create or open an index, write to it, search it.
+
+    >>> ix = Index.create("news.idx")
+    >>> with ix.writer() as w:
+    ...     w.add({"id": "a1", "title": "Putin dan Pezeshkian", "body": "...", "date": "2024-12-02"})
+    >>> hits = ix.search("Putin Suriah", limit=10)
+    >>> hits[0].id, hits[0].score, hits[0].fields
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from idsearch.analysis import Analyzer, AnalyzerSpec
+from idsearch.reader import BoolNode, DateNode, IndexReader, KeywordNode, Match, Node
+from idsearch.schema import Schema
+from idsearch.storage import (
+    MANIFEST,
+    IndexCorruptError,
+    IndexError_,
+    atomic_write_bytes,
+    encode_manifest,
+    read_manifest,
+)
+from idsearch.writer import IndexWriter
+
+__all__ = ["Hit", "Index", "IndexStats", "Results"]
+
+
+@attrs.frozen
+class Hit:
+    """One search result: the document id, its score, rank (1-based) and stored fields."""
+
+    id: str
+    score: float
+    rank: int
+    fields: dict[str, Any] = attrs.field(eq=False, repr=False)
+    terms: tuple[str, ...] = attrs.field(default=(), repr=False, eq=False)  # query terms, for highlighting
+
+    @property
+    def title(self) -> str | None:
+        return self.fields.get("title")
+
+    @property
+    def date(self) -> str | None:
+        return self.fields.get("date")
+
+
+class Results(list[Hit]):
+    """The hits of a search, best first, with ``total`` (all matching documents) and the query."""
+
+    def __init__(self, hits: Iterable[Hit], total: int, query: str) -> None:
+        super().__init__(hits)
+        self.total = total
+        self.query = query
+
+    def __repr__(self) -> str:
+        return f"Results({len(self)} of {self.total} for {self.query!r})"
+
+
+@attrs.frozen
+class IndexStats:
+    path: str
+    generation: int
+    documents: int
+    deleted: int
+    segments: int
+    terms: dict[str, int]
+    tokens: dict[str, int]
+    size_bytes: int
+    analyzer: dict[str, Any]
+    schema: dict[str, Any]
+
+
+class Index:
+    """An index directory. Searching uses a snapshot that follows new commits automatically;
+    :meth:`reader` gives a fixed snapshot."""
+
+    def __init__(self, path: str | os.PathLike[str], manifest: Mapping[str, Any], *, analyzer: Analyzer | None = None) -> None:
+        self.path = Path(path)
+        try:
+            self.schema = Schema.from_dict(manifest["schema"])
+            spec = AnalyzerSpec.from_dict(manifest["analyzer"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise IndexCorruptError(f"{self.path / MANIFEST}: {exc}") from None
+        if analyzer is not None:
+            if analyzer.spec != spec:
+                raise ValueError(f"{self.path}: the analyzer given differs from the one that built the index")
+            self.analyzer = analyzer
+        else:
+            self.analyzer = Analyzer(spec)
+        self._reader: IndexReader | None = None
+        self._reader_stamp: tuple[int, int, int] | None = None
+
+    # -- creating and opening ---------------------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        schema: Schema | None = None,
+        analyzer: Analyzer | AnalyzerSpec | None = None,
+        overwrite: bool = False,
+    ) -> Index:
+        """Create an empty index at ``path`` (a new or empty directory; ``overwrite`` replaces an index)."""
+        path = Path(path)
+        schema = schema or Schema()
+        if isinstance(analyzer, AnalyzerSpec) or analyzer is None:
+            analyzer = Analyzer(analyzer)
+        if path.exists():
+            if (path / MANIFEST).exists():
+                if not overwrite:
+                    raise IndexError_(f"{path}: an index exists already (open it, or pass overwrite=True)")
+                shutil.rmtree(path)
+            elif any(path.iterdir()):
+                raise IndexError_(f"{path}: directory is not empty and holds no index")
+        path.mkdir(parents=True, exist_ok=True)
+        manifest = {
+            "generation": 0,
+            "next_segment": 0,
+            "schema": schema.to_dict(),
+            "analyzer": analyzer.spec.to_dict(),
+            "segments": [],
+            "words": None,
+            "doc_count": 0,
+        }
+        atomic_write_bytes(path / MANIFEST, encode_manifest(manifest))
+        return cls(path, read_manifest(path), analyzer=analyzer)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Index:
+        """Open an existing index."""
+        path = Path(path)
+        if not path.is_dir():
+            raise IndexError_(f"{path}: no such index directory")
+        return cls(path, read_manifest(path))
+
+    # -- writing ---------------------------------------------------------------------------------------------------------
+
+    def writer(self, **options: Any) -> IndexWriter:
+        """The index's one writer (a second one raises :class:`~idsearch.storage.LockError`).
+        Use as ``with ix.writer() as w:`` - it commits on success and rolls back on an exception."""
+        return IndexWriter(self, **options)
+
+    def optimize(self) -> None:
+        """Merge all segments into one (and drop deleted documents)."""
+        with self.writer(merge=False) as w:
+            w.commit(optimize=True)
+
+    # -- reading ---------------------------------------------------------------------------------------------------------
+
+    def reader(self) -> IndexReader:
+        """A snapshot of the current commit; it does not see later commits. Close it when done."""
+        for _attempt in range(5):
+            manifest = read_manifest(self.path)
+            try:
+                return IndexReader(self.path, manifest, self.schema, self.analyzer)
+            except FileNotFoundError:
+                continue  # a commit replaced the generation while we opened it: read the new manifest
+        raise IndexCorruptError(f"{self.path}: files named by the manifest are missing")
+
+    def _current(self) -> IndexReader:
+        st = os.stat(self.path / MANIFEST)
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._reader is None or stamp != self._reader_stamp:
+            if self._reader is not None:
+                self._reader.close()
+            self._reader = self.reader()
+            self._reader_stamp = stamp
+        return self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return self._current().doc_count
+
+    def get(self, doc_id: str) -> dict[str, Any] | None:
+        """The stored fields of the document with this id, or None."""
+        reader = self._current()
+        where = reader.find(doc_id)
+        if where is None:
+            return None
+        return reader.stored(Match(where[0], where[1], 0.0))
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self._current().find(doc_id) is not None
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int | None = 10,
+        fields: Sequence[str] | None = None,
+        weights: Mapping[str, float] | None = None,
+        since: str | _dt.date | None = None,
+        until: str | _dt.date | None = None,
+        filters: Mapping[str, str] | None = None,
+        sort: str = "score",
+        default_operator: str = "or",
+        reader: IndexReader | None = None,
+        **keyword_filters: str,
+    ) -> Results:
+        """Ranked search.
+
+        ``query`` uses the query language (words, ``"phrases"``, ``+must -not``, ``AND OR NOT``,
+        ``field:term``, ``date:2024-12-01..2024-12-31``, ``word^2``). ``fields`` restricts the text fields
+        searched, ``weights`` overrides their BM25F weights. ``since``/``until`` (inclusive) and keyword
+        filters (``source="tribunnews.com"``, or ``filters={...}``) narrow the results without scoring.
+        ``sort`` is ``"score"`` or ``"date"`` (newest first).
+        """
+        reader = reader or self._current()
+        node = self.compile(query, fields=fields, default_operator=default_operator)
+        filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
+        if filter_nodes:
+            node = BoolNode(must=(node, *filter_nodes)) if node is not None else None
+        if weights:
+            unknown = set(weights) - set(self.schema.text_field_names)
+            if unknown:
+                raise ValueError(f"unknown text fields in weights: {sorted(unknown)}")
+        matches, total = reader.matches(node, limit=limit, weights=weights, sort=sort)
+        terms = tuple(sorted(_positive_terms(node))) if node is not None else ()
+        hits = []
+        for rank, m in enumerate(matches, 1):
+            stored = reader.stored(m)
+            hits.append(Hit(stored.get("id", ""), m.score, rank, stored, terms))
+        return Results(hits, total, query)
+
+    def compile(self, query: str, *, fields: Sequence[str] | None = None, default_operator: str = "or") -> Node | None:
+        """The executable form of a query string."""
+        from idsearch.planner import compile_query
+
+        text_fields = tuple(fields) if fields else self.schema.text_field_names
+        unknown = set(text_fields) - set(self.schema.text_field_names)
+        if unknown:
+            raise ValueError(f"unknown text fields: {sorted(unknown)} (this index has {list(self.schema.text_field_names)})")
+        return compile_query(query, self.schema, self.analyzer, text_fields, default_operator)
+
+    def _filter_nodes(self, since: Any, until: Any, keywords: Mapping[str, str]) -> list[Node]:
+        nodes: list[Node] = []
+        if since is not None or until is not None:
+            if not self.schema.date_fields:
+                raise ValueError("this index has no date field to filter on")
+            start = _as_day(since, "since")
+            end = _as_day(until, "until")
+            if start is not None and end is not None and start > end:
+                raise ValueError(f"since ({since}) is after until ({until})")
+            nodes.append(DateNode(self.schema.date_fields[0], start, end))
+        for field, value in keywords.items():
+            if field not in self.schema.keyword_fields:
+                raise ValueError(f"unknown filter field {field!r} (keyword fields: {list(self.schema.keyword_fields)})")
+            if value is None:
+                continue
+            nodes.append(KeywordNode(field, " ".join(str(value).split()).casefold()))
+        return nodes
+
+    # -- information -----------------------------------------------------------------------------------------------------
+
+    def stats(self) -> IndexStats:
+        reader = self._current()
+        manifest = read_manifest(self.path)
+        size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+        terms = {f: sum(len(s.fields[f].tpost) - 1 for s in reader.segments) for f in self.schema.text_field_names}
+        tokens = {f: sum(int(s.entry.get("tokens", {}).get(f, 0)) for s in reader.segments) for f in self.schema.text_field_names}
+        return IndexStats(
+            path=str(self.path),
+            generation=reader.generation,
+            documents=reader.doc_count,
+            deleted=sum(s.ndocs - s.nlive for s in reader.segments),
+            segments=len(reader.segments),
+            terms=terms,
+            tokens=tokens,
+            size_bytes=size,
+            analyzer=manifest["analyzer"],
+            schema=manifest["schema"],
+        )
+
+    @property
+    def generation(self) -> int:
+        return self._current().generation
+
+    def __repr__(self) -> str:
+        return f"Index({str(self.path)!r})"
+
+
+def _as_day(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, _dt.datetime):
+        value = value.date()
+    if isinstance(value, str):
+        from idsearch.dates import DateParseError, parse_date
+
+        try:
+            value = parse_date(value)
+        except DateParseError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    if not isinstance(value, _dt.date):
+        raise ValueError(f"{name}: expected a date, not {value!r}")
+    return (value - _dt.date(1970, 1, 1)).days
+
+
+def _positive_terms(node: Node) -> set[str]:
+    from idsearch.reader import _scoring_leaves
+
+    out: set[str] = set()
+    for leaf in _scoring_leaves(node):
+        out.update([leaf.term] if hasattr(leaf, "term") else leaf.terms)
+    return out

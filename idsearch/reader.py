@@ -1,0 +1,422 @@
+"""The reader: a snapshot of one committed generation, and query execution over its segments.
+
+A reader opens every file of its generation when it is created, so later commits (which may remove
+those files) do not disturb it. Query execution is in two passes: first every scoring leaf (term or
+phrase) is evaluated on every segment to get ``df`` over the whole index, then BM25F scores are
+combined per segment with dense numpy arrays and the top hits are chosen by partial selection.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable, Mapping, Sequence
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from idsearch.analysis import Analyzer
+from idsearch.schema import Schema
+from idsearch.scoring import bm25_idf, field_inverse_norms, saturate, top_k
+from idsearch.segment import MISSING_DAY, SegmentReader
+from idsearch.storage import IndexCorruptError
+
+__all__ = [
+    "BoolNode",
+    "DateNode",
+    "IndexReader",
+    "KeywordNode",
+    "Match",
+    "PhraseNode",
+    "TermNode",
+]
+
+_EPOCH = _dt.date(1970, 1, 1)
+
+
+# -- the executable query: analyzed terms, resolved fields ---------------------------------------------------------
+
+
+@attrs.frozen
+class TermNode:
+    term: str
+    fields: tuple[str, ...]
+    boost: float = 1.0
+
+
+@attrs.frozen
+class PhraseNode:
+    terms: tuple[str, ...]
+    offsets: tuple[int, ...]  # position of each term relative to the first (gaps where stopwords were)
+    fields: tuple[str, ...]
+    slop: int = 0
+    boost: float = 1.0
+
+
+@attrs.frozen
+class DateNode:
+    field: str
+    start: int | None  # days since 1970-01-01, inclusive
+    end: int | None
+
+
+@attrs.frozen
+class KeywordNode:
+    field: str
+    value: str
+
+
+@attrs.frozen
+class BoolNode:
+    should: tuple[Any, ...] = ()
+    must: tuple[Any, ...] = ()
+    must_not: tuple[Any, ...] = ()
+    boost: float = 1.0
+
+
+Node = TermNode | PhraseNode | DateNode | KeywordNode | BoolNode
+_SCORING = (TermNode, PhraseNode)
+
+
+def _day(value: _dt.date | None) -> int | None:
+    return None if value is None else (value - _EPOCH).days
+
+
+@attrs.frozen
+class Match:
+    """A matching document of a snapshot, before its stored fields are read."""
+
+    segment: int
+    doc: int
+    score: float
+
+
+class IndexReader:
+    """Searches one generation of an index. Cheap to keep open; ``close`` releases its files."""
+
+    def __init__(self, directory: Path, manifest: Mapping[str, Any], schema: Schema, analyzer: Analyzer) -> None:
+        self.directory = directory
+        self.generation: int = manifest["generation"]
+        self.schema = schema
+        self.analyzer = analyzer
+        self.segments: list[SegmentReader] = []
+        try:
+            for entry in manifest["segments"]:
+                if not isinstance(entry, dict):
+                    raise IndexCorruptError(f"{directory}: manifest: a segment entry is not a mapping")
+                self.segments.append(SegmentReader(directory, entry, schema))
+        except BaseException:
+            self.close()
+            raise
+        self.doc_count = sum(s.nlive for s in self.segments)
+        self.avglen: dict[str, float] = {}
+        for field in schema.text_field_names:
+            total = sum(int(np.asarray(s.fields[field].lengths, dtype=np.int64)[s.live].sum()) for s in self.segments)
+            self.avglen[field] = total / self.doc_count if self.doc_count else 0.0
+        self._norms: dict[tuple[int, str, float], np.ndarray] = {}
+
+    def close(self) -> None:
+        for s in self.segments:
+            s.close()
+
+    def __enter__(self) -> IndexReader:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- statistics of leaves -------------------------------------------------------------------------------------
+
+    def _inverse_norms(self, seg: int, field: str, weight: float) -> np.ndarray:
+        key = (seg, field, weight)
+        norms = self._norms.get(key)
+        if norms is None:
+            tf = self.schema.text_field(field)
+            norms = field_inverse_norms(self.segments[seg].fields[field].lengths, self.avglen[field], tf.b, weight)
+            self._norms[key] = norms
+        return norms
+
+    def _leaf_tf(self, node: TermNode | PhraseNode, seg: int, weights: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """(live docs, BM25F-combined term frequency) of a term or phrase in one segment."""
+        segment = self.segments[seg]
+        parts_docs = []
+        parts_tf = []
+        for field in node.fields:
+            fr = segment.fields[field]
+            if isinstance(node, TermNode):
+                postings = fr.postings(node.term)
+                if postings is None:
+                    continue
+                docs = postings[0].astype(np.int64)
+                tf = postings[1].astype(np.float64)
+            else:
+                docs, counts = _phrase_counts(fr, node)
+                if not len(docs):
+                    continue
+                tf = counts.astype(np.float64)
+            parts_docs.append(docs)
+            parts_tf.append(tf * self._inverse_norms(seg, field, weights[field])[docs])
+        if not parts_docs:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        if len(parts_docs) == 1:
+            docs, tf = parts_docs[0], parts_tf[0]
+        else:
+            all_docs = np.concatenate(parts_docs)
+            docs, inverse = np.unique(all_docs, return_inverse=True)
+            tf = np.bincount(inverse, weights=np.concatenate(parts_tf), minlength=len(docs))
+        live = segment.live[docs]
+        if not live.all():
+            docs, tf = docs[live], tf[live]
+        return docs, tf
+
+    # -- search ----------------------------------------------------------------------------------------------------
+
+    def matches(
+        self,
+        node: Node | None,
+        *,
+        limit: int | None = 10,
+        weights: Mapping[str, float] | None = None,
+        sort: str = "score",
+    ) -> tuple[list[Match], int]:
+        """The best ``limit`` matches of an executable query and the total number of matches."""
+        if node is None or self.doc_count == 0:
+            return [], 0
+        field_weights = {f.name: f.weight for f in self.schema.text_fields}
+        if weights:
+            field_weights.update(weights)
+        leaves = _scoring_leaves(node)
+        per_segment: list[dict[int, tuple[np.ndarray, np.ndarray]]] = []
+        df = dict.fromkeys(range(len(leaves)), 0)
+        for seg in range(len(self.segments)):
+            stats = {}
+            for i, leaf in enumerate(leaves):
+                docs, tf = self._leaf_tf(leaf, seg, field_weights)
+                stats[i] = (docs, tf)
+                df[i] += len(docs)
+            per_segment.append(stats)
+        idf = {i: bm25_idf(self.doc_count, df[i]) for i in range(len(leaves))}
+        leaf_index = {id(leaf): i for i, leaf in enumerate(leaves)}
+        k1 = self.schema.k1
+        candidates: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (scores, seg, doc)
+        total = 0
+        for seg, segment in enumerate(self.segments):
+            ctx = _SegmentContext(self, seg, per_segment[seg], idf, leaf_index, k1)
+            scores, mask = ctx.evaluate(node)
+            if mask is None:  # no positive clause at all
+                continue
+            mask = mask & segment.live
+            docs = np.flatnonzero(mask)
+            total += len(docs)
+            if not len(docs):
+                continue
+            seg_scores = scores[docs] if scores is not None else np.zeros(len(docs))
+            if sort == "score" and limit is not None and len(docs) > limit:
+                keep = top_k(seg_scores, limit)
+                keep.sort()
+                docs, seg_scores = docs[keep], seg_scores[keep]
+            candidates.append((seg_scores, np.full(len(docs), seg, dtype=np.int64), docs))
+        if not candidates:
+            return [], total
+        scores = np.concatenate([c[0] for c in candidates])
+        segs = np.concatenate([c[1] for c in candidates])
+        docs = np.concatenate([c[2] for c in candidates])
+        if sort == "date":
+            field = self.schema.date_fields[0]
+            days = np.empty(len(docs), dtype=np.int64)
+            for s in np.unique(segs).tolist():
+                sel = segs == s
+                days[sel] = np.asarray(self.segments[s].days[field])[docs[sel]]
+            order = np.lexsort((docs, segs, -scores, -days))
+        elif sort == "score":
+            order = np.lexsort((docs, segs, -scores))
+        else:
+            raise ValueError(f"unknown sort {sort!r}: expected 'score' or 'date'")
+        if limit is not None:
+            order = order[:limit]
+        return [Match(int(segs[i]), int(docs[i]), float(scores[i])) for i in order], total
+
+    def stored(self, match: Match) -> dict[str, Any]:
+        return self.segments[match.segment].stored(match.doc)
+
+    def find(self, doc_id: str) -> tuple[int, int] | None:
+        """(segment, doc) of the live document with this id."""
+        for seg in range(len(self.segments) - 1, -1, -1):
+            segment = self.segments[seg]
+            lookup = _id_lookup(segment)
+            doc = lookup.get(doc_id)
+            if doc is not None and segment.live[doc]:
+                return seg, doc
+        return None
+
+
+def _id_lookup(segment: SegmentReader) -> dict[str, int]:
+    lookup = getattr(segment, "_id_lookup", None)
+    if lookup is None:
+        lookup = {doc_id: i for i, doc_id in enumerate(segment.ids)}
+        segment._id_lookup = lookup  # type: ignore[attr-defined]
+    return lookup
+
+
+def _scoring_leaves(node: Node) -> list[TermNode | PhraseNode]:
+    out: list[TermNode | PhraseNode] = []
+
+    def walk(n: Node, positive: bool) -> None:
+        if isinstance(n, _SCORING):
+            if positive:
+                out.append(n)
+        elif isinstance(n, BoolNode):
+            for c in n.should + n.must:
+                walk(c, positive)
+            for c in n.must_not:
+                walk(c, False)
+
+    walk(node, True)
+    return out
+
+
+class _SegmentContext:
+    """Evaluates a query tree on one segment: (scores or None, match mask or None)."""
+
+    def __init__(self, reader: IndexReader, seg: int, stats: Mapping[int, tuple[np.ndarray, np.ndarray]],
+                 idf: Mapping[int, float], leaf_index: Mapping[int, int], k1: float) -> None:
+        self.reader = reader
+        self.segment = reader.segments[seg]
+        self.n = self.segment.ndocs
+        self.stats = stats
+        self.idf = idf
+        self.leaf_index = leaf_index
+        self.k1 = k1
+
+    def evaluate(self, node: Node) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if isinstance(node, _SCORING):
+            mask = np.zeros(self.n, dtype=bool)
+            i = self.leaf_index.get(id(node))
+            if i is None:  # only under must_not: matching without a score
+                docs = self._unscored_docs(node)
+                mask[docs] = True
+                return None, mask
+            docs, tf = self.stats[i]
+            scores = np.zeros(self.n, dtype=np.float64)
+            if len(docs):
+                scores[docs] = saturate(tf, self.k1, self.idf[i], node.boost)
+                mask[docs] = True
+            return scores, mask
+        if isinstance(node, DateNode):
+            days = np.asarray(self.segment.days[node.field])
+            mask = days != MISSING_DAY
+            if node.start is not None:
+                mask &= days >= node.start
+            if node.end is not None:
+                mask &= days <= node.end
+            return None, mask
+        if isinstance(node, KeywordNode):
+            code = self.segment.keyword_code(node.field, node.value)
+            if code < 0:
+                return None, np.zeros(self.n, dtype=bool)
+            return None, np.asarray(self.segment.codes[node.field]) == code
+        if isinstance(node, BoolNode):
+            return self._boolean(node)
+        raise TypeError(f"not an executable query node: {node!r}")
+
+    def _unscored_docs(self, node: TermNode | PhraseNode) -> np.ndarray:
+        parts = []
+        for field in node.fields:
+            fr = self.segment.fields[field]
+            if isinstance(node, TermNode):
+                postings = fr.postings(node.term)
+                if postings is not None:
+                    parts.append(postings[0].astype(np.int64))
+            else:
+                parts.append(_phrase_counts(fr, node)[0])
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def _boolean(self, node: BoolNode) -> tuple[np.ndarray | None, np.ndarray | None]:
+        scores: np.ndarray | None = None
+        must_mask: np.ndarray | None = None
+        should_mask: np.ndarray | None = None
+        for child in node.must:
+            s, m = self.evaluate(child)
+            if m is None:
+                continue  # an empty clause (e.g. only stopwords) constrains nothing
+            must_mask = m if must_mask is None else must_mask & m
+            if s is not None:
+                scores = s if scores is None else scores + s
+        for child in node.should:
+            s, m = self.evaluate(child)
+            if m is None:
+                continue
+            should_mask = m if should_mask is None else should_mask | m
+            if s is not None:
+                scores = s if scores is None else scores + s
+        if must_mask is None and should_mask is None:
+            return None, None
+        mask = must_mask if must_mask is not None else should_mask
+        assert mask is not None
+        for child in node.must_not:
+            _s, m = self.evaluate(child)
+            if m is not None:
+                mask = mask & ~m
+        if scores is not None and node.boost != 1.0:
+            scores = scores * node.boost
+        return scores, mask
+
+
+def _phrase_counts(fr: Any, node: PhraseNode) -> tuple[np.ndarray, np.ndarray]:
+    """(docs, phrase frequency) of a phrase in one field of one segment, from positions."""
+    distinct = list(dict.fromkeys(node.terms))
+    postings = {}
+    for term in distinct:
+        p = fr.postings(term)
+        if p is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        postings[term] = p
+    candidates = reduce(
+        lambda a, b: np.intersect1d(a, b, assume_unique=True),
+        (postings[t][0].astype(np.int64) for t in distinct),
+    )
+    if not len(candidates):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    keys: np.ndarray | None = None
+    for i, (term, offset) in enumerate(zip(node.terms, node.offsets)):
+        pdocs = postings[term][0].astype(np.int64)
+        where = np.searchsorted(candidates, pdocs)
+        where[where == len(candidates)] = 0
+        keep = candidates[where] == pdocs
+        docs, pos = fr.occurrences(term, keep)
+        start = pos - offset
+        ok = start >= 0
+        k = (docs[ok] << 32) | start[ok]
+        if node.slop and i > 0:
+            k = np.unique(np.concatenate([k + s for s in range(-node.slop, node.slop + 1)]))
+        else:
+            k = np.unique(k)
+        keys = k if keys is None else np.intersect1d(keys, k, assume_unique=True)
+        if not len(keys):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    assert keys is not None
+    docs, counts = np.unique(keys >> 32, return_counts=True)
+    return docs, counts
+
+
+def plain_terms_node(analyzer: Analyzer, text: str, fields: Sequence[str]) -> Node | None:
+    """The executable form of a bare word or phrase text: one term, a phrase for a word that analyzes to
+    several terms (``covid-19``, ``2/12/2024``), or None when nothing is left (stopwords, punctuation)."""
+    terms, positions = analyzer.analyze(text)
+    if not terms:
+        return None
+    if len(terms) == 1:
+        return TermNode(terms[0], tuple(fields))
+    base = positions[0]
+    return PhraseNode(tuple(terms), tuple(p - base for p in positions), tuple(fields))
+
+
+def words_node(analyzer: Analyzer, text: str, fields: Iterable[str]) -> Node | None:
+    """Free text as an OR of its words (each word analyzed on its own)."""
+    fields = tuple(fields)
+    clauses = [n for n in (plain_terms_node(analyzer, w, fields) for w in text.split()) if n is not None]
+    if not clauses:
+        return None
+    return BoolNode(should=tuple(clauses))

@@ -1,0 +1,127 @@
+"""The schema: which fields are searched as text (and how they are weighted), which are filters.
+
+Plain data, stored in the index manifest. Every other key of a document is stored metadata.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+__all__ = ["FIELD_NAME_RE", "Schema", "TextField"]
+
+FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def _check_name(_inst: Any, _attr: Any, value: str) -> None:
+    if not isinstance(value, str) or not FIELD_NAME_RE.match(value):
+        raise ValueError(f"field name {value!r} must match {FIELD_NAME_RE.pattern} (lowercase letters, digits, _)")
+
+
+def _check_positive(_inst: Any, attr: Any, value: float) -> None:
+    if not (isinstance(value, (int, float)) and value > 0):
+        raise ValueError(f"{attr.name} must be a positive number, not {value!r}")
+
+
+def _check_unit(_inst: Any, attr: Any, value: float) -> None:
+    if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+        raise ValueError(f"{attr.name} must be between 0 and 1, not {value!r}")
+
+
+@attrs.frozen
+class TextField:
+    """A text field searched with BM25F: ``weight`` scales its term frequencies, ``b`` its length
+    normalization."""
+
+    name: str = attrs.field(validator=_check_name)
+    weight: float = attrs.field(default=1.0, validator=_check_positive)
+    b: float = attrs.field(default=0.75, validator=_check_unit)
+
+
+def _text_fields(value: Any) -> tuple[TextField, ...]:
+    out = []
+    for item in value:
+        if isinstance(item, TextField):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(TextField(item))
+        elif isinstance(item, Mapping):
+            out.append(TextField(**item))
+        else:
+            raise ValueError(f"text field must be a name, a TextField or a mapping, not {item!r}")
+    return tuple(out)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    names = tuple(value)
+    for name in names:
+        _check_name(None, None, name)
+    return names
+
+
+@attrs.frozen
+class Schema:
+    """Fields of an index.
+
+    - ``text_fields``: analyzed, positional, ranked with BM25F (default: title weighted 2, body 1).
+    - ``keyword_fields``: exact-match filters (``source:detik``), case-insensitive.
+    - ``date_fields``: dates parsed from many formats, for ranges and sorting.
+    - ``k1``: BM25 term-frequency saturation, shared by all fields (BM25F saturates once, after combining).
+    """
+
+    text_fields: tuple[TextField, ...] = attrs.field(
+        default=(TextField("title", weight=2.0), TextField("body", weight=1.0)), converter=_text_fields
+    )
+    keyword_fields: tuple[str, ...] = attrs.field(default=("source", "category"), converter=_names)
+    date_fields: tuple[str, ...] = attrs.field(default=("date",), converter=_names)
+    k1: float = attrs.field(default=1.2, validator=_check_positive)
+
+    def __attrs_post_init__(self) -> None:
+        names = [f.name for f in self.text_fields] + list(self.keyword_fields) + list(self.date_fields)
+        if not self.text_fields:
+            raise ValueError("a schema needs at least one text field")
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"field names used twice: {duplicates}")
+        if "id" in names:
+            raise ValueError("'id' is the document id, not a field to declare")
+
+    @property
+    def text_field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.text_fields)
+
+    def text_field(self, name: str) -> TextField:
+        for f in self.text_fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def with_weights(self, weights: Mapping[str, float]) -> Schema:
+        unknown = set(weights) - set(self.text_field_names)
+        if unknown:
+            raise ValueError(f"unknown text fields: {sorted(unknown)}")
+        fields = tuple(attrs.evolve(f, weight=weights.get(f.name, f.weight)) for f in self.text_fields)
+        return attrs.evolve(self, text_fields=fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text_fields": [{"name": f.name, "weight": f.weight, "b": f.b} for f in self.text_fields],
+            "keyword_fields": list(self.keyword_fields),
+            "date_fields": list(self.date_fields),
+            "k1": self.k1,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Schema:
+        if not isinstance(data, Mapping):
+            raise ValueError("schema must be a mapping")
+        unknown = set(data) - {"text_fields", "keyword_fields", "date_fields", "k1"}
+        if unknown:
+            raise ValueError(f"schema has unknown keys: {sorted(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ValueError(f"bad schema: {exc}") from exc

@@ -1,0 +1,50 @@
+"""BM25F over plain arrays.
+
+For a term (or phrase) ``t`` and document ``d`` with fields ``f``::
+
+    tf~(t, d) = sum_f  w_f * tf_f(t, d) / (1 - b_f + b_f * len_f(d) / avglen_f)
+    score     = boost * idf(t) * (k1 + 1) * tf~ / (k1 + tf~)
+    idf(t)    = ln(1 + (N - df + 0.5) / (df + 0.5))
+
+with ``N`` the live documents of the whole index and ``df`` the live documents that contain ``t`` in any
+searched field. Statistics are over live documents only, so merging segments or purging deletes never
+changes a score.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["bm25_idf", "field_inverse_norms", "saturate", "top_k"]
+
+
+def bm25_idf(n_docs: int, df: int) -> float:
+    return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+
+
+def field_inverse_norms(lengths: np.ndarray, avglen: float, b: float, weight: float) -> np.ndarray:
+    """``w / (1 - b + b * len / avglen)`` for every document of a segment (float64)."""
+    if avglen <= 0:
+        return np.full(len(lengths), weight, dtype=np.float64)
+    return weight / (1.0 - b + b * (np.asarray(lengths, dtype=np.float64) / avglen))
+
+
+def saturate(tf_tilde: np.ndarray, k1: float, idf: float, boost: float) -> np.ndarray:
+    return (boost * idf * (k1 + 1.0)) * tf_tilde / (k1 + tf_tilde)
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest scores, best first, ties by lower index; partial selection, no full sort."""
+    n = len(scores)
+    if k <= 0 or n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if k < n:
+        # keep every index tied with the k-th score so the tie-break by index is exact
+        kth = np.partition(scores, n - k)[n - k]
+        candidates = np.flatnonzero(scores >= kth)
+    else:
+        candidates = np.arange(n)
+    order = np.lexsort((candidates, -scores[candidates]))
+    return candidates[order[:k]]

@@ -1,0 +1,401 @@
+"""Immutable segments: the inverted index of a batch of documents as numpy arrays on disk.
+
+A segment ``s`` with a text field ``body`` consists of::
+
+    s.ids.txt            document ids, one per line, in local doc order
+    s.sums.npy           CRC-32 of each stored document (updates of unchanged documents are skipped)
+    s.docs.bin           stored documents: zlib-compressed blocks of JSON lines
+    s.docs.off.npy       byte offset of each block (uint64, nblocks + 1)
+    s.body.terms.txt     the field's distinct terms, sorted, one per line
+    s.body.tpost.npy     for term t, its postings are [tpost[t], tpost[t+1])  (int64, nterms + 1)
+    s.body.tpos.npy      for term t, its positions are [tpos[t], tpos[t+1])  (int64, nterms + 1)
+    s.body.docs.npy      posting -> local doc id (uint16/uint32, ascending within a term)
+    s.body.tf.npy        posting -> term frequency (uint16/uint32)
+    s.body.pos.npy       positions, posting after posting, ascending within a posting (uint16/uint32)
+    s.body.len.npy       field length (terms) of every doc (uint32)
+    s.date.days.npy      a date field: days since 1970-01-01 (int32; MISSING_DAY when absent)
+    s.source.codes.npy   a keyword field: index into s.source.values.txt (int32; -1 when absent)
+
+Every array is saved with ``np.save`` and loaded memory-mapped with ``allow_pickle=False``; the loader
+checks dtype and shape of every array, so a planted pickle or a truncated file is an error, not code.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from idsearch.schema import Schema
+from idsearch.storage import IndexCorruptError, check_file_name, crc32_file, write_durable
+
+__all__ = ["MISSING_DAY", "FieldData", "SegmentReader", "build_postings", "write_segment"]
+
+DOCS_PER_BLOCK = 32
+MISSING_DAY = np.iinfo(np.int32).min
+_INDEX_DTYPES = (np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.int32), np.dtype(np.int64))
+
+
+def _smallest_uint(max_value: int) -> type:
+    return np.uint16 if max_value <= np.iinfo(np.uint16).max else np.uint32
+
+
+def build_postings(
+    ranks: np.ndarray, docs: np.ndarray, positions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Turn term occurrences into postings.
+
+    ``ranks[i]`` is the (sorted-vocabulary) index of the term of occurrence ``i`` in doc ``docs[i]`` at
+    ``positions[i]``. Occurrences must come in (doc, position) order; a stable sort by term then yields
+    postings in (term, doc) order with positions ascending.
+
+    Returns ``(term_ranks, tpost, tpos, pdocs, ptf, pos)``: the distinct ranks present, per-term offsets
+    into postings and positions, and the posting/position arrays."""
+    n = len(ranks)
+    if n == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, np.zeros(1, np.int64), np.zeros(1, np.int64), empty, empty, empty
+    order = np.argsort(ranks, kind="stable")
+    r = ranks[order]
+    d = docs[order]
+    p = positions[order]
+    change = np.empty(n, dtype=bool)
+    change[0] = True
+    np.not_equal(r[1:], r[:-1], out=change[1:])
+    change[1:] |= d[1:] != d[:-1]
+    starts = np.flatnonzero(change)
+    ptf = np.diff(np.append(starts, n))
+    pdocs = d[starts]
+    pterm = r[starts]
+    term_first = np.flatnonzero(np.concatenate(([True], pterm[1:] != pterm[:-1])))
+    term_ranks = pterm[term_first]
+    tpost = np.append(term_first, len(starts)).astype(np.int64)
+    tpos = np.append(starts[term_first], n).astype(np.int64)
+    return term_ranks, tpost, tpos, pdocs, ptf, p
+
+
+class FieldData:
+    """What a segment holds for one text field, gathered before writing."""
+
+    def __init__(self, terms: Sequence[str], ranks: np.ndarray, docs: np.ndarray, positions: np.ndarray,
+                 lengths: np.ndarray) -> None:
+        self.terms = terms  # sorted vocabulary that ``ranks`` index into (may hold terms absent here)
+        self.ranks = ranks
+        self.docs = docs
+        self.positions = positions
+        self.lengths = lengths
+
+
+def _encode_lines(values: Iterable[str]) -> bytes:
+    return "\n".join(values).encode("utf-8")
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+def encode_stored(docs: Sequence[bytes]) -> tuple[bytes, np.ndarray]:
+    """Compress JSON-encoded documents into blocks; returns the blob and the block offsets."""
+    chunks = []
+    offsets = [0]
+    for start in range(0, len(docs), DOCS_PER_BLOCK):
+        chunk = zlib.compress(b"\n".join(docs[start : start + DOCS_PER_BLOCK]), 3)
+        chunks.append(chunk)
+        offsets.append(offsets[-1] + len(chunk))
+    return b"".join(chunks), np.asarray(offsets, dtype=np.uint64)
+
+
+def segment_file_suffixes(schema: Schema) -> list[str]:
+    """Every file suffix of a segment of this schema (``<segment>.<suffix>``)."""
+    suffixes = ["ids.txt", "sums.npy", "docs.bin", "docs.off.npy"]
+    for field in schema.text_field_names:
+        suffixes += [f"{field}.{part}" for part in ("terms.txt", "tpost.npy", "tpos.npy", "docs.npy", "tf.npy", "pos.npy", "len.npy")]
+    suffixes += [f"{field}.days.npy" for field in schema.date_fields]
+    for field in schema.keyword_fields:
+        suffixes += [f"{field}.values.txt", f"{field}.codes.npy"]
+    return suffixes
+
+
+def write_segment(
+    directory: Path,
+    name: str,
+    schema: Schema,
+    *,
+    ids: Sequence[str],
+    stored: Sequence[bytes],
+    checksums: np.ndarray,
+    fields: Mapping[str, FieldData],
+    days: Mapping[str, np.ndarray],
+    keywords: Mapping[str, Sequence[str | None]],
+    stored_blob: tuple[bytes, np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """Write a segment's files (each fsynced) and return its manifest entry. The caller fsyncs the
+    directory before the manifest that names the segment is written."""
+    ndocs = len(ids)
+    files: dict[str, bytes] = {}
+    files["ids.txt"] = _encode_lines(ids)
+    files["sums.npy"] = _npy_bytes(checksums.astype(np.uint32))
+    blob, offsets = stored_blob if stored_blob is not None else encode_stored(stored)
+    files["docs.bin"] = blob
+    files["docs.off.npy"] = _npy_bytes(offsets)
+    tokens: dict[str, int] = {}
+    for field in schema.text_field_names:
+        data = fields[field]
+        term_ranks, tpost, tpos, pdocs, ptf, pos = build_postings(data.ranks, data.docs, data.positions)
+        terms = [data.terms[r] for r in term_ranks.tolist()]
+        files[f"{field}.terms.txt"] = _encode_lines(terms)
+        files[f"{field}.tpost.npy"] = _npy_bytes(tpost)
+        files[f"{field}.tpos.npy"] = _npy_bytes(tpos)
+        files[f"{field}.docs.npy"] = _npy_bytes(pdocs.astype(_smallest_uint(max(ndocs - 1, 0))))
+        files[f"{field}.tf.npy"] = _npy_bytes(ptf.astype(_smallest_uint(int(ptf.max(initial=0)))))
+        files[f"{field}.pos.npy"] = _npy_bytes(pos.astype(_smallest_uint(int(pos.max(initial=0)))))
+        files[f"{field}.len.npy"] = _npy_bytes(data.lengths.astype(np.uint32))
+        tokens[field] = int(data.lengths.sum(dtype=np.int64))
+    for field in schema.date_fields:
+        files[f"{field}.days.npy"] = _npy_bytes(days[field].astype(np.int32))
+    for field in schema.keyword_fields:
+        values = keywords[field]
+        vocab = sorted({v for v in values if v is not None})
+        code_of = {v: i for i, v in enumerate(vocab)}
+        codes = np.fromiter((code_of[v] if v is not None else -1 for v in values), dtype=np.int32, count=ndocs)
+        files[f"{field}.values.txt"] = _encode_lines(vocab)
+        files[f"{field}.codes.npy"] = _npy_bytes(codes)
+    assert sorted(files) == sorted(segment_file_suffixes(schema))
+    listing: dict[str, list[int]] = {}
+    for suffix, data_bytes in files.items():
+        write_durable(directory / f"{name}.{suffix}", data_bytes)
+        listing[suffix] = [len(data_bytes), zlib.crc32(data_bytes)]
+    return {"name": name, "ndocs": ndocs, "tokens": tokens, "files": listing, "deletes": None, "ndeleted": 0}
+
+
+class _FieldReader:
+    """Postings of one text field of one segment."""
+
+    __slots__ = ("_terms", "_terms_fh", "docs", "lengths", "pos", "tf", "tpos", "tpost")
+
+    def __init__(self, terms_fh: Any, arrays: Mapping[str, np.ndarray]) -> None:
+        self._terms_fh = terms_fh
+        self._terms: list[str] | None = None
+        self.tpost = arrays["tpost"]
+        self.tpos = arrays["tpos"]
+        self.docs = arrays["docs"]
+        self.tf = arrays["tf"]
+        self.pos = arrays["pos"]
+        self.lengths = arrays["len"]
+
+    @property
+    def terms(self) -> list[str]:
+        if self._terms is None:
+            self._terms_fh.seek(0)
+            raw = self._terms_fh.read().decode("utf-8")
+            self._terms = raw.split("\n") if raw else []
+        return self._terms
+
+    def term_index(self, term: str) -> int:
+        terms = self.terms
+        i = bisect.bisect_left(terms, term)
+        return i if i < len(terms) and terms[i] == term else -1
+
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(local docs, term frequencies) of ``term``, or None when absent."""
+        i = self.term_index(term)
+        if i < 0:
+            return None
+        a, b = int(self.tpost[i]), int(self.tpost[i + 1])
+        return self.docs[a:b], self.tf[a:b]
+
+    def occurrences(self, term: str, keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(doc, position) of every occurrence of ``term``; with ``keep`` (a bool mask over the term's
+        postings) only those postings."""
+        i = self.term_index(term)
+        if i < 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        a, b = int(self.tpost[i]), int(self.tpost[i + 1])
+        docs = self.docs[a:b].astype(np.int64)
+        tf = self.tf[a:b].astype(np.int64)
+        p0, p1 = int(self.tpos[i]), int(self.tpos[i + 1])
+        pos = self.pos[p0:p1].astype(np.int64)
+        if keep is None:
+            return np.repeat(docs, tf), pos
+        keep_occ = np.repeat(keep, tf)
+        return np.repeat(docs[keep], tf[keep]), pos[keep_occ]
+
+    def close(self) -> None:
+        self._terms_fh.close()
+
+
+class SegmentReader:
+    """Read access to one segment as named in a manifest entry. Opens every file at once, so a later
+    commit that removes the files does not disturb this reader (POSIX keeps open files alive)."""
+
+    def __init__(self, directory: Path, entry: Mapping[str, Any], schema: Schema) -> None:
+        self.directory = directory
+        self.entry = entry
+        self.name = check_file_name(entry.get("name"), "manifest segment")
+        ndocs = entry.get("ndocs")
+        if not isinstance(ndocs, int) or ndocs < 0:
+            raise IndexCorruptError(f"{directory}: segment {self.name}: bad 'ndocs'")
+        self.ndocs = ndocs
+        files = entry.get("files")
+        if not isinstance(files, dict):
+            raise IndexCorruptError(f"{directory}: segment {self.name}: 'files' must be a mapping")
+        self.files = files
+        self._handles: list[Any] = []
+        try:
+            self._open(schema)
+        except BaseException:
+            self.close()
+            raise
+
+    def _path(self, suffix: str) -> Path:
+        if suffix not in self.files:
+            raise IndexCorruptError(f"{self.directory}: segment {self.name}: manifest lists no file {suffix!r}")
+        return self.directory / check_file_name(f"{self.name}.{suffix}", f"segment {self.name}")
+
+    def _array(self, suffix: str, length: int | None, dtypes: Sequence[np.dtype] = _INDEX_DTYPES) -> np.ndarray:
+        path = self._path(suffix)
+        try:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            raise
+        except (ValueError, OSError, EOFError) as exc:
+            raise IndexCorruptError(f"{path}: not a valid array file ({exc})") from None
+        if not isinstance(array, np.ndarray) or array.ndim != 1 or array.dtype not in dtypes:
+            raise IndexCorruptError(f"{path}: expected a 1-d integer array, found {getattr(array, 'dtype', type(array))}")
+        if length is not None and array.shape[0] != length:
+            raise IndexCorruptError(f"{path}: expected {length} entries, found {array.shape[0]}")
+        return array
+
+    def _open(self, schema: Schema) -> None:
+        n = self.ndocs
+        self._ids_fh = open(self._path("ids.txt"), "rb")  # noqa: SIM115 - kept open for the snapshot
+        self._handles.append(self._ids_fh)
+        self._docs_fh = open(self._path("docs.bin"), "rb")  # noqa: SIM115
+        self._handles.append(self._docs_fh)
+        nblocks = (n + DOCS_PER_BLOCK - 1) // DOCS_PER_BLOCK
+        self.doc_offsets = self._array("docs.off.npy", nblocks + 1, (np.dtype(np.uint64),))
+        self.checksums = self._array("sums.npy", n, (np.dtype(np.uint32),))
+        self.fields: dict[str, _FieldReader] = {}
+        for field in schema.text_field_names:
+            arrays = {
+                "tpost": self._array(f"{field}.tpost.npy", None, (np.dtype(np.int64),)),
+                "tpos": self._array(f"{field}.tpos.npy", None, (np.dtype(np.int64),)),
+                "docs": self._array(f"{field}.docs.npy", None),
+                "tf": self._array(f"{field}.tf.npy", None),
+                "pos": self._array(f"{field}.pos.npy", None),
+                "len": self._array(f"{field}.len.npy", n, (np.dtype(np.uint32),)),
+            }
+            if arrays["tpost"].shape != arrays["tpos"].shape or arrays["docs"].shape != arrays["tf"].shape:
+                raise IndexCorruptError(f"{self.directory}: segment {self.name}: field {field}: inconsistent array sizes")
+            if len(arrays["tpost"]) == 0 or int(arrays["tpost"][-1]) != len(arrays["docs"]) or int(arrays["tpos"][-1]) != len(arrays["pos"]):
+                raise IndexCorruptError(f"{self.directory}: segment {self.name}: field {field}: offsets do not match postings")
+            fh = open(self._path(f"{field}.terms.txt"), "rb")  # noqa: SIM115
+            self._handles.append(fh)
+            self.fields[field] = _FieldReader(fh, arrays)
+        self.days = {f: self._array(f"{f}.days.npy", n, (np.dtype(np.int32),)) for f in schema.date_fields}
+        self.codes = {f: self._array(f"{f}.codes.npy", n, (np.dtype(np.int32),)) for f in schema.keyword_fields}
+        self._value_files = {}
+        for f in schema.keyword_fields:
+            fh = open(self._path(f"{f}.values.txt"), "rb")  # noqa: SIM115
+            self._handles.append(fh)
+            self._value_files[f] = fh
+        self._values: dict[str, list[str]] = {}
+        self.live = np.ones(n, dtype=bool)
+        deletes = self.entry.get("deletes")
+        if deletes is not None:
+            path = self.directory / check_file_name(deletes, f"segment {self.name} deletes")
+            try:
+                deleted = np.load(path, allow_pickle=False)
+            except FileNotFoundError:
+                raise
+            except (ValueError, OSError, EOFError) as exc:
+                raise IndexCorruptError(f"{path}: not a valid deletes bitmap ({exc})") from None
+            if deleted.dtype != np.bool_ or deleted.shape != (n,):
+                raise IndexCorruptError(f"{path}: deletes bitmap must be {n} booleans")
+            self.live = ~deleted
+        self.live.setflags(write=False)
+        self.nlive = int(self.live.sum())
+        self._block_cache: tuple[int, list[bytes]] | None = None
+
+    # -- documents ------------------------------------------------------------------------------------------
+
+    @cached_property
+    def ids(self) -> list[str]:
+        self._ids_fh.seek(0)
+        raw = self._ids_fh.read().decode("utf-8")
+        ids = raw.split("\n") if raw else []
+        if len(ids) != self.ndocs:
+            raise IndexCorruptError(f"{self.directory}: segment {self.name}: {len(ids)} ids for {self.ndocs} docs")
+        return ids
+
+    def stored(self, doc: int) -> dict[str, Any]:
+        """The stored fields of local doc ``doc``."""
+        block = doc // DOCS_PER_BLOCK
+        cached = self._block_cache
+        if cached is None or cached[0] != block:
+            a, b = int(self.doc_offsets[block]), int(self.doc_offsets[block + 1])
+            self._docs_fh.seek(a)
+            try:
+                lines = zlib.decompress(self._docs_fh.read(b - a)).split(b"\n")
+            except zlib.error as exc:
+                raise IndexCorruptError(f"{self.directory}: segment {self.name}: stored block {block}: {exc}") from None
+            cached = (block, lines)
+            self._block_cache = cached
+        return json.loads(cached[1][doc % DOCS_PER_BLOCK])
+
+    def stored_block(self, block: int) -> bytes:
+        a, b = int(self.doc_offsets[block]), int(self.doc_offsets[block + 1])
+        self._docs_fh.seek(a)
+        return zlib.decompress(self._docs_fh.read(b - a))
+
+    def keyword_values(self, field: str) -> list[str]:
+        values = self._values.get(field)
+        if values is None:
+            fh = self._value_files[field]
+            fh.seek(0)
+            raw = fh.read().decode("utf-8")
+            values = raw.split("\n") if raw else []
+            self._values[field] = values
+        return values
+
+    def keyword_code(self, field: str, value: str) -> int:
+        values = self.keyword_values(field)
+        i = bisect.bisect_left(values, value)
+        return i if i < len(values) and values[i] == value else -1
+
+    # -- integrity --------------------------------------------------------------------------------------------
+
+    def verify_files(self) -> list[str]:
+        """Sizes and CRC-32 of every file against the manifest; returns the problems found."""
+        problems = []
+        for suffix, expected in self.files.items():
+            path = self._path(suffix)
+            try:
+                size = os.path.getsize(path)
+            except OSError as exc:
+                problems.append(f"{path.name}: {exc.strerror}")
+                continue
+            if not (isinstance(expected, list) and len(expected) == 2):
+                problems.append(f"{path.name}: manifest entry malformed")
+                continue
+            if size != expected[0]:
+                problems.append(f"{path.name}: size {size}, manifest says {expected[0]}")
+            elif crc32_file(path) != expected[1]:
+                problems.append(f"{path.name}: checksum mismatch")
+        return problems
+
+    def close(self) -> None:
+        for fh in self._handles:
+            fh.close()
+        self._handles.clear()

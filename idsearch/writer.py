@@ -1,0 +1,861 @@
+"""The index writer: buffers documents, analyzes them, flushes immutable segments, commits atomically.
+
+One writer at a time (the write lock). Within a writer session, ``add``/``update``/``delete`` are seen by
+the next ``commit``; nothing is visible to readers before it. ``rollback`` (or an exception inside
+``with ix.writer() as w:``) discards the session and removes its new files.
+
+The analysis hot path maps each distinct normalized word once to a code (a term id, -1 for a removed
+word, or a reference to several terms for a split compound), so that per token the writer does one dict
+lookup and appends to typed arrays; term strings are sorted and postings built with numpy at flush.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import itertools
+import json
+import os
+import zlib
+from array import array
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from idsearch.analysis import _TOKEN_RE, Analyzer, AnalyzerSpec, normalize_text
+from idsearch.schema import Schema
+from idsearch.segment import (
+    DOCS_PER_BLOCK,
+    MISSING_DAY,
+    FieldData,
+    SegmentReader,
+    encode_stored,
+    segment_file_suffixes,
+    write_segment,
+)
+from idsearch.storage import (
+    LOCK,
+    MANIFEST,
+    IndexError_,
+    WriteLock,
+    atomic_write_bytes,
+    encode_manifest,
+    fsync_dir,
+    read_manifest,
+    write_durable,
+)
+
+if TYPE_CHECKING:
+    from idsearch.index import Index
+
+__all__ = ["DocumentError", "IndexWriter"]
+
+_EPOCH = _dt.date(1970, 1, 1)
+MAX_ID_LENGTH = 512
+
+
+class DocumentError(ValueError):
+    """A document that cannot be indexed; the message names the document id and the field."""
+
+
+def _clean_keyword(value: str) -> str:
+    return " ".join(value.split()).casefold()
+
+
+def day_number(value: Any, field: str, doc_id: str) -> int:
+    """Days since 1970-01-01 of a date given as a date/datetime or a string in any supported format."""
+    if isinstance(value, _dt.datetime):
+        value = value.date()
+    if isinstance(value, _dt.date):
+        return (value - _EPOCH).days
+    if isinstance(value, str):
+        from idsearch.dates import DateParseError, parse_date
+
+        try:
+            return (parse_date(value) - _EPOCH).days
+        except DateParseError as exc:
+            raise DocumentError(f"document {doc_id!r}: field {field!r}: {exc}") from None
+    raise DocumentError(f"document {doc_id!r}: field {field!r}: expected a date or a string, not {type(value).__name__}")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    raise TypeError(f"cannot store a value of type {type(value).__name__}")
+
+
+class Prepared:
+    """A validated document, ready for analysis (cheap to send to a worker process)."""
+
+    __slots__ = ("checksum", "days", "doc_id", "keywords", "stored", "texts")
+
+    def __init__(self, doc_id: str, stored: bytes, texts: tuple[str, ...], days: tuple[int, ...],
+                 keywords: tuple[str | None, ...]) -> None:
+        self.doc_id = doc_id
+        self.stored = stored
+        self.checksum = zlib.crc32(stored)
+        self.texts = texts
+        self.days = days
+        self.keywords = keywords
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.doc_id, self.stored, self.checksum, self.texts, self.days, self.keywords)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.doc_id, self.stored, self.checksum, self.texts, self.days, self.keywords = state
+
+
+class SegmentBuilder:
+    """Analyzes documents into in-memory postings and writes them as one segment.
+
+    Each distinct normalized word is mapped once to a code: a term id, -1 for a removed word, or
+    ``-2 - k`` for a word that yields several terms (``multi[k]``). Per token, the hot path is one dict
+    lookup and appends to typed arrays."""
+
+    def __init__(self, schema: Schema, analyzer: Analyzer) -> None:
+        self.schema = schema
+        self.analyzer = analyzer
+        fields = schema.text_field_names
+        self.ids: list[str] = []
+        self.stored: list[bytes] = []
+        self.checksums = array("I")
+        self.codes = {f: array("i") for f in fields}
+        self.docs = {f: array("i") for f in fields}
+        self.positions = {f: array("i") for f in fields}
+        self.lengths = {f: array("I") for f in fields}
+        self.days = {f: array("i") for f in schema.date_fields}
+        self.keywords: dict[str, list[str | None]] = {f: [] for f in schema.keyword_fields}
+        self.occurrences = 0
+        self.stored_bytes = 0
+        self._vocab: dict[str, int] = {}
+        self._vocab_terms: list[str] = []
+        self._word_code: dict[str, int] = {}
+        self._multi: list[tuple[int, ...]] = []
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def memory(self) -> int:
+        """Rough bytes held: 12 per buffered occurrence plus the stored documents."""
+        return self.occurrences * 12 + self.stored_bytes
+
+    def add(self, doc: Prepared) -> int:
+        """Analyze and buffer one document; returns its local doc number."""
+        local = len(self.ids)
+        for field, text in zip(self.schema.text_field_names, doc.texts):
+            self._index_text(field, text, local)
+        for field, day in zip(self.schema.date_fields, doc.days):
+            self.days[field].append(day)
+        for field, value in zip(self.schema.keyword_fields, doc.keywords):
+            self.keywords[field].append(value)
+        self.ids.append(doc.doc_id)
+        self.stored.append(doc.stored)
+        self.checksums.append(doc.checksum)
+        self.stored_bytes += len(doc.stored)
+        return local
+
+    def _code(self, word: str) -> int:
+        terms = self.analyzer.word_terms(word)
+        if len(terms) == 1:
+            code = self._term_id(terms[0])
+        elif not terms:
+            code = -1
+        else:
+            self._multi.append(tuple(self._term_id(t) if t else -1 for t in terms))
+            code = -1 - len(self._multi)
+        self._word_code[word] = code
+        return code
+
+    def _term_id(self, term: str) -> int:
+        tid = self._vocab.get(term)
+        if tid is None:
+            tid = len(self._vocab_terms)
+            self._vocab[term] = tid
+            self._vocab_terms.append(term)
+        return tid
+
+    def _index_text(self, field: str, text: str, local: int) -> None:
+        if not text:
+            self.lengths[field].append(0)
+            return
+        words = _TOKEN_RE.findall(normalize_text(text))
+        codes = list(map(self._word_code.get, words))
+        if None in codes:
+            code = self._code
+            codes = [c if c is not None else code(w) for c, w in zip(codes, words)]
+        n = len(codes)
+        if n and min(codes) >= 0:
+            self.codes[field].extend(codes)
+            self.docs[field].extend(itertools.repeat(local, n))
+            self.positions[field].extend(range(n))
+            self.lengths[field].append(n)
+            self.occurrences += n
+            return
+        out_codes: list[int] = []
+        out_pos: list[int] = []
+        pos = 0
+        multi = self._multi
+        for c in codes:
+            if c >= 0:
+                out_codes.append(c)
+                out_pos.append(pos)
+                pos += 1
+            elif c == -1:
+                pos += 1
+            else:
+                for t in multi[-2 - c]:
+                    if t >= 0:
+                        out_codes.append(t)
+                        out_pos.append(pos)
+                    pos += 1
+        m = len(out_codes)
+        self.codes[field].extend(out_codes)
+        self.docs[field].extend(itertools.repeat(local, m))
+        self.positions[field].extend(out_pos)
+        self.lengths[field].append(m)
+        self.occurrences += m
+
+    def write(self, directory: Path, name: str) -> dict[str, Any]:
+        """Write the buffered documents as segment ``name``; returns its manifest entry."""
+        vocab_terms = self._vocab_terms
+        order = sorted(range(len(vocab_terms)), key=vocab_terms.__getitem__)
+        rank = np.empty(len(vocab_terms), dtype=np.int32)
+        rank[np.asarray(order, dtype=np.int64)] = np.arange(len(order), dtype=np.int32)
+        sorted_terms = [vocab_terms[i] for i in order]
+        fields = {}
+        for field in self.schema.text_field_names:
+            codes = np.frombuffer(self.codes[field], dtype=np.int32)
+            fields[field] = FieldData(
+                sorted_terms,
+                rank[codes] if len(codes) else codes,
+                np.frombuffer(self.docs[field], dtype=np.int32),
+                np.frombuffer(self.positions[field], dtype=np.int32),
+                np.frombuffer(self.lengths[field], dtype=np.uint32),
+            )
+        return write_segment(
+            directory,
+            name,
+            self.schema,
+            ids=self.ids,
+            stored=self.stored,
+            checksums=np.frombuffer(self.checksums, dtype=np.uint32),
+            fields=fields,
+            days={f: np.frombuffer(a, dtype=np.int32) for f, a in self.days.items()},
+            keywords=self.keywords,
+        )
+
+
+# -- worker processes -------------------------------------------------------------------------------------------
+
+
+def _worker_main(conn: Any, schema: Any, analyzer: Any) -> None:
+    """A worker process: builds segments from chunks of prepared documents until its pipe closes.
+
+    With ``fork`` it inherits the parent's analyzer (and its word cache); with ``spawn`` it gets plain
+    data and builds its own."""
+    if isinstance(schema, dict):
+        schema = Schema.from_dict(schema)
+    if isinstance(analyzer, tuple):
+        spec, words = analyzer
+        analyzer = Analyzer(AnalyzerSpec.from_dict(spec))
+        analyzer.word_cache.update((w, tuple(t.split("\t")) if t else ()) for w, t in words)
+    known = set(analyzer.word_cache)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        task_id, directory, name, docs = task
+        try:
+            builder = SegmentBuilder(schema, analyzer)
+            for doc in docs:
+                builder.add(doc)
+            entry = builder.write(Path(directory), name)
+            new = [(w, "\t".join(t)) for w, t in analyzer.word_cache.items() if w not in known]
+            known.update(w for w, _t in new)
+            conn.send((task_id, "ok", (entry, new)))
+        except BaseException as exc:  # report, then go on serving
+            import traceback
+
+            conn.send((task_id, "error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+
+
+class _WorkerPool:
+    """Worker processes fed through pipes, without threads (so forking stays safe): ``submit`` hands a
+    chunk to an idle worker, waiting for one when all are busy; ``result`` returns a task's outcome."""
+
+    def __init__(self, workers: int, schema: Schema, analyzer: Analyzer) -> None:
+        import multiprocessing
+        import sys
+
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        ctx = multiprocessing.get_context(method)
+        if method == "fork":
+            args: tuple[Any, Any] = (schema, analyzer)
+        else:
+            words = [(w, "\t".join(t)) for w, t in analyzer.word_cache.items()]
+            args = (schema.to_dict(), (analyzer.spec.to_dict(), words))
+        self._conns = []
+        self._procs = []
+        for _ in range(workers):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker_main, args=(child, *args), daemon=True)
+            proc.start()
+            child.close()
+            self._conns.append(parent)
+            self._procs.append(proc)
+        self._busy: dict[int, int] = {}  # worker -> task id
+        self._done: dict[int, tuple[str, Any]] = {}
+        self._next_task = 0
+
+    def _receive(self) -> None:
+        """Wait for one busy worker to report."""
+        from multiprocessing.connection import wait
+
+        busy = [self._conns[w] for w in self._busy]
+        ready = wait(busy)
+        for conn in ready:
+            worker = self._conns.index(conn)
+            try:
+                task_id, status, payload = conn.recv()
+            except (EOFError, OSError):
+                task_id = self._busy[worker]
+                status, payload = "error", f"worker process {self._procs[worker].pid} died"
+            self._done[task_id] = (status, payload)
+            del self._busy[worker]
+
+    def submit(self, directory: str, name: str, docs: list[Prepared]) -> int:
+        while len(self._busy) == len(self._conns):
+            self._receive()
+        worker = next(w for w in range(len(self._conns)) if w not in self._busy)
+        task_id = self._next_task
+        self._next_task += 1
+        self._conns[worker].send((task_id, directory, name, docs))
+        self._busy[worker] = task_id
+        return task_id
+
+    def result(self, task_id: int) -> Any:
+        while task_id not in self._done:
+            if not self._busy:
+                raise IndexError_(f"task {task_id} was never submitted")
+            self._receive()
+        status, payload = self._done.pop(task_id)
+        if status != "ok":
+            raise IndexError_(f"indexing worker failed: {payload}")
+        return payload
+
+    def close(self) -> None:
+        while self._busy:
+            self._receive()
+        for conn in self._conns:
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+            conn.close()
+        for proc in self._procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+
+
+class IndexWriter:
+    """Adds, updates and deletes documents of an :class:`~idsearch.index.Index`; see the module docs.
+
+    ``buffer_mb`` bounds the memory of buffered postings and stored text: past it the buffer is written
+    as a new segment (visible after the commit). ``workers`` processes analyze and write segments in
+    parallel (default: every core; 1 = in this process); a chunk of ``chunk_mb`` of documents becomes one
+    segment, in document order, so results equal those of a single process. ``merge`` enables the
+    size-tiered merge policy at commit.
+    """
+
+    MERGE_FACTOR = 10
+
+    def __init__(self, index: Index, *, buffer_mb: float = 256.0, merge: bool = True, workers: int | None = None,
+                 chunk_mb: float = 12.0) -> None:
+        self.index = index
+        self.directory: Path = index.path
+        self.schema = index.schema
+        self.analyzer: Analyzer = index.analyzer
+        self.buffer_limit = int(buffer_mb * (1 << 20))
+        self.merge_enabled = merge
+        if workers is None:
+            workers = os.cpu_count() or 1
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
+        self.workers = workers
+        self.chunk_limit = int(chunk_mb * (1 << 20))
+        self._pool: _WorkerPool | None = None
+        self._tasks: list[int] = []
+        self._lock = WriteLock(self.directory)
+        self._lock.acquire()
+        try:
+            self._start()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    # -- session state ------------------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        manifest = read_manifest(self.directory)
+        self._manifest = manifest
+        self._generation: int = manifest["generation"]
+        self._next_segment: int = int(manifest.get("next_segment", 0))
+        self._committed: list[dict[str, Any]] = [dict(e) for e in manifest["segments"]]
+        self._pending: list[dict[str, Any]] = []  # written this session, not yet committed
+        self._new_files: list[Path] = []
+        self._dead: dict[str, set[int]] = {}  # segment name -> local docs deleted this session
+        self._where: dict[str, tuple[str, int, int]] = {}  # id -> (segment name, local doc, checksum)
+        self._readers: dict[str, SegmentReader] = {}
+        self._cleanup_unreferenced()
+        for entry in self._committed:
+            reader = self._reader(entry)
+            live = reader.live
+            sums = reader.checksums.tolist()
+            name = entry["name"]
+            for local, doc_id in enumerate(reader.ids):
+                if live[local]:
+                    self._where[doc_id] = (name, local, sums[local])
+        self._load_word_cache(manifest.get("words"))
+        self._builder = SegmentBuilder(self.schema, self.analyzer)
+        self._builder_name = self._segment_name()
+        self._chunk: list[Prepared] = []
+        self._chunk_bytes = 0
+        self._chunk_name = self._builder_name
+        self.added = self.updated = self.skipped = self.deleted = 0
+        self._closed = False
+
+    def _reader(self, entry: Mapping[str, Any]) -> SegmentReader:
+        reader = self._readers.get(entry["name"])
+        if reader is None or reader.entry is not entry:
+            if reader is not None:
+                reader.close()
+            reader = SegmentReader(self.directory, entry, self.schema)
+            self._readers[entry["name"]] = reader
+        return reader
+
+    def _segment_name(self) -> str:
+        name = f"s{self._next_segment:06d}"
+        self._next_segment += 1
+        return name
+
+    def _load_word_cache(self, name: str | None) -> None:
+        self._words_file = name
+        cache = self.analyzer.word_cache
+        if not name or cache:
+            self._words_written = len(cache) if name else 0
+            return
+        from idsearch.storage import check_file_name
+
+        path = self.directory / check_file_name(name, "manifest words")
+        try:
+            data = json.loads(path.read_bytes())
+            words, terms = data["words"], data["terms"]
+            if len(words) != len(terms):
+                raise ValueError("words and terms differ in length")
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # a cache is only a cache: rebuild it
+        for word, term in zip(words, terms):
+            if isinstance(word, str) and isinstance(term, str):
+                cache.setdefault(word, tuple(term.split("\t")) if term else ())
+        self._words_written = len(cache)
+
+    def _cleanup_unreferenced(self) -> None:
+        """Remove files no manifest names: leftovers of a crashed or rolled-back writer."""
+        keep = {MANIFEST, LOCK}
+        for entry in self._committed:
+            keep.update(f"{entry['name']}.{suffix}" for suffix in entry.get("files", {}))
+            if entry.get("deletes"):
+                keep.add(entry["deletes"])
+        if self._manifest.get("words"):
+            keep.add(self._manifest["words"])
+        for child in self.directory.iterdir():
+            if child.name not in keep and child.is_file():
+                try:
+                    child.unlink()
+                except OSError:
+                    pass
+
+    # -- documents ----------------------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise IndexError_("this writer is closed")
+
+    def _doc_id(self, doc: Mapping[str, Any]) -> str:
+        if not isinstance(doc, Mapping):
+            raise DocumentError(f"a document must be a mapping, not {type(doc).__name__}")
+        doc_id = doc.get("id")
+        if not isinstance(doc_id, str) or not doc_id.strip():
+            raise DocumentError(f"document has no 'id' (a non-empty string): {str(dict(doc))[:80]}")
+        if len(doc_id) > MAX_ID_LENGTH or any(c in doc_id for c in "\n\r\x00"):
+            raise DocumentError(f"document id {doc_id[:80]!r}: at most {MAX_ID_LENGTH} characters, no line breaks")
+        return doc_id
+
+    def add(self, doc: Mapping[str, Any]) -> None:
+        """Add a new document; its id must not exist yet (use :meth:`update` to replace)."""
+        self._check_open()
+        doc_id = self._doc_id(doc)
+        if doc_id in self._where:
+            raise DocumentError(f"document {doc_id!r} exists already; use update() to replace it")
+        self._append(self._prepare(doc_id, doc))
+        self.added += 1
+
+    def update(self, doc: Mapping[str, Any]) -> str:
+        """Add or replace the document with this id. Returns ``"added"``, ``"updated"``, or ``"skipped"``
+        when the stored document is identical already."""
+        self._check_open()
+        doc_id = self._doc_id(doc)
+        prepared = self._prepare(doc_id, doc)
+        old = self._where.get(doc_id)
+        if old is not None:
+            if prepared.checksum == old[2]:
+                self.skipped += 1
+                return "skipped"
+            self._delete_at(doc_id, old)
+            self._append(prepared)
+            self.updated += 1
+            return "updated"
+        self._append(prepared)
+        self.added += 1
+        return "added"
+
+    def delete(self, doc_id: str) -> bool:
+        """Delete the document with this id; returns whether it existed."""
+        self._check_open()
+        old = self._where.get(doc_id)
+        if old is None:
+            return False
+        self._delete_at(doc_id, old)
+        self.deleted += 1
+        return True
+
+    def _delete_at(self, doc_id: str, where: tuple[str, int, int]) -> None:
+        self._dead.setdefault(where[0], set()).add(where[1])
+        del self._where[doc_id]
+
+    def _prepare(self, doc_id: str, doc: Mapping[str, Any]) -> Prepared:
+        """Validate a document and encode what is stored; raises DocumentError naming the field."""
+        schema = self.schema
+        texts = []
+        for field in schema.text_field_names:
+            value = doc.get(field)
+            if value is not None and not isinstance(value, str):
+                raise DocumentError(f"document {doc_id!r}: field {field!r} must be text, not {type(value).__name__}")
+            texts.append(value or "")
+        days = []
+        for field in schema.date_fields:
+            value = doc.get(field)
+            days.append(MISSING_DAY if value is None or value == "" else day_number(value, field, doc_id))
+        keywords: list[str | None] = []
+        for field in schema.keyword_fields:
+            value = doc.get(field)
+            if value is not None and not isinstance(value, str):
+                raise DocumentError(f"document {doc_id!r}: field {field!r} must be a string, not {type(value).__name__}")
+            keywords.append(_clean_keyword(value) if value else None)
+        try:
+            stored = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise DocumentError(f"document {doc_id!r}: cannot be stored as JSON: {exc}") from None
+        return Prepared(doc_id, stored, tuple(texts), tuple(days), tuple(keywords))
+
+    def _append(self, doc: Prepared) -> None:
+        if self.workers > 1:
+            local = len(self._chunk)
+            self._chunk.append(doc)
+            self._chunk_bytes += len(doc.stored)
+            self._where[doc.doc_id] = (self._chunk_name, local, doc.checksum)
+            if self._chunk_bytes >= self.chunk_limit:
+                self._dispatch_chunk()
+            return
+        local = self._builder.add(doc)
+        self._where[doc.doc_id] = (self._builder_name, local, doc.checksum)
+        if self._builder.memory > self.buffer_limit:
+            self.flush()
+
+    def add_many(self, docs: Iterable[Mapping[str, Any]]) -> int:
+        """Add (or replace) many documents; returns how many were added or updated."""
+        count = 0
+        for doc in docs:
+            if self.update(doc) != "skipped":
+                count += 1
+        return count
+
+    # -- segments -----------------------------------------------------------------------------------------------
+
+    def _dispatch_chunk(self) -> None:
+        """Send the current chunk to a worker process, which writes it as one segment."""
+        if not self._chunk:
+            return
+        if self._pool is None:
+            self._pool = _WorkerPool(self.workers, self.schema, self.analyzer)
+        name = self._chunk_name
+        self._new_files.extend(self.directory / f"{name}.{s}" for s in segment_file_suffixes(self.schema))
+        self._tasks.append(self._pool.submit(str(self.directory), name, self._chunk))
+        self._chunk = []
+        self._chunk_bytes = 0
+        self._chunk_name = self._segment_name()
+
+    def _collect_workers(self) -> None:
+        """Wait for the workers' segments and take them, in order, as pending segments."""
+        cache = self.analyzer.word_cache
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            entry, new_words = self._pool.result(task)
+            self._pending.append(entry)
+            for word, terms in new_words:
+                cache.setdefault(word, tuple(terms.split("\t")) if terms else ())
+
+    def _shutdown_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        self._tasks = []
+
+    def flush(self) -> None:
+        """Write the buffered documents as segments (visible after the next commit)."""
+        self._check_open()
+        if self._chunk:
+            if self._pool is None:
+                # a small session: analyze here rather than start worker processes
+                builder = SegmentBuilder(self.schema, self.analyzer)
+                for doc in self._chunk:
+                    builder.add(doc)
+                entry = builder.write(self.directory, self._chunk_name)
+                self._new_files.extend(self.directory / f"{self._chunk_name}.{s}" for s in entry["files"])
+                self._collect_workers()
+                self._pending.append(entry)
+                self._chunk = []
+                self._chunk_bytes = 0
+                self._chunk_name = self._segment_name()
+            else:
+                self._dispatch_chunk()
+        self._collect_workers()
+        if len(self._builder):
+            name = self._builder_name
+            entry = self._builder.write(self.directory, name)
+            self._new_files.extend(self.directory / f"{name}.{s}" for s in entry["files"])
+            self._pending.append(entry)
+            self._builder = SegmentBuilder(self.schema, self.analyzer)
+            self._builder_name = self._segment_name()
+
+    def _apply_deletes(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """New deletes bitmap files for segments with deletes this session; drops emptied segments."""
+        out = []
+        for entry in entries:
+            dead = self._dead.get(entry["name"])
+            if dead:
+                reader = self._reader(entry)
+                deleted = ~reader.live
+                deleted[np.fromiter(dead, dtype=np.int64, count=len(dead))] = True
+                ndeleted = int(deleted.sum())
+                if ndeleted == entry["ndocs"]:
+                    continue
+                fname = f"{entry['name']}.del{self._generation + 1}.npy"
+                import io
+
+                raw = io.BytesIO()
+                np.save(raw, deleted, allow_pickle=False)
+                write_durable(self.directory / fname, raw.getvalue())
+                self._new_files.append(self.directory / fname)
+                entry = {**entry, "deletes": fname, "ndeleted": ndeleted}
+            out.append(entry)
+        return out
+
+    def _merge_run(self, run: list[dict[str, Any]]) -> dict[str, Any]:
+        """One new segment holding the live documents of ``run`` (consecutive segments), in order."""
+        readers = [self._reader(e) for e in run]
+        name = self._segment_name()
+        schema = self.schema
+        ids: list[str] = []
+        checksums = []
+        stored_lines: list[bytes] = []
+        bases = []
+        for reader in readers:
+            bases.append(len(ids))
+            live = reader.live
+            ids.extend(doc_id for doc_id, alive in zip(reader.ids, live.tolist()) if alive)
+            checksums.append(np.asarray(reader.checksums)[live])
+            nblocks = len(reader.doc_offsets) - 1
+            for block in range(nblocks):
+                lines = reader.stored_block(block).split(b"\n")
+                first = block * DOCS_PER_BLOCK
+                stored_lines.extend(line for k, line in enumerate(lines) if live[first + k])
+        fields = {}
+        for field in schema.text_field_names:
+            vocab = sorted(set().union(*(r.fields[field].terms for r in readers)))
+            index_of = {t: i for i, t in enumerate(vocab)}
+            ranks, docs, positions, lengths = [], [], [], []
+            for reader, base in zip(readers, bases):
+                fr = reader.fields[field]
+                live = reader.live
+                new_doc = np.cumsum(live, dtype=np.int64) - 1 + base
+                term_map = np.fromiter((index_of[t] for t in fr.terms), dtype=np.int32, count=len(fr.terms))
+                df = np.diff(np.asarray(fr.tpost))
+                tf = np.asarray(fr.tf, dtype=np.int64)
+                post_rank = np.repeat(term_map, df)
+                post_docs = np.asarray(fr.docs, dtype=np.int64)
+                keep_post = live[post_docs]
+                keep_occ = np.repeat(keep_post, tf)
+                ranks.append(np.repeat(post_rank[keep_post], tf[keep_post]))
+                docs.append(np.repeat(new_doc[post_docs[keep_post]], tf[keep_post]))
+                positions.append(np.asarray(fr.pos, dtype=np.int64)[keep_occ])
+                lengths.append(np.asarray(fr.lengths)[live])
+            fields[field] = FieldData(
+                vocab,
+                np.concatenate(ranks),
+                np.concatenate(docs),
+                np.concatenate(positions),
+                np.concatenate(lengths),
+            )
+        days = {f: np.concatenate([np.asarray(r.days[f])[r.live] for r in readers]) for f in schema.date_fields}
+        keywords: dict[str, list[str | None]] = {}
+        for f in schema.keyword_fields:
+            values: list[str | None] = []
+            for r in readers:
+                vocab_values = r.keyword_values(f)
+                codes = np.asarray(r.codes[f])[r.live]
+                values.extend(vocab_values[c] if c >= 0 else None for c in codes.tolist())
+            keywords[f] = values
+        entry = write_segment(
+            self.directory,
+            name,
+            schema,
+            ids=ids,
+            stored=stored_lines,
+            checksums=np.concatenate(checksums) if checksums else np.zeros(0, np.uint32),
+            fields=fields,
+            days=days,
+            keywords=keywords,
+            stored_blob=encode_stored(stored_lines),
+        )
+        self._new_files.extend(self.directory / f"{name}.{s}" for s in entry["files"])
+        # where the moved documents are now (a later delete in this session must find them)
+        moved = {e["name"] for e in run}
+        sums = entry_sums = np.concatenate(checksums) if checksums else np.zeros(0, np.uint32)
+        del entry_sums
+        for local, doc_id in enumerate(ids):
+            old = self._where.get(doc_id)
+            if old is not None and old[0] in moved:
+                self._where[doc_id] = (name, local, int(sums[local]))
+        return entry
+
+    def _merge_policy(self, entries: list[dict[str, Any]], *, force: bool) -> list[dict[str, Any]]:
+        """Size-tiered: merge runs of ``MERGE_FACTOR`` consecutive segments of the same size tier (tiers
+        by powers of ten of live docs); ``force`` merges everything into one segment."""
+        def live(e: Mapping[str, Any]) -> int:
+            return int(e["ndocs"]) - int(e.get("ndeleted", 0))
+
+        if force:
+            if len(entries) > 1 or (entries and entries[0].get("ndeleted")):
+                return [self._merge_run(entries)]
+            return entries
+        factor = self.MERGE_FACTOR
+        changed = True
+        while changed:
+            changed = False
+            tiers = [len(str(max(live(e), 1))) for e in entries]
+            for start in range(len(entries)):
+                end = start
+                while end < len(entries) and tiers[end] == tiers[start]:
+                    end += 1
+                if end - start >= factor:
+                    merged = self._merge_run(entries[start : start + factor])
+                    entries = entries[:start] + [merged] + entries[start + factor :]
+                    changed = True
+                    break
+        return entries
+
+    # -- commit ---------------------------------------------------------------------------------------------------
+
+    def commit(self, *, optimize: bool = False) -> int:
+        """Make everything since the last commit durable and visible; returns the new generation.
+        ``optimize`` merges all segments into one."""
+        self._check_open()
+        self.flush()
+        entries = self._apply_deletes(self._committed + self._pending)
+        if optimize or self.merge_enabled:
+            entries = self._merge_policy(entries, force=optimize)
+        generation = self._generation + 1
+        words_file = self._write_word_cache(generation)
+        fsync_dir(self.directory)
+        manifest = {
+            "generation": generation,
+            "next_segment": self._next_segment,
+            "schema": self.schema.to_dict(),
+            "analyzer": self.analyzer.spec.to_dict(),
+            "segments": entries,
+            "words": words_file,
+            "doc_count": sum(int(e["ndocs"]) - int(e.get("ndeleted", 0)) for e in entries),
+        }
+        atomic_write_bytes(self.directory / MANIFEST, encode_manifest(manifest))
+        # the commit is durable; start a fresh session on top of it
+        self._close_readers()
+        self._new_files = []
+        counts = (self.added, self.updated, self.skipped, self.deleted)
+        self._start()
+        self.added, self.updated, self.skipped, self.deleted = counts
+        return generation
+
+    def _close_readers(self) -> None:
+        for reader in self._readers.values():
+            reader.close()
+        self._readers.clear()
+
+    def _write_word_cache(self, generation: int) -> str | None:
+        cache = self.analyzer.word_cache
+        if not cache:
+            return self._words_file
+        if self._words_file and len(cache) == getattr(self, "_words_written", -1):
+            return self._words_file
+        name = f"words{generation}.json"
+        words = list(cache)
+        data = {"words": words, "terms": ["\t".join(cache[w]) for w in words]}
+        write_durable(self.directory / name, json.dumps(data, ensure_ascii=False).encode("utf-8"))
+        self._new_files.append(self.directory / name)
+        self._words_written = len(cache)
+        return name
+
+    def _discard(self) -> None:
+        """Stop the workers and remove every file this session wrote since the last commit."""
+        self._shutdown_pool()
+        for path in self._new_files:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        self._new_files = []
+        self._close_readers()
+
+    def rollback(self) -> None:
+        """Discard everything since the last commit and remove the files this session wrote."""
+        if self._closed:
+            return
+        self._discard()
+        self._start()
+
+    def close(self) -> None:
+        """Roll back what is not committed and release the lock."""
+        if self._closed:
+            return
+        try:
+            self._discard()
+        finally:
+            self._closed = True
+            self._lock.release()
+
+    def __enter__(self) -> IndexWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is None:
+                self.commit()
+        finally:
+            self.close()
