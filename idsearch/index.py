@@ -96,6 +96,7 @@ class Index:
             self.analyzer = analyzer
         else:
             self.analyzer = Analyzer(spec)
+        self._highlighter: Any = None
         self._reader: IndexReader | None = None
         self._reader_stamp: tuple[int, int, int] | None = None
 
@@ -269,6 +270,21 @@ class Index:
                 continue
             nodes.append(KeywordNode(field, " ".join(str(value).split()).casefold()))
         return nodes
+
+    def snippet(self, hit: Hit, field: str | None = None, *, max_chars: int = 240, style: str = "plain") -> str:
+        """The best passage of a hit's stored text with the matched words marked (``style``: ``plain``
+        ``[...]``, ``ansi`` for terminals, ``html`` escaped with ``<mark>``, ``none``). ``field`` defaults
+        to the last text field (the body)."""
+        from idsearch.highlight import Highlighter
+
+        field = field or self.schema.text_field_names[-1]
+        text = hit.fields.get(field)
+        if not isinstance(text, str) or not text:
+            return ""
+        highlighter = self._highlighter
+        if highlighter is None:
+            highlighter = self._highlighter = Highlighter(self.analyzer)
+        return highlighter.snippet(text, hit.terms, max_chars=max_chars, style=style)
 
     # -- information -----------------------------------------------------------------------------------------------------
 

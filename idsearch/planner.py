@@ -1,29 +1,105 @@
 """The query planner: a parsed query (``idsearch.query``'s syntax tree) -> an executable tree of analyzed
 terms, phrases and filters (``idsearch.reader``'s nodes).
 
-Words and phrases are analyzed with the index's analyzer here, so queries and documents agree. A word that
-analyzes to several terms (``covid-19``, ``2/12/2024``) becomes a phrase; a word that analyzes to nothing
-(a stopword, punctuation) is dropped, and a query left with no clause matches nothing.
+Words and phrases are analyzed with the index's analyzer here, so queries and documents agree:
+
+- a word that analyzes to several terms (``covid-19``, ``al-Assad``, ``2/12/2024``) becomes a phrase;
+- a word or phrase that analyzes to nothing (a stopword, punctuation) is dropped; a query left with no
+  positive clause matches nothing (so does a query of only exclusions, as in Lucene);
+- a phrase keeps the gaps of removed stopwords, as the indexed documents do;
+- unfielded words search the text fields chosen for the search; ``title:putin`` searches that field.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Sequence
 
+import attrs
+
 from idsearch.analysis import Analyzer
-from idsearch.reader import BoolNode, Node, words_node
+from idsearch.query import (
+    BooleanQuery,
+    DateRange,
+    KeywordFilter,
+    MatchNothing,
+    Phrase,
+    Query,
+    QueryParser,
+    Term,
+)
+from idsearch.reader import BoolNode, DateNode, KeywordNode, Node, PhraseNode, TermNode
 from idsearch.schema import Schema
 
-__all__ = ["compile_query"]
+__all__ = ["compile_query", "plan"]
+
+_EPOCH = _dt.date(1970, 1, 1)
+_PARSERS: dict[tuple[Schema, str], QueryParser] = {}
+
+
+def _parser(schema: Schema, default_operator: str) -> QueryParser:
+    key = (schema, default_operator)
+    parser = _PARSERS.get(key)
+    if parser is None:
+        parser = QueryParser(
+            text_fields=set(schema.text_field_names),
+            keyword_fields=set(schema.keyword_fields),
+            date_fields=set(schema.date_fields),
+            default_operator=default_operator,  # type: ignore[arg-type]
+        )
+        _PARSERS[key] = parser
+    return parser
 
 
 def compile_query(
     text: str, schema: Schema, analyzer: Analyzer, fields: Sequence[str], default_operator: str = "or"
 ) -> Node | None:
-    """Parse and plan a query string for an index with this schema and analyzer."""
+    """Parse and plan a query string for an index with this schema and analyzer.
+
+    Raises :class:`idsearch.query.QuerySyntaxError` for a malformed query."""
     if default_operator not in ("or", "and"):
         raise ValueError(f"default_operator must be 'or' or 'and', not {default_operator!r}")
-    node = words_node(analyzer, text, fields)
-    if node is not None and default_operator == "and" and isinstance(node, BoolNode):
-        node = BoolNode(must=node.should)
+    return plan(_parser(schema, default_operator).parse(text), analyzer, tuple(fields))
+
+
+def _analyzed(analyzer: Analyzer, text: str, fields: tuple[str, ...], slop: int, boost: float) -> Node | None:
+    terms, positions = analyzer.analyze(text)
+    if not terms:
+        return None
+    if len(terms) == 1:
+        return TermNode(terms[0], fields, boost)
+    base = positions[0]
+    return PhraseNode(tuple(terms), tuple(p - base for p in positions), fields, slop, boost)
+
+
+def plan(query: Query, analyzer: Analyzer, fields: tuple[str, ...]) -> Node | None:
+    """The executable node of a parsed query, or None when it can match nothing."""
+    if isinstance(query, Term):
+        return _analyzed(analyzer, query.text, (query.field,) if query.field else fields, 0, query.boost)
+    if isinstance(query, Phrase):
+        return _analyzed(analyzer, query.text, (query.field,) if query.field else fields, query.slop, query.boost)
+    if isinstance(query, KeywordFilter):
+        return KeywordNode(query.field, " ".join(query.value.split()).casefold())
+    if isinstance(query, DateRange):
+        start = None if query.start is None else (query.start - _EPOCH).days
+        end = None if query.end is None else (query.end - _EPOCH).days
+        return DateNode(query.field, start, end)
+    if isinstance(query, MatchNothing):
+        return None
+    if isinstance(query, BooleanQuery):
+        must = tuple(n for n in (plan(q, analyzer, fields) for q in query.must) if n is not None)
+        should = tuple(n for n in (plan(q, analyzer, fields) for q in query.should) if n is not None)
+        must_not = tuple(n for n in (plan(q, analyzer, fields) for q in query.must_not) if n is not None)
+        if not must and not should:
+            return None
+        if len(must) + len(should) == 1 and not must_not and query.boost == 1.0:
+            return (must or should)[0]
+        return BoolNode(should=should, must=must, must_not=must_not, boost=query.boost)
+    raise TypeError(f"not a query node: {query!r}")
+
+
+def boosted(node: Node, boost: float) -> Node:
+    """``node`` with its boost multiplied (used by callers that weight whole clauses)."""
+    if isinstance(node, (TermNode, PhraseNode, BoolNode)):
+        return attrs.evolve(node, boost=node.boost * boost)
     return node
