@@ -25,7 +25,7 @@ import pathlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["SastrawiStemmer", "ReferenceStemmer", "packaged_dictionary_path", "load_dictionary"]
+__all__ = ["ReferenceStemmer", "SastrawiStemmer", "load_dictionary", "packaged_dictionary_path"]
 
 DictionarySource = Iterable[str] | str | os.PathLike[str] | None
 
@@ -70,7 +70,7 @@ def load_dictionary(source: DictionarySource = None) -> frozenset[str]:
         except FileNotFoundError:
             raise FileNotFoundError(f"stemmer dictionary file not found: {path}") from None
         except UnicodeDecodeError as exc:
-            line = text_line_of(path, exc.start)
+            line = _line_of_offset(path, exc.start)
             raise ValueError(f"{path}:{line}: stemmer dictionary is not valid UTF-8") from exc
         return frozenset(word for word in (line.strip() for line in text.split("\n")) if word)
     roots = set()
@@ -83,14 +83,19 @@ def load_dictionary(source: DictionarySource = None) -> frozenset[str]:
     return frozenset(roots)
 
 
-def text_line_of(path: pathlib.Path, byte_offset: int) -> int:
+def _line_of_offset(path: pathlib.Path, byte_offset: int) -> int:
     """1-based line number of ``byte_offset`` in the file at ``path`` (for error messages)."""
     return path.read_bytes()[:byte_offset].count(b"\n") + 1
 
 
 def _build_stem_word(roots: frozenset[str]) -> Callable[[str], str]:
     """The stemming function for one dictionary (closures keep the hot path free of attribute look-ups)."""
-    vowels, consonants, consonants_no_r, consonants_35 = _VOWELS, _CONSONANTS, _CONSONANTS_NO_R, _CONSONANTS_35
+    vowels, consonants, consonants_no_r, consonants_35 = (
+        _VOWELS,
+        _CONSONANTS,
+        _CONSONANTS_NO_R,
+        _CONSONANTS_35,
+    )
     letters, lrwy, bfv, cdjstz, ghqk = _LETTERS, _LRWY, _BFV, _CDJSTZ, _GHQK
     memp_next, wy, infixes, plain_prefixes, clitics = _MEMP_NEXT, _WY, _INFIXES, _PLAIN_PREFIXES, _CLITICS
 
@@ -327,7 +332,7 @@ def _build_stem_word(roots: frozenset[str]) -> Callable[[str], str]:
         # ECS "loop pengembalian akhiran": put the suffixes back one by one (last removed first)
         # and retry the prefixes on the original word with that much of its ending.
         for before, after in reversed(removals):
-            if before[len(after):] == "kan":
+            if before[len(after) :] == "kan":
                 w = remove_prefixes(after + "k", short)
                 if w in roots:
                     return w
@@ -340,13 +345,13 @@ def _build_stem_word(roots: frozenset[str]) -> Callable[[str], str]:
         cut = word.rfind("-")
         if cut < 0:
             return stem_singular(word)
-        first, second = word[:cut], word[cut + 1:]
+        first, second = word[:cut], word[cut + 1 :]
         if second in clitics:
             inner = first.rfind("-")
             if inner < 0:
                 return stem_singular(word)  # nikmat-ku: a word with a hyphenated clitic
             # malaikat-malaikat-nya -> malaikat, malaikat-nya
-            first, second = first[:inner], first[inner + 1:] + "-" + second
+            first, second = first[:inner], first[inner + 1 :] + "-" + second
         # reduplication: anak-anak, berbalas-balasan, meniru-nirukan
         root1 = stem_singular(first)
         root2 = stem_singular(second)
@@ -364,7 +369,7 @@ class SastrawiStemmer:
     root per line, or an iterable of roots; ``extra_roots`` are added to it.
     """
 
-    __slots__ = ("_roots", "_stem_word", "_hash")
+    __slots__ = ("_hash", "_roots", "_stem_word")
 
     def __init__(self, dictionary: DictionarySource = None, *, extra_roots: Iterable[str] = ()) -> None:
         roots = load_dictionary(dictionary)
@@ -426,7 +431,9 @@ class ReferenceStemmer:
         from Sastrawi.Stemmer.Stemmer import Stemmer
         from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
 
-        words: Iterable[str] = StemmerFactory().get_words() if dictionary is None else load_dictionary(dictionary)
+        words: Iterable[str] = (
+            StemmerFactory().get_words() if dictionary is None else load_dictionary(dictionary)
+        )
         self._stemmer: Any = Stemmer(ArrayDictionary(words))
 
     def stem(self, word: str) -> str:

@@ -139,7 +139,9 @@ RULE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "word", "roots", "expected"), RULE_CASES, ids=[c[0] + ":" + c[1] for c in RULE_CASES])
+@pytest.mark.parametrize(
+    ("rule", "word", "roots", "expected"), RULE_CASES, ids=[c[0] + ":" + c[1] for c in RULE_CASES]
+)
 def test_prefix_and_suffix_rules(rule: str, word: str, roots: set[str], expected: str) -> None:
     assert SastrawiStemmer(roots).stem(word) == expected
     assert ReferenceStemmer(roots).stem(word) == expected
@@ -164,12 +166,16 @@ def test_prefix_and_suffix_rules(rule: str, word: str, roots: set[str], expected
         ("anak-", "anak-"),
     ],
 )
-def test_hyphenated_words(stemmer: SastrawiStemmer, reference: ReferenceStemmer, word: str, expected: str) -> None:
+def test_hyphenated_words(
+    stemmer: SastrawiStemmer, reference: ReferenceStemmer, word: str, expected: str
+) -> None:
     assert stemmer.stem(word) == expected
     assert reference.stem(word) == expected
 
 
-@pytest.mark.parametrize("word", ["", "a", "di", "ke", "mu", "dia", "kan", "lah", "nya", "123", "jokowi", "2019"])
+@pytest.mark.parametrize(
+    "word", ["", "a", "di", "ke", "mu", "dia", "kan", "lah", "nya", "123", "jokowi", "2019"]
+)
 def test_short_and_unknown_words(stemmer: SastrawiStemmer, reference: ReferenceStemmer, word: str) -> None:
     assert stemmer.stem(word) == reference.stem(word) == word
 
@@ -268,7 +274,9 @@ def corpus_vocabulary() -> Iterator[str]:
 
 @pytest.mark.slow
 @pytest.mark.shared
-def test_whole_corpus_vocabulary_matches_pysastrawi(stemmer: SastrawiStemmer, reference: ReferenceStemmer) -> None:
+def test_whole_corpus_vocabulary_matches_pysastrawi(
+    stemmer: SastrawiStemmer, reference: ReferenceStemmer
+) -> None:
     """Every distinct word of the shared corpus (title + body) and the gold files: ~127 k words."""
     words = list(corpus_vocabulary())
     assert len(words) > 100_000
@@ -276,10 +284,59 @@ def test_whole_corpus_vocabulary_matches_pysastrawi(stemmer: SastrawiStemmer, re
     assert bad == [], f"{len(bad)} of {len(words)} words differ (word, ours, pysastrawi): {bad[:20]}"
 
 
-PREFIXES = ["", "di", "ke", "se", "me", "mem", "men", "meng", "meny", "pe", "pem", "pen", "peng", "peny",
-            "per", "ber", "be", "ter", "te", "ku", "kau", "memper", "diper", "menge", "penge", "pel", "bel"]
-SUFFIXES = ["", "i", "kan", "an", "is", "isme", "isasi", "lah", "kah", "tah", "pun", "ku", "mu", "nya",
-            "-nya", "-ku", "-lah", "kannya", "annya", "inya", "kanlah", "nyalah"]
+PREFIXES = [
+    "",
+    "di",
+    "ke",
+    "se",
+    "me",
+    "mem",
+    "men",
+    "meng",
+    "meny",
+    "pe",
+    "pem",
+    "pen",
+    "peng",
+    "peny",
+    "per",
+    "ber",
+    "be",
+    "ter",
+    "te",
+    "ku",
+    "kau",
+    "memper",
+    "diper",
+    "menge",
+    "penge",
+    "pel",
+    "bel",
+]
+SUFFIXES = [
+    "",
+    "i",
+    "kan",
+    "an",
+    "is",
+    "isme",
+    "isasi",
+    "lah",
+    "kah",
+    "tah",
+    "pun",
+    "ku",
+    "mu",
+    "nya",
+    "-nya",
+    "-ku",
+    "-lah",
+    "kannya",
+    "annya",
+    "inya",
+    "kanlah",
+    "nyalah",
+]
 ROOT_SAMPLE = sorted(r for r in load_dictionary() if r.isalpha())[::7]
 
 
@@ -297,7 +354,12 @@ def affixed_words(draw: st.DrawFn) -> str:
         root = draw(st.sampled_from(ROOT_SAMPLE))[1:]
     else:
         root = draw(st.text(alphabet="abdegiklmnprstuy0", min_size=0, max_size=5))
-    word = draw(st.sampled_from(PREFIXES)) + draw(st.sampled_from(PREFIXES)) + root + draw(st.sampled_from(SUFFIXES))
+    word = (
+        draw(st.sampled_from(PREFIXES))
+        + draw(st.sampled_from(PREFIXES))
+        + root
+        + draw(st.sampled_from(SUFFIXES))
+    )
     shape = draw(st.integers(0, 5))
     if shape == 0:
         word = word + "-" + root + draw(st.sampled_from(SUFFIXES))
