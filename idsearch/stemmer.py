@@ -73,7 +73,7 @@ def load_dictionary(source: DictionarySource = None) -> frozenset[str]:
             line = _line_of_offset(path, exc.start)
             raise ValueError(f"{path}:{line}: stemmer dictionary is not valid UTF-8") from exc
         return frozenset(word for word in (line.strip() for line in text.split("\n")) if word)
-    roots = set()
+    roots: set[str] = set()
     for index, word in enumerate(source):
         if not isinstance(word, str):
             raise TypeError(f"dictionary entry #{index} is {type(word).__name__} {word!r}, not str")
