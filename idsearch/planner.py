@@ -7,7 +7,8 @@ Words and phrases are analyzed with the index's analyzer here, so queries and do
 - a word or phrase that analyzes to nothing (a stopword, punctuation) is dropped; a query left with no
   positive clause matches nothing (so does a query of only exclusions, as in Lucene);
 - a phrase keeps the gaps of removed stopwords, as the indexed documents do;
-- unfielded words search the text fields chosen for the search; ``title:putin`` searches that field.
+- unfielded words search the text fields chosen for the search; ``title:putin`` searches that field;
+- identical clauses count once (``pertemuan bertemu`` both stem to ``temu``).
 """
 
 from __future__ import annotations
@@ -87,9 +88,11 @@ def plan(query: Query, analyzer: Analyzer, fields: tuple[str, ...]) -> Node | No
     if isinstance(query, MatchNothing):
         return None
     if isinstance(query, BooleanQuery):
-        must = tuple(n for n in (plan(q, analyzer, fields) for q in query.must) if n is not None)
-        should = tuple(n for n in (plan(q, analyzer, fields) for q in query.should) if n is not None)
-        must_not = tuple(n for n in (plan(q, analyzer, fields) for q in query.must_not) if n is not None)
+        # identical clauses count once: "pertemuan bertemu" is one term (temu) after stemming
+        must = tuple(dict.fromkeys(n for n in (plan(q, analyzer, fields) for q in query.must) if n is not None))
+        should = tuple(dict.fromkeys(n for n in (plan(q, analyzer, fields) for q in query.should) if n is not None))
+        must_not = tuple(dict.fromkeys(n for n in (plan(q, analyzer, fields) for q in query.must_not) if n is not None))
+        should = tuple(n for n in should if n not in must)
         if not must and not should:
             return None
         if len(must) + len(should) == 1 and not must_not and query.boost == 1.0:

@@ -334,15 +334,19 @@ class _SegmentContext:
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
     def _boolean(self, node: BoolNode) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """must: all; must_not: none; should: at least one, unless a *scoring* must clause exists (then
+        they only add score). A filter-only must (``putin source:detik``) keeps the words required."""
         scores: np.ndarray | None = None
         must_mask: np.ndarray | None = None
         should_mask: np.ndarray | None = None
+        scoring_must = False
         for child in node.must:
             s, m = self.evaluate(child)
             if m is None:
                 continue  # an empty clause (e.g. only stopwords) constrains nothing
             must_mask = m if must_mask is None else must_mask & m
             if s is not None:
+                scoring_must = True
                 scores = s if scores is None else scores + s
         for child in node.should:
             s, m = self.evaluate(child)
@@ -353,7 +357,12 @@ class _SegmentContext:
                 scores = s if scores is None else scores + s
         if must_mask is None and should_mask is None:
             return None, None
-        mask = must_mask if must_mask is not None else should_mask
+        if must_mask is None:
+            mask = should_mask
+        elif should_mask is None or scoring_must:
+            mask = must_mask
+        else:
+            mask = must_mask & should_mask
         assert mask is not None
         for child in node.must_not:
             _s, m = self.evaluate(child)

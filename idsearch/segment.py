@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import json
 import os
+import weakref
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
@@ -252,6 +253,8 @@ class SegmentReader:
             raise IndexCorruptError(f"{directory}: segment {self.name}: 'files' must be a mapping")
         self.files = files
         self._handles: list[Any] = []
+        # files are released when the reader is garbage-collected, even without close()
+        self._finalizer = weakref.finalize(self, _close_all, self._handles)
         try:
             self._open(schema)
         except BaseException:
@@ -396,6 +399,10 @@ class SegmentReader:
         return problems
 
     def close(self) -> None:
-        for fh in self._handles:
-            fh.close()
-        self._handles.clear()
+        self._finalizer()
+
+
+def _close_all(handles: list[Any]) -> None:
+    for fh in handles:
+        fh.close()
+    handles.clear()

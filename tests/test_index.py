@@ -1,0 +1,379 @@
+"""The index core: add/update/delete/reopen, BM25F against a reference, segments, snapshots, the lock."""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import shared_path
+
+from idsearch import Index
+from idsearch.analysis import AnalyzerSpec
+from idsearch.schema import Schema, TextField
+from idsearch.storage import IndexError_, LockError
+from idsearch.writer import DocumentError
+
+WORDS = (
+    "presiden rusia putin iran suriah pertemuan bertemu telepon kremlin dukungan rezim assad damaskus turki "
+    "jakarta bandung banjir hujan gempa kereta pemilu partai menteri ekonomi harga beras sekolah anak-anak "
+    "pemain sepak bola persib timnas pelatih gol stadion kota desa warga polisi kebakaran hutan asap"
+).split()
+
+
+def make_docs(n: int, seed: int = 7) -> list[dict]:
+    rng = random.Random(seed)
+    docs = []
+    for i in range(n):
+        title = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 6)))
+        body = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 60)))
+        docs.append(
+            {
+                "id": f"d{i:04d}",
+                "title": title.capitalize(),
+                "body": body,
+                "date": f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                "source": rng.choice(["tribunnews.com", "detik.com", "Kompas.com"]),
+                "category": rng.choice(["politik", "olahraga", None]),
+            }
+        )
+    return docs
+
+
+@pytest.fixture(scope="module")
+def docs() -> list[dict]:
+    return make_docs(300)
+
+
+@pytest.fixture
+def ix(tmp_path: Path, docs: list[dict]) -> Index:
+    index = Index.create(tmp_path / "news.idx")
+    with index.writer(workers=1) as w:
+        for d in docs:
+            w.add(d)
+    return index
+
+
+def ranking(results) -> list[tuple[str, float]]:
+    return [(h.id, round(h.score, 9)) for h in results]
+
+
+QUERIES = ["putin suriah", "pertemuan", "banjir jakarta hujan", "persib gol", "anak-anak sekolah", "kereta", "zzz"]
+
+
+# -- round trips ------------------------------------------------------------------------------------------------------
+
+
+def test_add_search_get_reopen(ix: Index, docs: list[dict]):
+    assert len(ix) == 300
+    assert ix.get("d0005") == docs[5]
+    assert "d0005" in ix and "nope" not in ix and ix.get("nope") is None
+    hits = ix.search("putin suriah", limit=5)
+    assert 0 < len(hits) <= 5 and hits.total >= len(hits)
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    reopened = Index.open(ix.path)
+    assert len(reopened) == 300
+    assert ranking(reopened.search("putin suriah", limit=5)) == ranking(hits)
+
+
+def test_update_and_delete_round_trip(ix: Index, docs: list[dict]):
+    with ix.writer(workers=1) as w:
+        assert w.update({**docs[1], "title": "Gempa di Bandung"}) == "updated"
+        assert w.update(docs[2]) == "skipped"
+        assert w.update({"id": "new", "title": "Kereta cepat", "body": "kereta"}) == "added"
+        assert w.delete("d0003") is True
+        assert w.delete("d0003") is False
+        assert w.delete("missing") is False
+    assert len(ix) == 300
+    assert ix.get("d0001")["title"] == "Gempa di Bandung"
+    assert ix.get("d0003") is None
+    assert ix.search('title:"gempa di bandung"')[0].id == "d0001"
+    assert "new" in ix
+    reopened = Index.open(ix.path)
+    assert reopened.get("d0001")["title"] == "Gempa di Bandung" and reopened.get("d0003") is None
+    assert reopened.stats().deleted >= 2
+
+
+def test_delete_then_add_same_id_in_one_session(ix: Index):
+    with ix.writer(workers=1) as w:
+        w.delete("d0010")
+        w.add({"id": "d0010", "title": "Persib juara", "body": "gol"})
+        w.update({"id": "d0010", "title": "Persib juara lagi", "body": "gol gol"})
+    assert ix.get("d0010")["title"] == "Persib juara lagi"
+    assert len(ix) == 300
+
+
+def test_add_existing_id_is_refused(ix: Index):
+    with ix.writer(workers=1) as w, pytest.raises(DocumentError, match="exists already; use update"):
+        w.add({"id": "d0000", "title": "x"})
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"title": "no id"}, "no 'id'"),
+        ({"id": ""}, "no 'id'"),
+        ({"id": "a\nb"}, "no line breaks"),
+        ({"id": "x", "title": 5}, "field 'title' must be text"),
+        ({"id": "x", "date": "kemarin sore"}, "field 'date'"),
+        ({"id": "x", "source": ["a"]}, "field 'source' must be a string"),
+        ({"id": "x", "extra": object()}, "cannot be stored as JSON"),
+    ],
+)
+def test_bad_documents_are_refused_with_the_field(tmp_path: Path, doc: dict, message: str):
+    index = Index.create(tmp_path / "i")
+    with index.writer(workers=1) as w:
+        with pytest.raises(DocumentError, match=message):
+            w.add(doc)
+        w.add({"id": "ok", "body": "tetap ada"})  # the writer goes on
+    assert len(index) == 1
+
+
+def test_exception_in_with_block_rolls_back(ix: Index):
+    before = set(f.name for f in ix.path.iterdir())
+    with pytest.raises(RuntimeError), ix.writer(workers=1) as w:
+        w.add({"id": "x1", "title": "akan hilang"})
+        w.delete("d0000")
+        w.flush()  # even a written segment disappears
+        raise RuntimeError("boom")
+    assert "x1" not in ix and "d0000" in ix
+    assert set(f.name for f in ix.path.iterdir()) == before
+
+
+def test_dates_are_parsed_and_filter_and_sort(ix: Index, docs: list[dict]):
+    hits = ix.search("kereta", since="2024-03-01", until="2024-03-31", limit=None)
+    expected = {d["id"] for d in docs if "2024-03-01" <= d["date"] <= "2024-03-31" and "kereta" in (d["title"] + " " + d["body"]).lower()}
+    assert {h.id for h in hits} == expected
+    by_date = ix.search("kereta", sort="date", limit=None)
+    dates = [h.fields["date"] for h in by_date]
+    assert dates == sorted(dates, reverse=True)
+    with ix.writer(workers=1) as w:
+        w.add({"id": "indo", "body": "kereta api", "date": "Senin, 02 Des 2024 10:15 WIB"})
+    assert ix.search("kereta", since="2024-12-02", until="2024-12-02")[0].id == "indo"
+
+
+def test_keyword_filters_are_case_insensitive(ix: Index, docs: list[dict]):
+    hits = ix.search("kereta", source="kompas.com", limit=None)
+    assert hits and all(h.fields["source"] == "Kompas.com" for h in hits)
+    assert {h.id for h in hits} == {h.id for h in ix.search("kereta source:KOMPAS.COM", limit=None)}
+    with pytest.raises(ValueError, match="unknown filter field 'penulis'"):
+        ix.search("kereta", penulis="x")
+
+
+def test_fields_restriction_and_weights(ix: Index):
+    title_only = ix.search("putin", fields=["title"], limit=None)
+    assert title_only and all("putin" in h.fields["title"].lower() for h in title_only)
+    heavy = ix.search("putin", weights={"title": 10.0}, limit=3)
+    assert "putin" in heavy[0].fields["title"].lower()
+    with pytest.raises(ValueError, match="unknown text fields"):
+        ix.search("putin", fields=["headline"])
+
+
+def test_stopword_only_and_empty_queries_return_nothing(tmp_path: Path):
+    index = Index.create(tmp_path / "i", analyzer=AnalyzerSpec(stopwords="minimal"))
+    with index.writer(workers=1) as w:
+        w.add({"id": "a", "body": "yang dan di kereta"})
+    assert list(index.search("yang dan di")) == []
+    assert list(index.search("  ,;!?  ")) == []
+    assert list(index.search("")) == []
+    assert [h.id for h in index.search("yang kereta")] == ["a"]
+
+
+# -- BM25F against a straightforward reference ------------------------------------------------------------------------
+
+
+def reference_bm25f(docs, analyzer, schema: Schema, query_terms, fields):
+    """Textbook BM25F over the raw documents: per-field normalized tf, weighted sum, one saturation."""
+    analyzed = {d["id"]: {f: analyzer.terms(d.get(f) or "") for f in fields} for d in docs}
+    n = len(docs)
+    avglen = {f: sum(len(a[f]) for a in analyzed.values()) / n for f in fields}
+    out = {}
+    for doc_id, fields_terms in analyzed.items():
+        score = 0.0
+        for term in query_terms:
+            tf_tilde = 0.0
+            for f in fields:
+                tf = Counter(fields_terms[f])[term]
+                spec = schema.text_field(f)
+                tf_tilde += spec.weight * tf / (1 - spec.b + spec.b * len(fields_terms[f]) / avglen[f])
+            if tf_tilde > 0:
+                df = sum(1 for a in analyzed.values() if any(term in a[f] for f in fields))
+                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+                score += idf * (schema.k1 + 1) * tf_tilde / (schema.k1 + tf_tilde)
+        if score > 0:
+            out[doc_id] = score
+    return out
+
+
+@pytest.mark.parametrize("query", ["putin suriah", "pertemuan bertemu", "banjir jakarta hujan gempa", "anak-anak"])
+def test_scores_equal_reference_bm25f(tmp_path: Path, docs: list[dict], query: str):
+    schema = Schema(text_fields=(TextField("title", weight=2.5, b=0.6), TextField("body", weight=1.0, b=0.8)), k1=1.4)
+    index = Index.create(tmp_path / "i", schema=schema)
+    with index.writer(workers=1) as w:
+        for d in docs:
+            w.add(d)
+    terms = sorted(set(index.analyzer.terms(query)))
+    expected = reference_bm25f(docs, index.analyzer, schema, terms, ["title", "body"])
+    hits = index.search(query, limit=None)
+    assert hits.total == len(expected)
+    for h in hits:
+        assert h.score == pytest.approx(expected[h.id], rel=1e-9, abs=1e-6)
+
+
+def test_scores_equal_reference_with_deletes(tmp_path: Path, docs: list[dict]):
+    index = Index.create(tmp_path / "i")
+    with index.writer(workers=1) as w:
+        for d in docs:
+            w.add(d)
+    gone = {d["id"] for d in docs[::3]}
+    with index.writer(workers=1) as w:
+        for doc_id in gone:
+            w.delete(doc_id)
+    live = [d for d in docs if d["id"] not in gone]
+    terms = sorted(set(index.analyzer.terms("kereta gempa")))
+    expected = reference_bm25f(live, index.analyzer, index.schema, terms, ["title", "body"])
+    hits = index.search("kereta gempa", limit=None)
+    assert {h.id: round(h.score, 9) for h in hits} == {k: round(v, 9) for k, v in expected.items()}
+
+
+# -- segments: many vs one, merging, parallel writers ----------------------------------------------------------------
+
+
+def build(path: Path, docs: list[dict], *, batches: int, workers: int = 1, merge: bool = False, chunk_mb: float = 12.0) -> Index:
+    index = Index.create(path)
+    size = math.ceil(len(docs) / batches)
+    for start in range(0, len(docs), size):
+        with index.writer(workers=workers, merge=merge, chunk_mb=chunk_mb) as w:
+            for d in docs[start : start + size]:
+                w.add(d)
+    return index
+
+
+def test_results_identical_across_segmentations_and_merge(tmp_path: Path, docs: list[dict]):
+    one = build(tmp_path / "one", docs, batches=1)
+    many = build(tmp_path / "many", docs, batches=7)
+    assert one.stats().segments == 1 and many.stats().segments == 7
+    for ix_ in (one, many):  # the same deletes and updates on both
+        with ix_.writer(workers=1, merge=False) as w:
+            for d in docs[::11]:
+                w.delete(d["id"])
+            w.update({**docs[5], "body": "putin bertemu di suriah"})
+    for q in QUERIES:
+        assert ranking(many.search(q, limit=20)) == ranking(one.search(q, limit=20)), q
+    many.optimize()
+    assert many.stats().segments == 1 and many.stats().deleted == 0
+    for q in QUERIES:
+        assert ranking(many.search(q, limit=20)) == ranking(one.search(q, limit=20)), q
+        assert ranking(many.search(f'"{q}"', limit=20)) == ranking(one.search(f'"{q}"', limit=20)), q
+    assert many.get(docs[5]["id"])["body"] == "putin bertemu di suriah"
+
+
+def test_size_tiered_merge_policy(tmp_path: Path, docs: list[dict]):
+    index = Index.create(tmp_path / "i")
+    for i in range(12):
+        with index.writer(workers=1) as w:
+            w.add(docs[i])
+    # ten one-document segments of the same tier were merged into one
+    assert index.stats().segments == 3
+    assert len(index) == 12
+    assert {h.id for h in index.search("*", limit=None)} <= {d["id"] for d in docs[:12]}
+
+
+def test_parallel_writer_matches_single_process(tmp_path: Path, docs: list[dict]):
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("worker processes use fork here")
+    single = build(tmp_path / "single", docs, batches=1, workers=1)
+    parallel = build(tmp_path / "parallel", docs, batches=1, workers=2, chunk_mb=0.005)
+    assert parallel.stats().segments > 2
+    for q in QUERIES:
+        assert ranking(parallel.search(q, limit=50)) == ranking(single.search(q, limit=50)), q
+    # stems found by the workers are persisted with the index
+    manifest = json.loads((parallel.path / "manifest.json").read_text())
+    words = json.loads((parallel.path / manifest["words"]).read_text())
+    assert "pertemuan" in words["words"]
+
+
+def test_word_cache_is_persisted_so_new_sessions_stem_only_new_words(tmp_path: Path, docs: list[dict]):
+    build(tmp_path / "i", docs, batches=1)
+    reopened = Index.open(tmp_path / "i")
+    with reopened.writer(workers=1) as w:
+        w.add({"id": "n1", "body": "pertemuan presiden kepenulisan Presiden"})
+    # only the word not seen before went through the stemmer
+    assert reopened.analyzer.stem_calls == 1
+    assert reopened.analyzer.word_cache["kepenulisan"] == ("tulis",)
+
+
+# -- snapshots and the lock -------------------------------------------------------------------------------------------
+
+
+def test_reader_keeps_its_snapshot(ix: Index, docs: list[dict]):
+    snapshot = ix.reader()
+    before = ranking(ix.search("kereta", limit=None, reader=snapshot))
+    with ix.writer(workers=1) as w:
+        for d in docs[:50]:
+            w.delete(d["id"])
+        w.add({"id": "k", "title": "kereta kereta kereta", "body": "kereta"})
+    ix.optimize()  # the old files are gone from the directory now
+    assert ranking(ix.search("kereta", limit=None, reader=snapshot)) == before
+    assert ix.search("kereta")[0].id == "k"
+    snapshot.close()
+
+
+def test_second_writer_is_refused_clearly(ix: Index):
+    with ix.writer(workers=1):
+        with pytest.raises(LockError, match=r"another writer holds the write lock \(pid=\d+"):
+            ix.writer(workers=1)
+        with pytest.raises(LockError):
+            Index.open(ix.path).writer(workers=1)
+    with ix.writer(workers=1) as w:  # released afterwards
+        w.delete("d0000")
+
+
+def test_create_refuses_to_clobber(tmp_path: Path, ix: Index):
+    with pytest.raises(IndexError_, match="an index exists already"):
+        Index.create(ix.path)
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "x.txt").write_text("x")
+    with pytest.raises(IndexError_, match="not empty"):
+        Index.create(tmp_path / "junk")
+    fresh = Index.create(ix.path, overwrite=True)
+    assert len(fresh) == 0
+    with pytest.raises(IndexError_, match="no such index"):
+        Index.open(tmp_path / "nothing")
+
+
+def test_no_pickle_in_index_files(ix: Index):
+    import numpy as np
+
+    for path in ix.path.glob("*.npy"):
+        array = np.load(path, allow_pickle=False)
+        assert array.dtype != object
+
+
+# -- the shared corpus: 1 segment vs many -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_shared_corpus_eval_queries_stable_across_segmentations(tmp_path: Path):
+    from idsearch.ingest import iter_documents
+
+    corpus = shared_path("corpus")
+    queries_path = shared_path("eval", "indosum_lead.jsonl")
+    docs = list(iter_documents(sorted(corpus.glob("*.jsonl"))))
+    assert len(docs) == 27861
+    many = Index.create(tmp_path / "many")
+    with many.writer(workers=2, chunk_mb=2.0, merge=False) as w:
+        for d in docs:
+            w.add(d)
+    assert many.stats().segments >= 10
+    queries = [json.loads(line)["query"] for line in queries_path.read_text(encoding="utf-8").splitlines()[:300]]
+    before = {q: ranking(many.search(q, limit=10)) for q in queries}
+    many.optimize()
+    assert many.stats().segments == 1
+    for q in queries:
+        assert ranking(many.search(q, limit=10)) == before[q], q
