@@ -215,6 +215,7 @@ class Index:
         filters: Mapping[str, str] | None = None,
         sort: str = "score",
         default_operator: str = "or",
+        syntax: bool = True,
         reader: IndexReader | None = None,
         **keyword_filters: str,
     ) -> Results:
@@ -224,10 +225,11 @@ class Index:
         ``field:term``, ``date:2024-12-01..2024-12-31``, ``word^2``). ``fields`` restricts the text fields
         searched, ``weights`` overrides their BM25F weights. ``since``/``until`` (inclusive) and keyword
         filters (``source="tribunnews.com"``, or ``filters={...}``) narrow the results without scoring.
-        ``sort`` is ``"score"`` or ``"date"`` (newest first).
+        ``sort`` is ``"score"`` or ``"date"`` (newest first). ``syntax=False`` reads the query as plain
+        words (no operators), for pasted headlines and questions.
         """
         reader = reader or self._current()
-        node = self.compile(query, fields=fields, default_operator=default_operator)
+        node = self.compile(query, fields=fields, default_operator=default_operator, syntax=syntax)
         filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
         if filter_nodes:
             node = BoolNode(must=(node, *filter_nodes)) if node is not None else None
@@ -243,7 +245,9 @@ class Index:
             hits.append(Hit(stored.get("id", ""), m.score, rank, stored, terms))
         return Results(hits, total, query)
 
-    def compile(self, query: str, *, fields: Sequence[str] | None = None, default_operator: str = "or") -> Node | None:
+    def compile(
+        self, query: str, *, fields: Sequence[str] | None = None, default_operator: str = "or", syntax: bool = True
+    ) -> Node | None:
         """The executable form of a query string."""
         from idsearch.planner import compile_query
 
@@ -251,7 +255,7 @@ class Index:
         unknown = set(text_fields) - set(self.schema.text_field_names)
         if unknown:
             raise ValueError(f"unknown text fields: {sorted(unknown)} (this index has {list(self.schema.text_field_names)})")
-        return compile_query(query, self.schema, self.analyzer, text_fields, default_operator)
+        return compile_query(query, self.schema, self.analyzer, text_fields, default_operator, syntax=syntax)
 
     def _filter_nodes(self, since: Any, until: Any, keywords: Mapping[str, str]) -> list[Node]:
         nodes: list[Node] = []

@@ -53,13 +53,27 @@ def _parser(schema: Schema, default_operator: str) -> QueryParser:
 
 
 def compile_query(
-    text: str, schema: Schema, analyzer: Analyzer, fields: Sequence[str], default_operator: str = "or"
+    text: str,
+    schema: Schema,
+    analyzer: Analyzer,
+    fields: Sequence[str],
+    default_operator: str = "or",
+    *,
+    syntax: bool = True,
 ) -> Node | None:
     """Parse and plan a query string for an index with this schema and analyzer.
 
-    Raises :class:`idsearch.query.QuerySyntaxError` for a malformed query."""
+    With ``syntax=False`` the text is plain words (nothing is an operator: for pasted headlines and
+    questions). Raises :class:`idsearch.query.QuerySyntaxError` for a malformed query."""
     if default_operator not in ("or", "and"):
         raise ValueError(f"default_operator must be 'or' or 'and', not {default_operator!r}")
+    if not syntax:
+        words = tuple(dict.fromkeys(n for n in (_analyzed(analyzer, w, tuple(fields), 0, 1.0) for w in text.split()) if n))
+        if not words:
+            return None
+        if len(words) == 1:
+            return words[0]
+        return BoolNode(must=words) if default_operator == "and" else BoolNode(should=words)
     return plan(_parser(schema, default_operator).parse(text), analyzer, tuple(fields))
 
 

@@ -79,7 +79,8 @@ Forgiving choices (none of these is an error)
   later, so a query of only punctuation or stopwords matches nothing. The parser does no stopword work.
 * ``()`` and ``""`` (or a phrase of only spaces) are :class:`MatchNothing`: dropped from an OR list or
   an exclusion, and an AND with them matches nothing.
-* A colon is literal when the text before it is not a name (``10:30``, ``:)``, ``2:1``).
+* A colon is literal when the text before it is not a name (``10:30``, ``:)``, ``2:1``), and when it
+  ends a word that is not a known field (``Star Wars: Battlefront``).
 * ``a OR NOT b`` and ``a OR (-b)`` mean ``a -b`` (exclusion of the whole list, as Lucene does).
 * Boosts and slops on filters are accepted and ignored (filters are not scored).
 * Curly and straight quotes may be mixed freely (``"kota bandung”``).
@@ -92,7 +93,7 @@ Errors
 :class:`QuerySyntaxError` (a ``ValueError``) with ``.query``, ``.position`` (0-based character index),
 ``.reason`` and a message ending in the query and a caret under the position. Raised for: an unclosed
 quote; an unclosed ``(`` or an unmatched ``)``; ``name:`` where name is not a known field (put the text in
-quotes to search it literally); an empty field value (``title:``, ``title: x``, ``title:""``,
+quotes to search it literally; ``unknown: x`` with a space is plain text); an empty field value (``title:``, ``title: x``, ``title:""``,
 ``title:()``); an invalid date (``2024-02-30``, ``2024-13``, ``24-12-01``), a date range with no ends or
 reversed ends; an operator with nothing on one side (``putin AND``, ``OR putin``, ``a AND OR b``,
 ``NOT``); a bad boost (``x^abc``, ``x^``, ``x^2^3``, a ``^`` not attached to a clause, a boost too large
@@ -390,7 +391,8 @@ def _tokenize(query: str, lookup: dict[str, tuple[str, str]]) -> list[_Token]:
                     append((_WORD, i, m.group(), None))  # type: ignore[union-attr]
                     i = last_end = m.end()  # type: ignore[union-attr]
                     continue
-                if name.isidentifier():
+                trailing = colon == len(word) - 1  # "Wars: Battlefront": a colon ending a word is punctuation
+                if name.isidentifier() and not trailing:
                     known = ", ".join(sorted(spec[0] for spec in lookup.values()))
                     raise QuerySyntaxError(
                         f"unknown field {name!r}",
@@ -822,7 +824,7 @@ def _bare_word(text: str) -> str:
         _WORD_RE.fullmatch(text) is None
         or text[0] in "+-"
         or text in _KEYWORDS
-        or (colon > 0 and text[:colon].isidentifier())
+        or (colon > 0 and colon < len(text) - 1 and text[:colon].isidentifier())
     ):
         raise ValueError(f"Term text {text!r} cannot be written as a bare word in query syntax")
     return text

@@ -174,6 +174,12 @@ def test_fields_restriction_and_weights(ix: Index):
         ix.search("putin", fields=["headline"])
 
 
+def test_plain_text_mode_reads_no_operators(ix: Index):
+    pasted = 'Putin: "Suriah" (AND -kereta'
+    hits = ix.search(pasted, syntax=False, limit=None)
+    assert {h.id for h in hits} == {h.id for h in ix.search("putin suriah and kereta", limit=None)}
+
+
 def test_stopword_only_and_empty_queries_return_nothing(tmp_path: Path):
     index = Index.create(tmp_path / "i", analyzer=AnalyzerSpec(stopwords="minimal"))
     with index.writer(workers=1) as w:
@@ -372,8 +378,8 @@ def test_shared_corpus_eval_queries_stable_across_segmentations(tmp_path: Path):
             w.add(d)
     assert many.stats().segments >= 10
     queries = [json.loads(line)["query"] for line in queries_path.read_text(encoding="utf-8").splitlines()[:300]]
-    before = {q: ranking(many.search(q, limit=10)) for q in queries}
+    before = {q: ranking(many.search(q, limit=10, syntax=False)) for q in queries}
     many.optimize()
     assert many.stats().segments == 1
     for q in queries:
-        assert ranking(many.search(q, limit=10)) == before[q], q
+        assert ranking(many.search(q, limit=10, syntax=False)) == before[q], q

@@ -387,7 +387,7 @@ def test_filter_classification():
         ('putin "suriah', 6, "unbalanced quote"),
         ('"a" "b', 4, "unbalanced quote"),
         ("foo:bar", 0, "unknown field 'foo'"),
-        ("putin Catatan: x", 6, "unknown field 'Catatan'"),
+        ("putin Catatan:x", 6, "unknown field 'Catatan'"),
         ("http://detik.com", 0, "unknown field 'http'"),
         ("putin AND", 6, "AND has nothing after it"),
         ("(putin AND) x", 7, "AND has nothing after it"),
@@ -682,3 +682,8 @@ def test_any_text_parses_or_raises_a_syntax_error_and_round_trips(text, default_
     other = OR_PARSER if default_and else AND_PARSER
     assert other.parse(rendered) == query
     assert parser.parse(rendered).to_text() == rendered
+
+
+def test_a_colon_ending_an_unknown_word_is_punctuation():
+    q = parse_query("Star Wars: Battlefront II", text_fields={"title", "body"})
+    assert q == BooleanQuery(should=(Term("Star"), Term("Wars:"), Term("Battlefront"), Term("II")))
