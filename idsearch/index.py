@@ -10,9 +10,10 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +37,22 @@ __all__ = ["Hit", "Index", "IndexStats", "Results"]
 
 @attrs.frozen
 class Hit:
-    """One search result: the document id, its score, rank (1-based) and stored fields."""
+    """One search result: the document id, its score, rank (1-based) and stored ``fields``.
+
+    The stored fields are read from the index when first used (ranking does not pay for them)."""
 
     id: str
     score: float
     rank: int
-    fields: dict[str, Any] = attrs.field(eq=False, repr=False)
     terms: tuple[str, ...] = attrs.field(default=(), repr=False, eq=False)  # query terms, for highlighting
+    _load: Callable[[], dict[str, Any]] | None = attrs.field(default=None, repr=False, eq=False, alias="load")
+    _cache: list[dict[str, Any]] = attrs.field(factory=list, repr=False, eq=False, init=False)
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        if not self._cache:
+            self._cache.append(self._load() if self._load is not None else {})
+        return self._cache[0]
 
     @property
     def title(self) -> str | None:
@@ -172,8 +182,8 @@ class Index:
         st = os.stat(self.path / MANIFEST)
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         if self._reader is None or stamp != self._reader_stamp:
-            if self._reader is not None:
-                self._reader.close()
+            # the previous snapshot is not closed here: hits may still read stored fields from it; its
+            # files are released when nothing refers to it any more
             self._reader = self.reader()
             self._reader_stamp = stamp
         return self._reader
@@ -239,10 +249,10 @@ class Index:
                 raise ValueError(f"unknown text fields in weights: {sorted(unknown)}")
         matches, total = reader.matches(node, limit=limit, weights=weights, sort=sort)
         terms = tuple(sorted(_positive_terms(node))) if node is not None else ()
-        hits = []
-        for rank, m in enumerate(matches, 1):
-            stored = reader.stored(m)
-            hits.append(Hit(stored.get("id", ""), m.score, rank, stored, terms))
+        hits = [
+            Hit(reader.doc_id(m), m.score, rank, terms, load=functools.partial(reader.stored, m))
+            for rank, m in enumerate(matches, 1)
+        ]
         return Results(hits, total, query)
 
     def compile(

@@ -9,6 +9,7 @@ combined per segment with dense numpy arrays and the top hits are chosen by part
 from __future__ import annotations
 
 import datetime as _dt
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from functools import reduce
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 _EPOCH = _dt.date(1970, 1, 1)
+LEAF_CACHE_BYTES = 64 << 20  # per reader: postings of frequent terms, merged across fields
 
 
 # -- the executable query: analyzed terms, resolved fields ---------------------------------------------------------
@@ -116,6 +118,8 @@ class IndexReader:
             total = sum(int(np.asarray(s.fields[field].lengths, dtype=np.int64)[s.live].sum()) for s in self.segments)
             self.avglen[field] = total / self.doc_count if self.doc_count else 0.0
         self._norms: dict[tuple[int, str, float], np.ndarray] = {}
+        self._leaf_cache: OrderedDict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._leaf_cache_bytes = 0
 
     def close(self) -> None:
         for s in self.segments:
@@ -139,7 +143,27 @@ class IndexReader:
         return norms
 
     def _leaf_tf(self, node: TermNode | PhraseNode, seg: int, weights: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
-        """(live docs, BM25F-combined term frequency) of a term or phrase in one segment."""
+        """(live docs, BM25F-combined term frequency) of a term or phrase in one segment.
+
+        A snapshot never changes, so results are kept in a byte-bounded LRU cache: the frequent words
+        that recur in many queries are gathered, normalized and merged across fields once."""
+        key = (seg, node.terms if isinstance(node, PhraseNode) else node.term,
+               getattr(node, "offsets", None), getattr(node, "slop", None), node.fields,
+               tuple(weights[f] for f in node.fields))
+        cache = self._leaf_cache
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
+        value = self._compute_leaf_tf(node, seg, weights)
+        cache[key] = value
+        self._leaf_cache_bytes += value[0].nbytes + value[1].nbytes
+        while self._leaf_cache_bytes > LEAF_CACHE_BYTES and len(cache) > 1:
+            _k, (d, t) = cache.popitem(last=False)
+            self._leaf_cache_bytes -= d.nbytes + t.nbytes
+        return value
+
+    def _compute_leaf_tf(self, node: TermNode | PhraseNode, seg: int, weights: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
         segment = self.segments[seg]
         parts_docs = []
         parts_tf = []
@@ -160,12 +184,9 @@ class IndexReader:
             parts_tf.append(tf * self._inverse_norms(seg, field, weights[field])[docs])
         if not parts_docs:
             return np.zeros(0, np.int64), np.zeros(0, np.float64)
-        if len(parts_docs) == 1:
-            docs, tf = parts_docs[0], parts_tf[0]
-        else:
-            all_docs = np.concatenate(parts_docs)
-            docs, inverse = np.unique(all_docs, return_inverse=True)
-            tf = np.bincount(inverse, weights=np.concatenate(parts_tf), minlength=len(docs))
+        docs, tf = parts_docs[0], parts_tf[0]
+        for more_docs, more_tf in zip(parts_docs[1:], parts_tf[1:]):
+            docs, tf = _merge_sparse(docs, tf, more_docs, more_tf)
         live = segment.live[docs]
         if not live.all():
             docs, tf = docs[live], tf[live]
@@ -187,6 +208,9 @@ class IndexReader:
         field_weights = {f.name: f.weight for f in self.schema.text_fields}
         if weights:
             field_weights.update(weights)
+        flat = _flat_terms(node)
+        if flat is not None:
+            return self._matches_flat(flat[0], flat[1], limit, field_weights, sort)
         leaves = _scoring_leaves(node)
         per_segment: list[dict[int, tuple[np.ndarray, np.ndarray]]] = []
         df = dict.fromkeys(range(len(leaves)), 0)
@@ -200,13 +224,27 @@ class IndexReader:
         idf = {i: bm25_idf(self.doc_count, df[i]) for i in range(len(leaves))}
         leaf_index = {id(leaf): i for i, leaf in enumerate(leaves)}
         k1 = self.schema.k1
+        per_segment_scores = []
+        for seg in range(len(self.segments)):
+            ctx = _SegmentContext(self, seg, per_segment[seg], idf, leaf_index, k1)
+            per_segment_scores.append(ctx.evaluate(node))
+        return self._select(per_segment_scores, limit, sort)
+
+    def _select(
+        self,
+        per_segment: Sequence[tuple[np.ndarray | None, np.ndarray | None]],
+        limit: int | None,
+        sort: str,
+    ) -> tuple[list[Match], int]:
+        """The best matches over all segments from per-segment (scores, mask); ties by document order."""
+        if sort not in ("score", "date"):
+            raise ValueError(f"unknown sort {sort!r}: expected 'score' or 'date'")
         candidates: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (scores, seg, doc)
         total = 0
-        for seg, segment in enumerate(self.segments):
-            ctx = _SegmentContext(self, seg, per_segment[seg], idf, leaf_index, k1)
-            scores, mask = ctx.evaluate(node)
+        for seg, (scores, mask) in enumerate(per_segment):
             if mask is None:  # no positive clause at all
                 continue
+            segment = self.segments[seg]
             mask = mask & segment.live
             docs = np.flatnonzero(mask)
             total += len(docs)
@@ -228,18 +266,63 @@ class IndexReader:
             days = np.empty(len(docs), dtype=np.int64)
             for s in np.unique(segs).tolist():
                 sel = segs == s
-                days[sel] = np.asarray(self.segments[s].days[field])[docs[sel]]
+                days[sel] = self.segments[s].days[field][docs[sel]]
             order = np.lexsort((docs, segs, -scores, -days))
-        elif sort == "score":
-            order = np.lexsort((docs, segs, -scores))
         else:
-            raise ValueError(f"unknown sort {sort!r}: expected 'score' or 'date'")
+            order = np.lexsort((docs, segs, -scores))
         if limit is not None:
             order = order[:limit]
         return [Match(int(segs[i]), int(docs[i]), float(scores[i])) for i in order], total
 
+    def _matches_flat(
+        self,
+        terms: Sequence[TermNode],
+        filters: Sequence[Node],
+        limit: int | None,
+        weights: Mapping[str, float],
+        sort: str,
+    ) -> tuple[list[Match], int]:
+        """An OR of terms over the same fields (plus filters): every term of a segment at once."""
+        boosts = np.array([t.boost for t in terms], dtype=np.float64)
+        nterms = len(terms)
+        gathered: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = []
+        df = np.zeros(nterms, dtype=np.int64)
+        for seg in range(len(self.segments)):
+            parts = [self._leaf_tf(t, seg, weights) for t in terms]
+            lens = np.fromiter((len(d) for d, _tf in parts), dtype=np.int64, count=nterms)
+            df += lens
+            if not lens.any():
+                gathered.append(None)
+                continue
+            docs = np.concatenate([d for d, _tf in parts])
+            tfs = np.concatenate([tf for _d, tf in parts])
+            gathered.append((np.repeat(np.arange(nterms), lens), docs, tfs))
+        n_docs = self.doc_count
+        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        k1 = self.schema.k1
+        weight = boosts * idf * (k1 + 1.0)
+        per_segment: list[tuple[np.ndarray | None, np.ndarray | None]] = []
+        for seg, segment in enumerate(self.segments):
+            item = gathered[seg]
+            if item is None:
+                per_segment.append((None, np.zeros(segment.ndocs, dtype=bool)))
+                continue
+            term_of, docs, tfs = item
+            contrib = weight[term_of] * tfs / (k1 + tfs)
+            scores = np.bincount(docs, weights=contrib, minlength=segment.ndocs)
+            mask = scores > 0
+            if filters:
+                ctx = _SegmentContext(self, seg, {}, {}, {}, k1)
+                for f in filters:
+                    mask &= ctx.evaluate(f)[1]  # type: ignore[operator]
+            per_segment.append((scores, mask))
+        return self._select(per_segment, limit, sort)
+
     def stored(self, match: Match) -> dict[str, Any]:
         return self.segments[match.segment].stored(match.doc)
+
+    def doc_id(self, match: Match) -> str:
+        return self.segments[match.segment].ids[match.doc]
 
     def find(self, doc_id: str) -> tuple[int, int] | None:
         """(segment, doc) of the live document with this id."""
@@ -252,12 +335,56 @@ class IndexReader:
         return None
 
 
+def _merge_sparse(docs: np.ndarray, tf: np.ndarray, more_docs: np.ndarray, more_tf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum two sparse vectors (unique doc ids, sorted ``docs``); the result's docs are unique, not sorted."""
+    if not len(docs):
+        return more_docs, more_tf
+    where = np.searchsorted(docs, more_docs)
+    np.minimum(where, len(docs) - 1, out=where)
+    found = docs[where] == more_docs
+    tf = tf.copy()
+    tf[where[found]] += more_tf[found]
+    if found.all():
+        return docs, tf
+    missing = ~found
+    return np.concatenate((docs, more_docs[missing])), np.concatenate((tf, more_tf[missing]))
+
+
 def _id_lookup(segment: SegmentReader) -> dict[str, int]:
     lookup = getattr(segment, "_id_lookup", None)
     if lookup is None:
         lookup = {doc_id: i for i, doc_id in enumerate(segment.ids)}
         segment._id_lookup = lookup  # type: ignore[attr-defined]
     return lookup
+
+
+def _flat_terms(node: Node) -> tuple[list[TermNode], list[Node]] | None:
+    """(terms, filters) when ``node`` is an OR of terms over the same fields with only filters required
+    (the common query shape, scored by the vectorized path), else None."""
+    if isinstance(node, TermNode):
+        return [node], []
+    if not isinstance(node, BoolNode) or node.must_not or node.boost != 1.0:
+        return None
+    terms: list[TermNode] = []
+    filters: list[Node] = []
+    for child in node.must:
+        if isinstance(child, (DateNode, KeywordNode)):
+            filters.append(child)
+        elif not node.should and not terms:
+            inner = _flat_terms(child)
+            if inner is None:
+                return None
+            terms.extend(inner[0])
+            filters.extend(inner[1])
+        else:
+            return None
+    for child in node.should:
+        if not isinstance(child, TermNode):
+            return None
+        terms.append(child)
+    if not terms or any(t.fields != terms[0].fields for t in terms):
+        return None
+    return terms, filters
 
 
 def _scoring_leaves(node: Node) -> list[TermNode | PhraseNode]:
@@ -333,9 +460,29 @@ class _SegmentContext:
                 parts.append(_phrase_counts(fr, node)[0])
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
+    def _flat_or(self, node: BoolNode) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The common case, an OR of scored terms and phrases: one accumulator, no per-clause arrays."""
+        scores = np.zeros(self.n, dtype=np.float64)
+        matched = False
+        for child in node.should:
+            i = self.leaf_index[id(child)]
+            docs, tf = self.stats[i]
+            if len(docs):
+                scores[docs] += saturate(tf, self.k1, self.idf[i], child.boost)
+                matched = True
+        if not matched:
+            return scores, np.zeros(self.n, dtype=bool)
+        if node.boost != 1.0:
+            scores *= node.boost
+        return scores, scores > 0
+
     def _boolean(self, node: BoolNode) -> tuple[np.ndarray | None, np.ndarray | None]:
         """must: all; must_not: none; should: at least one, unless a *scoring* must clause exists (then
         they only add score). A filter-only must (``putin source:detik``) keeps the words required."""
+        if not node.must and not node.must_not and node.should and all(
+            isinstance(c, _SCORING) and id(c) in self.leaf_index for c in node.should
+        ):
+            return self._flat_or(node)
         scores: np.ndarray | None = None
         must_mask: np.ndarray | None = None
         should_mask: np.ndarray | None = None

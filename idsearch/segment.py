@@ -4,8 +4,10 @@ A segment ``s`` with a text field ``body`` consists of::
 
     s.ids.txt            document ids, one per line, in local doc order
     s.sums.npy           CRC-32 of each stored document (updates of unchanged documents are skipped)
-    s.docs.bin           stored documents: zlib-compressed blocks of JSON lines
-    s.docs.off.npy       byte offset of each block (uint64, nblocks + 1)
+    s.docs.bin           stored documents: each a JSON object, zlib-compressed on its own with a preset
+                         dictionary (random access to one document, ratio close to compressing blocks)
+    s.docs.off.npy       byte offset of each document (uint64, ndocs + 1)
+    s.docs.dict          the preset dictionary: up to 32 KiB sampled from the segment's documents
     s.body.terms.txt     the field's distinct terms, sorted, one per line
     s.body.tpost.npy     for term t, its postings are [tpost[t], tpost[t+1])  (int64, nterms + 1)
     s.body.tpos.npy      for term t, its positions are [tpos[t], tpos[t+1])  (int64, nterms + 1)
@@ -39,7 +41,8 @@ from idsearch.storage import IndexCorruptError, check_file_name, crc32_file, wri
 
 __all__ = ["MISSING_DAY", "FieldData", "SegmentReader", "build_postings", "write_segment"]
 
-DOCS_PER_BLOCK = 32
+ZDICT_SIZE = 32 * 1024
+STORED_LEVEL = 3
 MISSING_DAY = np.iinfo(np.int32).min
 _INDEX_DTYPES = (np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.int32), np.dtype(np.int64))
 
@@ -106,20 +109,35 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def encode_stored(docs: Sequence[bytes]) -> tuple[bytes, np.ndarray]:
-    """Compress JSON-encoded documents into blocks; returns the blob and the block offsets."""
+def _preset_dictionary(docs: Sequence[bytes]) -> bytes:
+    """Up to 32 KiB of evenly spaced documents: the strings documents of this segment share."""
+    if not docs:
+        return b""
+    step = max(1, len(docs) // 64)
+    sample = b"".join(docs[i] for i in range(0, len(docs), step))
+    return sample[-ZDICT_SIZE:]
+
+
+def encode_stored(docs: Sequence[bytes]) -> tuple[bytes, np.ndarray, bytes]:
+    """Compress JSON-encoded documents one by one with a shared preset dictionary; returns the blob, the
+    document offsets and the dictionary."""
+    zdict = _preset_dictionary(docs)
     chunks = []
-    offsets = [0]
-    for start in range(0, len(docs), DOCS_PER_BLOCK):
-        chunk = zlib.compress(b"\n".join(docs[start : start + DOCS_PER_BLOCK]), 3)
+    offsets = np.zeros(len(docs) + 1, dtype=np.uint64)
+    total = 0
+    compressobj = zlib.compressobj
+    for i, doc in enumerate(docs):
+        c = compressobj(STORED_LEVEL, zdict=zdict) if zdict else compressobj(STORED_LEVEL)
+        chunk = c.compress(doc) + c.flush()
         chunks.append(chunk)
-        offsets.append(offsets[-1] + len(chunk))
-    return b"".join(chunks), np.asarray(offsets, dtype=np.uint64)
+        total += len(chunk)
+        offsets[i + 1] = total
+    return b"".join(chunks), offsets, zdict
 
 
 def segment_file_suffixes(schema: Schema) -> list[str]:
     """Every file suffix of a segment of this schema (``<segment>.<suffix>``)."""
-    suffixes = ["ids.txt", "sums.npy", "docs.bin", "docs.off.npy"]
+    suffixes = ["ids.txt", "sums.npy", "docs.bin", "docs.off.npy", "docs.dict"]
     for field in schema.text_field_names:
         suffixes += [f"{field}.{part}" for part in ("terms.txt", "tpost.npy", "tpos.npy", "docs.npy", "tf.npy", "pos.npy", "len.npy")]
     suffixes += [f"{field}.days.npy" for field in schema.date_fields]
@@ -139,7 +157,6 @@ def write_segment(
     fields: Mapping[str, FieldData],
     days: Mapping[str, np.ndarray],
     keywords: Mapping[str, Sequence[str | None]],
-    stored_blob: tuple[bytes, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Write a segment's files (each fsynced) and return its manifest entry. The caller fsyncs the
     directory before the manifest that names the segment is written."""
@@ -147,9 +164,10 @@ def write_segment(
     files: dict[str, bytes] = {}
     files["ids.txt"] = _encode_lines(ids)
     files["sums.npy"] = _npy_bytes(checksums.astype(np.uint32))
-    blob, offsets = stored_blob if stored_blob is not None else encode_stored(stored)
+    blob, offsets, zdict = encode_stored(stored)
     files["docs.bin"] = blob
     files["docs.off.npy"] = _npy_bytes(offsets)
+    files["docs.dict"] = zdict
     tokens: dict[str, int] = {}
     for field in schema.text_field_names:
         data = fields[field]
@@ -278,7 +296,7 @@ class SegmentReader:
             raise IndexCorruptError(f"{path}: expected a 1-d integer array, found {getattr(array, 'dtype', type(array))}")
         if length is not None and array.shape[0] != length:
             raise IndexCorruptError(f"{path}: expected {length} entries, found {array.shape[0]}")
-        return array
+        return np.asarray(array)  # a plain view of the mapping: slicing a np.memmap subclass is slow
 
     def _open(self, schema: Schema) -> None:
         n = self.ndocs
@@ -286,8 +304,8 @@ class SegmentReader:
         self._handles.append(self._ids_fh)
         self._docs_fh = open(self._path("docs.bin"), "rb")  # noqa: SIM115
         self._handles.append(self._docs_fh)
-        nblocks = (n + DOCS_PER_BLOCK - 1) // DOCS_PER_BLOCK
-        self.doc_offsets = self._array("docs.off.npy", nblocks + 1, (np.dtype(np.uint64),))
+        self.doc_offsets = self._array("docs.off.npy", n + 1, (np.dtype(np.uint64),))
+        self._zdict = self._path("docs.dict").read_bytes()
         self.checksums = self._array("sums.npy", n, (np.dtype(np.uint32),))
         self.fields: dict[str, _FieldReader] = {}
         for field in schema.text_field_names:
@@ -329,7 +347,6 @@ class SegmentReader:
             self.live = ~deleted
         self.live.setflags(write=False)
         self.nlive = int(self.live.sum())
-        self._block_cache: tuple[int, list[bytes]] | None = None
 
     # -- documents ------------------------------------------------------------------------------------------
 
@@ -342,25 +359,26 @@ class SegmentReader:
             raise IndexCorruptError(f"{self.directory}: segment {self.name}: {len(ids)} ids for {self.ndocs} docs")
         return ids
 
+    def stored_bytes(self, doc: int) -> bytes:
+        """The JSON of local doc ``doc``."""
+        a, b = int(self.doc_offsets[doc]), int(self.doc_offsets[doc + 1])
+        self._docs_fh.seek(a)
+        d = zlib.decompressobj(zdict=self._zdict) if self._zdict else zlib.decompressobj()
+        try:
+            data = d.decompress(self._docs_fh.read(b - a)) + d.flush()
+        except zlib.error as exc:
+            raise IndexCorruptError(f"{self.directory}: segment {self.name}: stored document {doc}: {exc}") from None
+        return data
+
     def stored(self, doc: int) -> dict[str, Any]:
         """The stored fields of local doc ``doc``."""
-        block = doc // DOCS_PER_BLOCK
-        cached = self._block_cache
-        if cached is None or cached[0] != block:
-            a, b = int(self.doc_offsets[block]), int(self.doc_offsets[block + 1])
-            self._docs_fh.seek(a)
-            try:
-                lines = zlib.decompress(self._docs_fh.read(b - a)).split(b"\n")
-            except zlib.error as exc:
-                raise IndexCorruptError(f"{self.directory}: segment {self.name}: stored block {block}: {exc}") from None
-            cached = (block, lines)
-            self._block_cache = cached
-        return json.loads(cached[1][doc % DOCS_PER_BLOCK])
-
-    def stored_block(self, block: int) -> bytes:
-        a, b = int(self.doc_offsets[block]), int(self.doc_offsets[block + 1])
-        self._docs_fh.seek(a)
-        return zlib.decompress(self._docs_fh.read(b - a))
+        try:
+            value = json.loads(self.stored_bytes(doc))
+        except ValueError as exc:
+            raise IndexCorruptError(f"{self.directory}: segment {self.name}: stored document {doc}: {exc}") from None
+        if not isinstance(value, dict):
+            raise IndexCorruptError(f"{self.directory}: segment {self.name}: stored document {doc} is not an object")
+        return value
 
     def keyword_values(self, field: str) -> list[str]:
         values = self._values.get(field)

@@ -26,11 +26,9 @@ import numpy as np
 from idsearch.analysis import _TOKEN_RE, Analyzer, AnalyzerSpec, normalize_text
 from idsearch.schema import Schema
 from idsearch.segment import (
-    DOCS_PER_BLOCK,
     MISSING_DAY,
     FieldData,
     SegmentReader,
-    encode_stored,
     segment_file_suffixes,
     write_segment,
 )
@@ -675,18 +673,14 @@ class IndexWriter:
         schema = self.schema
         ids: list[str] = []
         checksums = []
-        stored_lines: list[bytes] = []
+        stored_docs: list[bytes] = []
         bases = []
         for reader in readers:
             bases.append(len(ids))
             live = reader.live
             ids.extend(doc_id for doc_id, alive in zip(reader.ids, live.tolist()) if alive)
             checksums.append(np.asarray(reader.checksums)[live])
-            nblocks = len(reader.doc_offsets) - 1
-            for block in range(nblocks):
-                lines = reader.stored_block(block).split(b"\n")
-                first = block * DOCS_PER_BLOCK
-                stored_lines.extend(line for k, line in enumerate(lines) if live[first + k])
+            stored_docs.extend(reader.stored_bytes(doc) for doc in np.flatnonzero(live).tolist())
         fields = {}
         for field in schema.text_field_names:
             vocab = sorted(set().union(*(r.fields[field].terms for r in readers)))
@@ -728,18 +722,16 @@ class IndexWriter:
             name,
             schema,
             ids=ids,
-            stored=stored_lines,
+            stored=stored_docs,
             checksums=np.concatenate(checksums) if checksums else np.zeros(0, np.uint32),
             fields=fields,
             days=days,
             keywords=keywords,
-            stored_blob=encode_stored(stored_lines),
         )
         self._new_files.extend(self.directory / f"{name}.{s}" for s in entry["files"])
         # where the moved documents are now (a later delete in this session must find them)
         moved = {e["name"] for e in run}
-        sums = entry_sums = np.concatenate(checksums) if checksums else np.zeros(0, np.uint32)
-        del entry_sums
+        sums = np.concatenate(checksums) if checksums else np.zeros(0, np.uint32)
         for local, doc_id in enumerate(ids):
             old = self._where.get(doc_id)
             if old is not None and old[0] in moved:
