@@ -1,0 +1,475 @@
+"""The integrity checker: a full, read-only audit of an index directory.
+
+:func:`check_index` verifies everything the format promises (see :mod:`idsearch.storage` and
+:mod:`idsearch.segment`) and returns a :class:`CheckReport` listing every problem found, instead of
+stopping at the first one:
+
+* the manifest: valid JSON of the right format, with the keys and types a reader relies on;
+* every file name it holds is a plain name inside the index directory (no ``..``, no ``/``, no
+  absolute path) and is not a symbolic link;
+* every segment file exists with the size and CRC-32 recorded in the manifest;
+* every array has the expected dtype, dimension and length;
+* postings are well formed: term lists sorted and unique, per-term offsets starting at 0 and strictly
+  increasing, doc ids strictly ascending within a term and below the segment's document count, term
+  frequencies positive and consistent with the position offsets, positions strictly ascending within a
+  posting, and each document's term frequencies summing to its field length;
+* document counts agree: ids, stored documents, lengths, checksums, dates, keyword codes, the deletes
+  bitmap and ``ndeleted``, ``doc_count``; a live id appears in one segment only;
+* every stored document decompresses (with the segment's preset dictionary) to a JSON object whose
+  ``"id"`` equals its line of ``ids.txt`` and whose CRC-32 equals the recorded checksum.
+
+It never executes anything from the index: arrays are loaded with ``allow_pickle=False``, everything else
+is parsed as JSON or UTF-8 text, and decompression is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from idsearch.schema import Schema
+from idsearch.segment import segment_file_suffixes
+from idsearch.storage import MANIFEST, IndexCorruptError, check_file_name, read_manifest
+
+__all__ = ["CheckReport", "check_index"]
+
+_SEGMENT_NAME_RE = re.compile(r"^s(\d{6,})$")
+_UINTS = (np.dtype(np.uint16), np.dtype(np.uint32))
+#: a stored document inflating past this is treated as hostile (a zip bomb)
+MAX_DOC_BYTES = 1 << 30
+
+
+@attrs.frozen
+class CheckReport:
+    """The outcome of :func:`check_index`: ``ok`` when ``problems`` is empty. ``documents`` counts live
+    documents, ``segments`` the segments named by the manifest, ``generation`` the manifest's commit
+    (None when the manifest itself is unreadable)."""
+
+    ok: bool
+    problems: tuple[str, ...]
+    documents: int
+    segments: int
+    generation: int | None
+
+    def __str__(self) -> str:
+        head = f"generation {self.generation}: {self.documents} documents in {self.segments} segments"
+        if self.ok:
+            return f"{head}: ok"
+        return "\n".join([f"{head}: {len(self.problems)} problem(s)", *(f"  {p}" for p in self.problems)])
+
+
+class _Problems:
+    """The problems found so far, in the order found."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, message: str) -> None:
+        self.items.append(message)
+
+
+class _Stop(Exception):
+    """The current segment cannot be checked further (its problem has been recorded)."""
+
+
+def check_index(path: str | os.PathLike[str]) -> CheckReport:
+    """Audit the index at ``path`` (read only) and report every problem found."""
+    directory = Path(path)
+    problems = _Problems()
+    if not directory.is_dir():
+        return CheckReport(False, (f"{directory}: no such index directory",), 0, 0, None)
+    try:
+        manifest = read_manifest(directory)
+    except IndexCorruptError as exc:
+        return CheckReport(False, (str(exc),), 0, 0, None)
+    generation = manifest["generation"]
+    where = f"{MANIFEST}"
+    segments = manifest["segments"]
+    try:
+        schema = Schema.from_dict(manifest.get("schema"))  # type: ignore[arg-type]
+    except (ValueError, TypeError, AttributeError) as exc:
+        problems.add(f"{where}: 'schema' is not a valid schema ({exc})")
+        return _report(problems, 0, len(segments), generation)
+    _check_analyzer(manifest, problems)
+    _check_words(directory, manifest, problems)
+
+    documents = 0
+    seen_ids: dict[str, str] = {}
+    names: set[str] = set()
+    highest = -1
+    for number, entry in enumerate(segments):
+        label = f"{where}: segments[{number}]"
+        if not isinstance(entry, dict):
+            problems.add(f"{label}: not a mapping")
+            continue
+        name = entry.get("name")
+        try:
+            check_file_name(name, label)
+        except IndexCorruptError as exc:
+            problems.add(str(exc))
+            continue
+        match = _SEGMENT_NAME_RE.match(name)
+        if match is None:
+            problems.add(f"{label}: segment name {name!r} is not of the form sNNNNNN")
+        else:
+            highest = max(highest, int(match.group(1)))
+        if name in names:
+            problems.add(f"{label}: segment {name} is listed twice")
+            continue
+        names.add(name)
+        try:
+            live_ids = _check_segment(directory, entry, name, schema, problems)
+        except _Stop:
+            continue
+        except (OSError, ValueError, TypeError, KeyError, IndexError, OverflowError, MemoryError) as exc:
+            problems.add(f"segment {name}: cannot be checked: {type(exc).__name__}: {exc}")
+            continue
+        documents += len(live_ids)
+        for doc_id in live_ids:
+            other = seen_ids.get(doc_id)
+            if other is not None:
+                problems.add(f"document {doc_id!r} is live in two segments: {other} and {name}")
+            else:
+                seen_ids[doc_id] = name
+
+    next_segment = manifest.get("next_segment", 0)
+    if not isinstance(next_segment, int) or isinstance(next_segment, bool) or next_segment < 0:
+        problems.add(f"{where}: 'next_segment' must be a non-negative integer, not {next_segment!r}")
+    elif next_segment <= highest:
+        problems.add(f"{where}: 'next_segment' is {next_segment} but segment s{highest:06d} exists (names would be reused)")
+    doc_count = manifest.get("doc_count")
+    if doc_count is not None and doc_count != documents:
+        problems.add(f"{where}: 'doc_count' is {doc_count!r} but the segments hold {documents} live documents")
+    return _report(problems, documents, len(segments), generation)
+
+
+def _report(problems: _Problems, documents: int, segments: int, generation: int | None) -> CheckReport:
+    return CheckReport(not problems.items, tuple(problems.items), documents, segments, generation)
+
+
+def _check_analyzer(manifest: Mapping[str, Any], problems: _Problems) -> None:
+    from idsearch.analysis import AnalyzerSpec
+
+    try:
+        data = manifest.get("analyzer")
+        if not isinstance(data, dict):
+            raise ValueError("not a mapping")
+        AnalyzerSpec.from_dict(data)
+    except (ValueError, TypeError) as exc:
+        problems.add(f"{MANIFEST}: 'analyzer' is not a valid analyzer description ({exc})")
+
+
+def _safe_path(directory: Path, name: str, problems: _Problems, what: str) -> Path | None:
+    """The path of a file the manifest names, or None (after recording why) when it must not be read."""
+    try:
+        check_file_name(name, what)
+    except IndexCorruptError as exc:
+        problems.add(str(exc))
+        return None
+    path = directory / name
+    if path.is_symlink():
+        problems.add(f"{name}: is a symbolic link (index files must be plain files inside the index)")
+        return None
+    if not path.is_file():
+        problems.add(f"{name}: missing (named by the manifest)")
+        return None
+    return path
+
+
+def _check_words(directory: Path, manifest: Mapping[str, Any], problems: _Problems) -> None:
+    name = manifest.get("words")
+    if name is None:
+        return
+    path = _safe_path(directory, name, problems, f"{MANIFEST}: 'words'")
+    if path is None:
+        return
+    try:
+        data = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        problems.add(f"{name}: not valid JSON ({exc})")
+        return
+    if not isinstance(data, dict) or not isinstance(data.get("words"), list) or not isinstance(data.get("terms"), list):
+        problems.add(f"{name}: must be an object with lists 'words' and 'terms'")
+    elif len(data["words"]) != len(data["terms"]):
+        problems.add(f"{name}: {len(data['words'])} words but {len(data['terms'])} term entries")
+    elif not all(isinstance(v, str) for v in data["words"]) or not all(isinstance(v, str) for v in data["terms"]):
+        problems.add(f"{name}: words and terms must be strings")
+
+
+# -- one segment -------------------------------------------------------------------------------------------------
+
+
+class _Segment:
+    """Loads the files of one segment for checking, recording problems on the way."""
+
+    def __init__(self, directory: Path, name: str, files: Mapping[str, Any], problems: _Problems) -> None:
+        self.directory = directory
+        self.name = name
+        self.files = files
+        self.problems = problems
+
+    def add(self, message: str) -> None:
+        self.problems.add(f"segment {self.name}: {message}")
+
+    def path(self, suffix: str) -> Path:
+        if suffix not in self.files:
+            self.add(f"the manifest lists no file {suffix!r}")
+            raise _Stop
+        path = _safe_path(self.directory, f"{self.name}.{suffix}", self.problems, f"segment {self.name}")
+        if path is None:
+            raise _Stop
+        return path
+
+    def array(self, suffix: str, dtypes: Sequence[np.dtype], length: int | None) -> np.ndarray:
+        path = self.path(suffix)
+        array = _load_array(path)
+        if isinstance(array, str):
+            self.add(f"{path.name}: {array}")
+            raise _Stop
+        if array.ndim != 1:
+            self.add(f"{path.name}: expected a 1-d array, found shape {array.shape}")
+            raise _Stop
+        if array.dtype not in dtypes:
+            expected = " or ".join(str(d) for d in dtypes)
+            self.add(f"{path.name}: dtype {array.dtype}, expected {expected}")
+            raise _Stop
+        if length is not None and array.shape[0] != length:
+            self.add(f"{path.name}: {array.shape[0]} entries, expected {length}")
+            raise _Stop
+        return array
+
+    def lines(self, suffix: str) -> list[str]:
+        path = self.path(suffix)
+        try:
+            raw = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.add(f"{path.name}: invalid UTF-8 at byte {exc.start}")
+            raise _Stop from None
+        return raw.split("\n") if raw else []
+
+
+def _load_array(path: Path) -> np.ndarray | str:
+    """The array in an ``.npy`` file, or a description of why it is not one (never unpickles)."""
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        return f"not a valid array file ({exc})"
+    if not isinstance(array, np.ndarray):
+        return f"not a plain array file (found {type(array).__name__})"
+    return array
+
+
+def _check_segment(directory: Path, entry: Mapping[str, Any], name: str, schema: Schema, problems: _Problems) -> list[str]:
+    """Check one segment; returns its live document ids."""
+    seg = _Segment(directory, name, {}, problems)
+    ndocs = entry.get("ndocs")
+    if not isinstance(ndocs, int) or isinstance(ndocs, bool) or ndocs < 0:
+        seg.add(f"'ndocs' must be a non-negative integer, not {ndocs!r}")
+        raise _Stop
+    files = entry.get("files")
+    if not isinstance(files, dict):
+        seg.add("'files' must be a mapping of file suffix -> [size, crc32]")
+        raise _Stop
+    seg.files = files
+    expected = set(segment_file_suffixes(schema))
+    missing = sorted(expected - set(files))
+    extra = sorted(set(files) - expected)
+    if missing:
+        seg.add(f"the manifest lists no file for {missing}")
+    if extra:
+        seg.add(f"the manifest lists unexpected files {extra}")
+    sizes_ok = True
+    for suffix in sorted(files):
+        fname = f"{name}.{suffix}" if isinstance(suffix, str) else repr(suffix)
+        path = _safe_path(directory, fname, problems, f"segment {name}")
+        if path is None:
+            sizes_ok = False
+            continue
+        recorded = files[suffix]
+        if not (isinstance(recorded, list) and len(recorded) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in recorded)):
+            seg.add(f"{fname}: manifest entry must be [size, crc32], not {recorded!r}")
+            sizes_ok = False
+            continue
+        size = path.stat().st_size
+        if size != recorded[0]:
+            seg.add(f"{fname}: size {size}, the manifest says {recorded[0]}")
+            sizes_ok = False
+        elif _crc32(path) != recorded[1]:
+            seg.add(f"{fname}: CRC-32 mismatch (contents changed since the commit)")
+            sizes_ok = False
+    if missing or not sizes_ok:
+        raise _Stop  # the contents cannot be trusted to be checkable
+
+    n = ndocs
+    ids = seg.lines("ids.txt")
+    if len(ids) != n:
+        seg.add(f"ids.txt holds {len(ids)} ids, 'ndocs' is {n}")
+        raise _Stop
+    if len(set(ids)) != n:
+        seg.add("ids.txt holds a duplicate id")
+
+    live = _check_deletes(directory, entry, seg, n)
+    checksums = seg.array("sums.npy", (np.dtype(np.uint32),), n)
+    _check_stored(seg, ids, checksums, n)
+    tokens = entry.get("tokens")
+    for field in schema.text_field_names:
+        total = _check_field(seg, field, n)
+        if isinstance(tokens, dict) and field in tokens and tokens[field] != total:
+            seg.add(f"field {field}: 'tokens' says {tokens[field]!r}, the lengths sum to {total}")
+    for field in schema.date_fields:
+        seg.array(f"{field}.days.npy", (np.dtype(np.int32),), n)
+    for field in schema.keyword_fields:
+        values = seg.lines(f"{field}.values.txt")
+        if any(a >= b for a, b in zip(values, values[1:])):
+            seg.add(f"{field}.values.txt: values are not sorted and unique")
+        codes = seg.array(f"{field}.codes.npy", (np.dtype(np.int32),), n)
+        if n and (int(codes.min()) < -1 or int(codes.max()) >= len(values)):
+            seg.add(f"{field}.codes.npy: codes outside -1..{len(values) - 1}")
+    return [doc_id for doc_id, alive in zip(ids, live.tolist()) if alive]
+
+
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _check_deletes(directory: Path, entry: Mapping[str, Any], seg: _Segment, n: int) -> np.ndarray:
+    deletes = entry.get("deletes")
+    ndeleted = entry.get("ndeleted", 0)
+    if not isinstance(ndeleted, int) or isinstance(ndeleted, bool) or not 0 <= ndeleted <= n:
+        seg.add(f"'ndeleted' must be an integer from 0 to {n}, not {ndeleted!r}")
+        raise _Stop
+    if deletes is None:
+        if ndeleted:
+            seg.add(f"'ndeleted' is {ndeleted} but there is no deletes bitmap")
+        return np.ones(n, dtype=bool)
+    path = _safe_path(directory, deletes, seg.problems, f"segment {seg.name} deletes")
+    if path is None:
+        raise _Stop
+    array = _load_array(path)
+    if isinstance(array, str):
+        seg.add(f"{path.name}: {array}")
+        raise _Stop
+    if array.dtype != np.bool_ or array.shape != (n,):
+        seg.add(f"{path.name}: expected {n} booleans, found {array.dtype} of shape {array.shape}")
+        raise _Stop
+    count = int(np.count_nonzero(array))
+    if count != ndeleted:
+        seg.add(f"{path.name}: {count} documents deleted, 'ndeleted' says {ndeleted}")
+    return ~np.asarray(array)
+
+
+def _check_stored(seg: _Segment, ids: Sequence[str], checksums: np.ndarray, n: int) -> None:
+    offsets = seg.array("docs.off.npy", (np.dtype(np.uint64),), n + 1)
+    path = seg.path("docs.bin")
+    zdict = seg.path("docs.dict").read_bytes()
+    size = path.stat().st_size
+    off = np.asarray(offsets)
+    if int(off[0]) != 0 or np.any(np.diff(off.astype(np.float64)) <= 0) or int(off[-1]) != size:
+        seg.add(f"docs.off.npy: document offsets must start at 0, increase, and end at the size of docs.bin ({size})")
+        raise _Stop
+    sums = checksums.tolist()
+    bounds = off.tolist()
+    with open(path, "rb") as fh:
+        for local in range(n):
+            a, b = bounds[local], bounds[local + 1]
+            fh.seek(a)
+            raw = _inflate(fh.read(b - a), zdict)
+            if isinstance(raw, str):
+                seg.add(f"docs.bin: document {local}: {raw}")
+                continue
+            try:
+                doc = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as exc:
+                seg.add(f"docs.bin: document {local}: not valid JSON ({exc})")
+                continue
+            if not isinstance(doc, dict) or doc.get("id") != ids[local]:
+                found = doc.get("id") if isinstance(doc, dict) else type(doc).__name__
+                seg.add(f"docs.bin: document {local}: id {found!r}, ids.txt says {ids[local]!r}")
+            if zlib.crc32(raw) != sums[local]:
+                seg.add(f"sums.npy: document {local}: checksum differs from the stored document")
+
+
+def _inflate(data: bytes, zdict: bytes) -> bytes | str:
+    """A stored document decompressed, or a description of why it cannot be (bounded: no zip bombs)."""
+    try:
+        inflater = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
+        out = inflater.decompress(data, MAX_DOC_BYTES)
+    except zlib.error as exc:
+        return f"does not decompress ({exc})"
+    if inflater.unconsumed_tail:
+        return f"decompresses to more than {MAX_DOC_BYTES} bytes"
+    if not inflater.eof:
+        return "truncated compressed data"
+    if inflater.unused_data:
+        return "trailing bytes after the compressed data"
+    return out
+
+
+def _ranges(starts: np.ndarray, total: int) -> np.ndarray:
+    """A mask over ``total`` items that is False at the first item of each range starting at ``starts``."""
+    mask = np.ones(total, dtype=bool)
+    inner = starts[(starts > 0) & (starts < total)]
+    mask[inner] = False
+    return mask
+
+
+def _check_field(seg: _Segment, field: str, n: int) -> int:
+    """Check one text field's postings; returns the sum of its field lengths."""
+    terms = seg.lines(f"{field}.terms.txt")
+    tpost = seg.array(f"{field}.tpost.npy", (np.dtype(np.int64),), len(terms) + 1)
+    tpos = seg.array(f"{field}.tpos.npy", (np.dtype(np.int64),), len(terms) + 1)
+    docs = seg.array(f"{field}.docs.npy", _UINTS, None)
+    tf = seg.array(f"{field}.tf.npy", _UINTS, len(docs))
+    pos = seg.array(f"{field}.pos.npy", _UINTS, None)
+    lengths = seg.array(f"{field}.len.npy", (np.dtype(np.uint32),), n)
+    total_len = int(np.asarray(lengths).sum(dtype=np.int64))
+    prefix = f"field {field}:"
+    if any(a >= b for a, b in zip(terms, terms[1:])):
+        seg.add(f"{prefix} {field}.terms.txt: terms are not sorted and unique")
+    if "" in terms:
+        seg.add(f"{prefix} {field}.terms.txt: an empty term")
+    tpost = np.asarray(tpost)
+    tpos = np.asarray(tpos)
+    if int(tpost[0]) != 0 or int(tpos[0]) != 0:
+        seg.add(f"{prefix} term offsets must start at 0")
+        return total_len
+    if np.any(np.diff(tpost) <= 0) or np.any(np.diff(tpos) <= 0):
+        seg.add(f"{prefix} term offsets must increase (every term has at least one posting)")
+        return total_len
+    if int(tpost[-1]) != len(docs) or int(tpos[-1]) != len(pos):
+        seg.add(f"{prefix} term offsets end at {int(tpost[-1])}/{int(tpos[-1])}, arrays hold {len(docs)}/{len(pos)}")
+        return total_len
+    d = np.asarray(docs, dtype=np.int64)
+    f = np.asarray(tf, dtype=np.int64)
+    if len(d) and (int(d.max()) >= n):
+        seg.add(f"{prefix} a posting names document {int(d.max())} of a segment of {n}")
+        return total_len
+    if len(d) > 1 and np.any(np.diff(d)[_ranges(tpost[1:-1], len(d))[1:]] <= 0):
+        seg.add(f"{prefix} doc ids are not strictly ascending within a term")
+    if len(f) and int(f.min()) < 1:
+        seg.add(f"{prefix} a term frequency is 0")
+        return total_len
+    cum = np.concatenate(([0], np.cumsum(f)))
+    if not np.array_equal(cum[tpost], tpos):
+        seg.add(f"{prefix} position offsets do not match the term frequencies")
+        return total_len
+    p = np.asarray(pos, dtype=np.int64)
+    if len(p) > 1 and np.any(np.diff(p)[_ranges(cum[1:-1], len(p))[1:]] <= 0):
+        seg.add(f"{prefix} positions are not strictly ascending within a posting")
+    per_doc = np.bincount(d, weights=f, minlength=n) if len(d) else np.zeros(n)
+    if not np.array_equal(per_doc.astype(np.int64), np.asarray(lengths, dtype=np.int64)):
+        bad = int(np.flatnonzero(per_doc.astype(np.int64) != np.asarray(lengths, dtype=np.int64))[0])
+        seg.add(f"{prefix} document {bad}: length {int(lengths[bad])}, its postings hold {int(per_doc[bad])} occurrences")
+    return total_len
