@@ -1,0 +1,452 @@
+"""Benchmark helpers: the systems compared (idsearch and its peers), the shared document and query sets,
+peak-memory measurement in a subprocess, and the summary table printed at the end of the session.
+
+Fairness rules, applied to every system:
+
+- the same documents: ``id``, ``title``, ``body``, ``date``, ``source``, ``category`` of the shared corpus
+  (dates normalized by :func:`idsearch.ingest.iter_documents`), all stored;
+- the same analysis: idsearch's Indonesian analyzer with every word's stem already known ("cached"), used
+  by Whoosh through :class:`idsearch.whoosh.IndonesianAnalyzer`, and for bm25s and tantivy applied in
+  Python before handing them the terms (bm25s: token lists; tantivy: terms joined by spaces, whitespace
+  tokenizer). The time of that analysis is part of every system's build and query time;
+- one thread/process where the peer lets us choose (Whoosh ``procs=1``, tantivy ``num_threads=1``,
+  bm25s ``n_threads=0``, its in-thread path); idsearch is measured with ``workers=1`` (the comparison) and with all cores;
+- title weighted 2, body 1 (idsearch BM25F; Whoosh BM25F field boost; tantivy per-field BM25 with the
+  title query boosted 2; bm25s has no fields: the title terms are counted twice).
+
+Run as a script (``python _peers.py SYSTEM DOCS.jsonl OUTDIR``) it builds one index in a fresh process and
+prints JSON with its build time, index size and peak resident memory (``VmHWM``; worker processes:
+``ru_maxrss`` of the children): that is how peak memory is measured. Resident memory, not tracemalloc, so
+that Rust (tantivy) and numpy allocations count too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+KEEP = ("id", "title", "body", "date", "source", "category")
+TITLE_WEIGHT = 2.0
+HERE = Path(__file__).resolve().parent
+SHARED = Path(os.environ.get("IDSEARCH_SHARED", HERE.parent.parent / "shared"))
+EVAL_FILES = ("facqa_questions.jsonl", "clickid_titles.jsonl", "indosum_lead.jsonl")
+
+# Everything measured in this session, for the summary table: kind -> key -> figures.
+RESULTS: dict[str, dict[Any, dict[str, Any]]] = {"build": {}, "query": {}, "idsearch_extra": {}, "scaling": {}}
+# The last index each system built in this session (reused by the query benchmarks).
+BUILT: dict[tuple[str, int], Any] = {}
+
+
+# -- documents and queries --------------------------------------------------------------------------------------
+
+
+def normalize_docs(raw_docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The benchmark documents: raw corpus records through idsearch's ingest (ISO dates), fields in KEEP."""
+    from idsearch.ingest import iter_documents
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "docs.jsonl"
+        with path.open("w", encoding="utf-8") as fh:
+            for doc in raw_docs:
+                fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        docs = list(iter_documents([path], on_problem=lambda _problem: None))
+    return [{k: d[k] for k in KEEP if d.get(k) not in (None, "")} for d in docs]
+
+
+def repeat_docs(docs: Sequence[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """``n`` documents: the corpus cut to ``n``, or repeated with new ids (``<id>~r<k>``) to reach ``n``."""
+    out: list[dict[str, Any]] = []
+    k = 0
+    while len(out) < n:
+        for doc in docs[: n - len(out)]:
+            out.append(doc if k == 0 else {**doc, "id": f"{doc['id']}~r{k}"})
+        k += 1
+    return out
+
+
+def text_bytes(docs: Iterable[dict[str, Any]]) -> int:
+    """UTF-8 bytes of the analyzed text (title + body): the MB in MB/s."""
+    return sum(len((d.get("title") or "").encode()) + len((d.get("body") or "").encode()) for d in docs)
+
+
+def warm_analyzer(docs: Iterable[dict[str, Any]]) -> Any:
+    """A fresh idsearch analyzer that has analyzed every document once (every word's stem is cached)."""
+    from idsearch.analysis import IndonesianAnalyzer
+
+    analyzer = IndonesianAnalyzer()
+    for d in docs:
+        analyzer.analyze(d.get("title") or "")
+        analyzer.analyze(d.get("body") or "")
+    return analyzer
+
+
+def load_queries(per_file: int) -> list[dict[str, Any]]:
+    """An even sample of ``per_file`` queries from each shared eval file (``qid``, ``query``, ``relevant``)."""
+    out = []
+    for name in EVAL_FILES:
+        path = SHARED / "eval" / name
+        if not path.exists():
+            import pytest
+
+            pytest.skip(f"needs {path} (the shared eval sets beside the checkout)")
+        with path.open(encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+        out.extend(rows[:: max(1, len(rows) // per_file)][:per_file])
+    return out
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) by linear interpolation."""
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    k = (len(s) - 1) * q / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+# -- the systems ------------------------------------------------------------------------------------------------
+
+
+class System:
+    """One search engine: ``build`` an index of ``docs`` at ``path`` (returns a handle), ``searcher`` gives a
+    function from a query string to the ids of the top hits."""
+
+    name = "?"
+
+    def build(self, docs: Sequence[dict[str, Any]], path: Path, analyzer: Any) -> Any:
+        raise NotImplementedError
+
+    def searcher(self, handle: Any, analyzer: Any) -> Callable[[str, int], list[str]]:
+        raise NotImplementedError
+
+    def close(self, handle: Any) -> None:
+        pass
+
+
+class Idsearch(System):
+    def __init__(self, workers: int | None, cached: bool = True) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self.cached = cached
+        self.name = f"idsearch w={self.workers}" + ("" if cached else " cold")
+
+    def build(self, docs: Sequence[dict[str, Any]], path: Path, analyzer: Any) -> Any:
+        from idsearch.index import Index
+
+        ix = Index.create(path, analyzer=analyzer if self.cached else None)
+        with ix.writer(workers=self.workers) as w:
+            for doc in docs:
+                w.add(doc)
+        return ix
+
+    def searcher(self, handle: Any, analyzer: Any) -> Callable[[str, int], list[str]]:
+        def search(query: str, limit: int) -> list[str]:
+            return [h.id for h in handle.search(query, limit=limit)]
+
+        return search
+
+    def close(self, handle: Any) -> None:
+        handle.close()
+
+
+class Whoosh(System):
+    name = "whoosh"
+
+    def build(self, docs: Sequence[dict[str, Any]], path: Path, analyzer: Any) -> Any:
+        from whoosh.fields import ID, TEXT, Schema
+        from whoosh.index import create_in
+
+        from idsearch.whoosh import IndonesianAnalyzer
+
+        ana = IndonesianAnalyzer.from_analyzer(analyzer)
+        schema = Schema(
+            id=ID(stored=True, unique=True),
+            title=TEXT(analyzer=ana, stored=True, field_boost=TITLE_WEIGHT),
+            body=TEXT(analyzer=ana, stored=True),
+            date=ID(stored=True),
+            source=ID(stored=True),
+            category=ID(stored=True),
+        )
+        path.mkdir(parents=True, exist_ok=True)
+        ix = create_in(str(path), schema)
+        w = ix.writer(procs=1, limitmb=256)
+        for doc in docs:
+            w.add_document(**doc)
+        w.commit()
+        return ix
+
+    def searcher(self, handle: Any, analyzer: Any) -> Callable[[str, int], list[str]]:
+        from whoosh.qparser import MultifieldParser, OrGroup
+
+        from idsearch.whoosh import IndonesianAnalyzer
+
+        # the schema was unpickled from the index: give it the warm analyzer (as idsearch's Index has)
+        warm = IndonesianAnalyzer.from_analyzer(analyzer)
+        for field in ("title", "body"):
+            handle.schema[field].analyzer = warm
+        parser = MultifieldParser(["title", "body"], handle.schema, group=OrGroup)
+        searcher = handle.searcher()
+        self._searchers = [*getattr(self, "_searchers", []), searcher]
+
+        def search(query: str, limit: int) -> list[str]:
+            return [hit["id"] for hit in searcher.search(parser.parse(query), limit=limit)]
+
+        return search
+
+    def close(self, handle: Any) -> None:
+        for s in getattr(self, "_searchers", []):
+            s.close()
+        self._searchers = []
+
+
+class Bm25s(System):
+    name = "bm25s"
+
+    def build(self, docs: Sequence[dict[str, Any]], path: Path, analyzer: Any) -> Any:
+        import bm25s
+
+        terms = analyzer.terms
+        corpus = []
+        for d in docs:
+            title = terms(d.get("title") or "")
+            corpus.append(title + title + terms(d.get("body") or ""))
+        retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+        retriever.index(corpus, show_progress=False)
+        retriever.save(str(path), corpus=list(docs), show_progress=False)
+        return retriever, [d["id"] for d in docs]
+
+    def searcher(self, handle: Any, analyzer: Any) -> Callable[[str, int], list[str]]:
+        retriever, ids = handle
+        vocab = retriever.vocab_dict
+        terms = analyzer.terms
+
+        def search(query: str, limit: int) -> list[str]:
+            tokens = [t for t in terms(query) if t in vocab]
+            if not tokens:
+                return []
+            found, scores = retriever.retrieve([tokens], k=min(limit, len(ids)), show_progress=False, n_threads=0)
+            return [ids[i] for i, s in zip(found[0], scores[0]) if s > 0]
+
+        return search
+
+
+class Tantivy(System):
+    name = "tantivy"
+
+    def build(self, docs: Sequence[dict[str, Any]], path: Path, analyzer: Any) -> Any:
+        import tantivy
+
+        sb = tantivy.SchemaBuilder()
+        sb.add_text_field("id", stored=True, tokenizer_name="raw")
+        sb.add_text_field("title", tokenizer_name="whitespace")
+        sb.add_text_field("body", tokenizer_name="whitespace")
+        sb.add_bytes_field("doc", stored=True)
+        schema = sb.build()
+        path.mkdir(parents=True, exist_ok=True)
+        index = tantivy.Index(schema, path=str(path))
+        writer = index.writer(heap_size=256_000_000, num_threads=1)
+        terms = analyzer.terms
+        for d in docs:
+            writer.add_document(
+                tantivy.Document(
+                    id=d["id"],
+                    title=" ".join(terms(d.get("title") or "")),
+                    body=" ".join(terms(d.get("body") or "")),
+                    doc=json.dumps(d, ensure_ascii=False).encode(),
+                )
+            )
+        writer.commit()
+        writer.wait_merging_threads()
+        index.reload()
+        return index, schema
+
+    def searcher(self, handle: Any, analyzer: Any) -> Callable[[str, int], list[str]]:
+        import tantivy
+
+        index, schema = handle
+        searcher = index.searcher()
+        terms = analyzer.terms
+        should = tantivy.Occur.Should
+        term_query = tantivy.Query.term_query
+        boost = tantivy.Query.boost_query
+
+        def search(query: str, limit: int) -> list[str]:
+            clauses = []
+            for t in dict.fromkeys(terms(query)):
+                clauses.append((should, boost(term_query(schema, "title", t), TITLE_WEIGHT)))
+                clauses.append((should, term_query(schema, "body", t)))
+            if not clauses:
+                return []
+            hits = searcher.search(tantivy.Query.boolean_query(clauses), limit).hits
+            return [searcher.doc(addr)["id"][0] for _score, addr in hits]
+
+        return search
+
+
+PEERS: dict[str, Callable[[], System]] = {"whoosh": Whoosh, "bm25s": Bm25s, "tantivy": Tantivy}
+
+
+def make_system(name: str) -> System:
+    """``idsearch``/``idsearch-cold`` with ``:workers`` (``idsearch:1``, ``idsearch-cold:0`` = all cores), or a peer."""
+    if name.startswith("idsearch"):
+        base, _, workers = name.partition(":")
+        return Idsearch(int(workers or 0) or None, cached=base == "idsearch")
+    return PEERS[name]()
+
+
+# -- peak memory: one build in a fresh process ------------------------------------------------------------------
+
+
+def _rss_mb(key: str = "VmRSS") -> float:
+    """This process's resident memory (``VmRSS``) or its high-water mark (``VmHWM``), in MB."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure_in_subprocess(system: str, docs_path: Path, out_dir: Path) -> dict[str, Any]:
+    """Build ``system``'s index of the documents in ``docs_path`` in a fresh Python process; returns its
+    figures: ``seconds``, ``size_bytes``, ``rss_before_mb`` (after loading the documents, warming the
+    analyzer and importing the system), ``peak_mb`` (``VmHWM``, the process's peak resident memory) and
+    ``workers_peak_mb`` (``ru_maxrss`` of its largest child process, e.g. an idsearch worker)."""
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), system, str(docs_path), str(out_dir)],
+        capture_output=True, text=True, check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"memory measurement of {system} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _main(argv: list[str]) -> None:
+    system_name, docs_path, out_dir = argv
+    with open(docs_path, encoding="utf-8") as fh:
+        docs = [json.loads(line) for line in fh]
+    system = make_system(system_name)
+    analyzer = warm_analyzer(docs) if not system_name.startswith("idsearch-cold") else None
+    with tempfile.TemporaryDirectory() as tmp:  # import the system's modules before the baseline
+        system.close(make_system(system_name).build(docs[:2], Path(tmp) / "warmup", warm_analyzer(docs[:2])))
+    before = _rss_mb()
+    start = time.perf_counter()
+    handle = system.build(docs, Path(out_dir), analyzer)
+    seconds = time.perf_counter() - start
+    system.close(handle)
+    # VmHWM, not ru_maxrss: Linux carries the parent's high-water mark over fork + exec into ru_maxrss
+    own = _rss_mb("VmHWM")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({
+        "seconds": seconds,
+        "size_bytes": dir_size(Path(out_dir)),
+        "rss_before_mb": round(before, 1),
+        "peak_mb": round(own, 1),
+        "workers_peak_mb": round(children, 1),
+    }))
+
+
+# -- the summary table ------------------------------------------------------------------------------------------
+
+
+def _fmt(value: Any, spec: str = ".2f") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return format(value, spec)
+    return str(value)
+
+
+def summary_lines() -> list[str]:
+    """The README table (and the extras) from what this session measured."""
+    lines: list[str] = []
+    build = RESULTS["build"]
+    query = RESULTS["query"]
+    if build or query:
+        systems = list(dict.fromkeys([*(k for k in build if "cold" not in k), *(k[0] for k in query)]))
+        ref = build.get("idsearch w=1", {})
+        ref_q = query.get(("idsearch w=1", "eval"), {})
+        lines.append("| system | build cold s | build cached s | docs/s | MB/s | query p50 ms | query p99 ms "
+                     "| index MB | build memory MB | build ratio | p50 ratio |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        for name in systems:
+            b = build.get(name, {})
+            cold = build.get(f"{name} cold", {})
+            q = query.get((name, "eval"), {})  # idsearch's queries run on the w=1 index
+            mem = None
+            if "peak_build_mb" in b:
+                mem = f"{b['peak_build_mb']:.0f}"
+                if b.get("workers_build_mb"):
+                    mem += f" (+{b['workers_build_mb']:.0f}/worker)"
+            ratio_b = ref.get("seconds") and b.get("seconds") and b["seconds"] / ref["seconds"]
+            ratio_q = ref_q.get("p50_ms") and q.get("p50_ms") and q["p50_ms"] / ref_q["p50_ms"]
+            lines.append(
+                f"| {name} | {_fmt(cold.get('seconds'))} | {_fmt(b.get('seconds'))} | {_fmt(b.get('docs_per_s'), '.0f')} "
+                f"| {_fmt(b.get('mb_per_s'))} | {_fmt(q.get('p50_ms'))} | {_fmt(q.get('p99_ms'))} "
+                f"| {_fmt(b.get('size_mb'), '.1f')} | {mem or '-'} | {_fmt(ratio_b or None, '.2f')} "
+                f"| {_fmt(ratio_q or None, '.2f')} |"
+            )
+        lines.append("ratios = system / idsearch w=1 (cached) in this run: above 1 means idsearch is faster. "
+                     "build memory = peak RSS growth during the build (+ per worker process).")
+    by_terms = sorted({k[1] for k in query if k[1] != "eval"}, key=lambda s: int(s.split("-")[1]))
+    if by_terms:
+        systems = list(dict.fromkeys(k[0] for k in query))
+        lines.append("")
+        lines.append("| query p50 / p99 ms | " + " | ".join(by_terms) + " |")
+        lines.append("|---|" + "---|" * len(by_terms))
+        for name in systems:
+            cells = []
+            for qs in by_terms:
+                q = query.get((name, qs))
+                cells.append(f"{q['p50_ms']:.2f} / {q['p99_ms']:.2f}" if q else "-")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    extra = RESULTS["idsearch_extra"]
+    if extra:
+        lines.append("")
+        lines.append("| idsearch | p50 ms | p99 ms | note |")
+        lines.append("|---|---|---|---|")
+        for name, e in extra.items():
+            lines.append(f"| {name} | {_fmt(e.get('p50_ms'))} | {_fmt(e.get('p99_ms'))} | {e.get('note', '')} |")
+    scaling = RESULTS["scaling"]
+    if scaling:
+        lines.append("")
+        lines.append("| docs | build s | docs/s | MB/s | index MB | query p50 ms | query p99 ms |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for n, s in sorted(scaling.items()):
+            lines.append(f"| {n:,} | {_fmt(s.get('seconds'))} | {_fmt(s.get('docs_per_s'), '.0f')} "
+                         f"| {_fmt(s.get('mb_per_s'))} | {_fmt(s.get('size_mb'), '.1f')} "
+                         f"| {_fmt(s.get('p50_ms'))} | {_fmt(s.get('p99_ms'))} |")
+    return lines
+
+
+class SummaryPlugin:
+    """Registered by the benchmark modules: prints the summary table after pytest-benchmark's own."""
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        lines = summary_lines()
+        if lines:
+            terminalreporter.write_sep("=", "idsearch vs peers (benchmarks/README.md format)")
+            for line in lines:
+                terminalreporter.write_line(line)
+
+
+def register_summary(config: Any) -> None:
+    if not config.pluginmanager.has_plugin("idsearch-bench-summary"):
+        config.pluginmanager.register(SummaryPlugin(), "idsearch-bench-summary")
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

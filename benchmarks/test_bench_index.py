@@ -1,0 +1,187 @@
+"""Index build time: idsearch (cold and cached analyzer, one worker and all cores) against Whoosh, bm25s and
+tantivy given the same Indonesian analysis (see ``_peers.py`` for the fairness rules).
+
+Each build is timed in this process by pytest-benchmark (the figure is the fastest round), then repeated
+once in a fresh process to measure memory (``ru_maxrss``) and the index size on disk. docs/s and MB/s (UTF-8
+MB of title + body) and the ratio to idsearch w=1 (cached) measured in the same run go to
+``benchmark.extra_info`` and to the summary table printed at the end of the session.
+
+``--bench-full`` adds the scaling runs: idsearch at 10 k, 28 k (the corpus) and 280 k documents (the
+corpus repeated with new ids): build time and query latency.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _peers import (
+    BUILT,
+    RESULTS,
+    load_queries,
+    make_system,
+    measure_in_subprocess,
+    normalize_docs,
+    percentile,
+    register_summary,
+    repeat_docs,
+    text_bytes,
+    warm_analyzer,
+)
+from pytest_benchmark.fixture import BenchmarkFixture
+
+pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning", "ignore::DeprecationWarning")
+
+CORES = os.cpu_count() or 1
+# idsearch first: the peers' ratios refer to "idsearch w=1" measured earlier in the same run
+SYSTEMS = ["idsearch-cold:1", "idsearch:1", f"idsearch-cold:{CORES}", f"idsearch:{CORES}", "whoosh", "bm25s", "tantivy"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _summary(request: pytest.FixtureRequest) -> None:
+    register_summary(request.config)
+
+
+@pytest.fixture(scope="module")
+def docs(corpus_docs: list[dict]) -> list[dict[str, Any]]:
+    return normalize_docs(corpus_docs)
+
+
+@pytest.fixture(scope="module")
+def analyzer(docs: list[dict[str, Any]]) -> Any:
+    return warm_analyzer(docs)
+
+
+@pytest.fixture(scope="module")
+def docs_file(docs: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bench-docs") / "docs.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for doc in docs:
+            fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("system_name", SYSTEMS)
+def test_build(
+    benchmark: BenchmarkFixture,
+    system_name: str,
+    docs: list[dict[str, Any]],
+    analyzer: Any,
+    docs_file: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    bench_full: bool,
+) -> None:
+    system = make_system(system_name)
+    cached = not system_name.startswith("idsearch-cold")
+    root = tmp_path_factory.mktemp(system_name.replace(":", "-"))
+    counter = itertools.count()
+    handles: list[Any] = []
+
+    def setup() -> tuple[tuple[Path], dict[str, Any]]:
+        for h in handles:  # the previous round's index: closed, not timed
+            system.close(h)
+        handles.clear()
+        return (root / f"round{next(counter)}",), {}
+
+    def build(path: Path) -> Any:
+        handle = system.build(docs, path, analyzer if cached else None)
+        handles.append(handle)
+        return handle
+
+    rounds = 1 if (bench_full and system_name == "whoosh") else 2
+    benchmark.pedantic(build, setup=setup, rounds=rounds, iterations=1)
+    handle = handles[-1]
+
+    # correctness: every document is there and a query finds something
+    search = system.searcher(handle, analyzer)
+    probe = docs[len(docs) // 2].get("title") or docs[len(docs) // 2]["body"][:80]
+    found = search(probe, 10)
+    assert found, f"{system.name}: no hits for {probe!r}"
+    if system_name.startswith("idsearch"):
+        assert len(handle) == len(docs)
+
+    seconds = benchmark.stats.stats.min
+    mem = measure_in_subprocess(system_name, docs_file, root / "memory")
+    mb = text_bytes(docs) / 1e6
+    info: dict[str, Any] = {
+        "system": system.name,
+        "docs": len(docs),
+        "seconds": round(seconds, 3),
+        "docs_per_s": round(len(docs) / seconds),
+        "mb_per_s": round(mb / seconds, 2),
+        "size_mb": round(mem["size_bytes"] / 1e6, 2),
+        "peak_rss_mb": mem["peak_mb"],
+        "rss_before_mb": mem["rss_before_mb"],
+        "peak_build_mb": round(mem["peak_mb"] - mem["rss_before_mb"], 1),
+        "workers_build_mb": round(max(0.0, mem["workers_peak_mb"] - mem["rss_before_mb"]), 1),
+        "subprocess_seconds": round(mem["seconds"], 3),
+        "memory_method": "VmHWM of a fresh process (ru_maxrss of its largest child) minus VmRSS before the build",
+    }
+    ref = RESULTS["build"].get("idsearch w=1")
+    if ref and system.name != "idsearch w=1":
+        info["ratio_to_idsearch_w1"] = round(seconds / ref["seconds"], 2)
+    benchmark.extra_info.update(info)
+    RESULTS["build"][system.name] = info
+    if cached and (system_name in ("idsearch:1", "whoosh", "bm25s", "tantivy")):
+        BUILT[(system_name, len(docs))] = (system, handle, analyzer)  # the query benchmarks reuse it
+    else:
+        system.close(handle)
+
+
+SCALES = [10_000, 28_000, 280_000]
+
+
+@pytest.mark.parametrize("n_docs", SCALES)
+def test_scaling(
+    benchmark: BenchmarkFixture,
+    n_docs: int,
+    docs: list[dict[str, Any]],
+    analyzer: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    bench_full: bool,
+) -> None:
+    if not bench_full:
+        pytest.skip("scaling to 10k/28k/280k documents runs only with --bench-full (smoke mode has 600 documents)")
+    scaled = repeat_docs(docs, min(n_docs, len(docs)) if n_docs == 28_000 else n_docs)
+    system = make_system(f"idsearch:{CORES}")
+    root = tmp_path_factory.mktemp(f"scale{n_docs}")
+    handles: list[Any] = []
+
+    def build() -> None:
+        handles.append(system.build(scaled, root / "ix", analyzer))
+
+    benchmark.pedantic(build, rounds=1, iterations=1)
+    handle = handles[-1]
+    assert len(handle) == len(scaled)
+    search = system.searcher(handle, analyzer)
+    queries = [q["query"] for q in load_queries(100)]
+    for q in queries[:10]:
+        search(q, 10)  # warm up: page cache, memory maps
+    latencies = []
+    empty = 0
+    for q in queries:
+        start = time.perf_counter()
+        ids = search(q, 10)
+        latencies.append(time.perf_counter() - start)
+        empty += not ids
+    assert empty < len(queries) * 0.1
+    seconds = benchmark.stats.stats.min
+    info = {
+        "docs": len(scaled),
+        "workers": CORES,
+        "seconds": round(seconds, 2),
+        "docs_per_s": round(len(scaled) / seconds),
+        "mb_per_s": round(text_bytes(scaled) / 1e6 / seconds, 2),
+        "size_mb": round(handle.stats().size_bytes / 1e6, 1),
+        "queries": len(queries),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 3),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 3),
+    }
+    benchmark.extra_info.update(info)
+    RESULTS["scaling"][len(scaled)] = info
+    system.close(handle)
