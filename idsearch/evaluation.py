@@ -22,10 +22,12 @@ Metrics (per query, then averaged over queries; all pure functions of a ranked i
   divided by the DCG of the ideal ordering; binary judgements have gain 1.
 
 Free-text queries (questions, headlines) contain characters that are query syntax (``?``, ``:``,
-quotes, ``-``, parentheses, ``AND``). :func:`plain_query` turns such text into a query string of only
-its words -- the words the analyzer's own tokenizer finds, normalized (lowercase), joined by spaces --
-so it can never be a syntax error and analyzes to exactly the terms of the original text: a bag of words
-(OR), a hyphenated compound such as ``covid-19`` staying a phrase as it is in the index.
+quotes, ``-``, parentheses, ``AND``). Runs over an index therefore never use the query language:
+``query_mode="plain"`` (the default) is the library's own plain-text mode, ``Index.search(text,
+syntax=False)``: each whitespace-separated word analyzed, repeated words counted once, ORed (a word that
+analyzes to several terms, e.g. ``covid-19``, is a phrase). ``query_mode="bag"`` is the textbook BM25
+query instead: every analyzed term of the text is a clause of its own, repeats included (a term that
+occurs twice in the question is scored twice), compounds split into their terms.
 
 Protocol for the shared sets (``../shared/eval/README.md``): one index of all three corpus files; for the
 clickid headline set the title must not be indexed. Searching only the ``body`` field
@@ -70,7 +72,6 @@ __all__ = [
     "mrr_at",
     "ndcg_at",
     "overall",
-    "plain_query",
     "recall_at",
 ]
 
@@ -370,22 +371,9 @@ def compare_json(runs: Mapping[str, Reports]) -> dict[str, Any]:
 
 # -- running queries against an Index -------------------------------------------------------------------------------
 
-_WORD_RE = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
-
-
-def plain_query(text: str, analyzer: Any = None) -> str:
-    """Free text as a query string of only its words: no syntax left, so it never fails to parse.
-
-    With an ``analyzer`` its tokenizer finds the words (the index's own; recommended, as then the query
-    analyzes to exactly the terms of ``text``); without one, words are runs of letters and digits
-    joined by hyphens or apostrophes. Words are lowercased, so ``AND``/``OR``/``NOT`` are words."""
-    words = analyzer.words(text) if analyzer is not None else _WORD_RE.findall(text.casefold())
-    return " ".join(words)
-
-
 class IndexRun:
-    """A run over an :class:`~idsearch.index.Index`: each text is searched as :func:`plain_query` words on
-    a fixed snapshot (a reader opened here; :meth:`close` it, or use ``with``), returning the top ``depth``
+    """A run over an :class:`~idsearch.index.Index`: each text is searched as plain words (see the module
+    docstring for ``query_mode``) on a fixed snapshot (a reader opened here; :meth:`close` it, or use ``with``), returning the top ``depth``
     ids. Made by :func:`index_run`."""
 
     def __init__(
@@ -397,7 +385,7 @@ class IndexRun:
         k1: float | None = None,
         b: float | Mapping[str, float] | None = None,
         depth: int = 100,
-        default_operator: str = "or",
+        query_mode: str = "plain",
     ) -> None:
         from idsearch.reader import IndexReader
         from idsearch.storage import read_manifest
@@ -420,17 +408,35 @@ class IndexRun:
         self.index = ix
         self.fields = tuple(fields) if fields else None
         self.weights = dict(weights) if weights else None
+        if query_mode not in ("plain", "bag"):
+            raise ValueError(f"query_mode must be 'plain' or 'bag', not {query_mode!r}")
+        if self.fields:
+            unknown = set(self.fields) - set(schema.text_field_names)
+            if unknown:
+                raise ValueError(f"unknown text fields: {sorted(unknown)}")
         self.depth = depth
-        self.default_operator = default_operator
+        self.query_mode = query_mode
         self.schema = schema
         self.reader = IndexReader(ix.path, read_manifest(ix.path), schema, ix.analyzer)
         self._ids = [segment.ids for segment in self.reader.segments]
 
     def __call__(self, text: str) -> list[str]:
+        return [doc_id for doc_id, _score in self.scored(text)]
+
+    def scored(self, text: str) -> list[tuple[str, float]]:
+        """The top ``depth`` (id, score) pairs for ``text``, best first."""
         ix = self.index
-        node = ix.compile(plain_query(text, ix.analyzer), fields=self.fields, default_operator=self.default_operator)
+        node: Any
+        if self.query_mode == "plain":
+            node = ix.compile(text, fields=self.fields, syntax=False)
+        else:
+            from idsearch.reader import BoolNode, TermNode
+
+            fields = self.fields or self.schema.text_field_names
+            terms = ix.analyzer.terms(text)
+            node = BoolNode(should=tuple(TermNode(t, fields) for t in terms)) if terms else None
         matches, _total = self.reader.matches(node, limit=self.depth, weights=self.weights)
-        return [self._ids[m.segment][m.doc] for m in matches]
+        return [(self._ids[m.segment][m.doc], m.score) for m in matches]
 
     def close(self) -> None:
         self.reader.close()
@@ -450,18 +456,16 @@ def index_run(
     k1: float | None = None,
     b: float | Mapping[str, float] | None = None,
     depth: int = 100,
-    default_operator: str = "or",
+    query_mode: str = "plain",
 ) -> IndexRun:
     """A run over an index (see :class:`IndexRun`).
 
     ``fields`` restricts the text fields searched and ``weights`` overrides their BM25F weights, as in
     :meth:`Index.search`. ``k1`` and ``b`` (one value, or per field) override the schema's BM25
     parameters: they are used only when scoring (norms come from stored field lengths), so an index
-    need not be rebuilt to try them. Hits are those of ``ix.search(plain_query(text, ix.analyzer), ...)``;
-    ids are read from the segments' id lists instead of the stored documents, which is much faster."""
-    return IndexRun(
-        ix, fields=fields, weights=weights, k1=k1, b=b, depth=depth, default_operator=default_operator
-    )
+    need not be rebuilt to try them. With ``query_mode="plain"`` the hits are those of
+    ``ix.search(text, syntax=False, limit=depth, ...)``; ids are read from the segments' id lists instead of the stored documents, which is much faster."""
+    return IndexRun(ix, fields=fields, weights=weights, k1=k1, b=b, depth=depth, query_mode=query_mode)
 
 
 # -- a synthetic set: short keyword queries --------------------------------------------------------------------------
@@ -488,12 +492,12 @@ def make_keyword_queries(
     document. ``transform`` may rewrite each word (e.g. to its root, like a user typing ``banjir`` for
     ``kebanjiran``). Query words appear verbatim in the target document, which favours exact matching."""
     stop = frozenset(w.casefold() for w in stopwords)
-    word_re = re.compile(r"[^\W\d_]+")
+    word_re = re.compile(r"[^\W_]+")
     doc_words: list[tuple[str, list[str]]] = []
     df: Counter[str] = Counter()
     for doc in docs:
         text = " ".join(str(doc.get(f) or "") for f in fields).casefold()
-        ordered = list(dict.fromkeys(w for w in word_re.findall(text) if len(w) >= min_len and w not in stop))
+        ordered = list(dict.fromkeys(w for w in word_re.findall(text) if len(w) >= min_len and w.isalpha() and w not in stop))
         df.update(ordered)
         doc_words.append((str(doc["id"]), ordered))
     rng = random.Random(seed)
