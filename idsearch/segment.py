@@ -125,9 +125,10 @@ def encode_stored(docs: Sequence[bytes]) -> tuple[bytes, np.ndarray, bytes]:
     chunks = []
     offsets = np.zeros(len(docs) + 1, dtype=np.uint64)
     total = 0
-    compressobj = zlib.compressobj
+    # priming a compressor with the dictionary is costly; copying a primed one is not
+    primed = zlib.compressobj(STORED_LEVEL, zdict=zdict) if zdict else zlib.compressobj(STORED_LEVEL)
     for i, doc in enumerate(docs):
-        c = compressobj(STORED_LEVEL, zdict=zdict) if zdict else compressobj(STORED_LEVEL)
+        c = primed.copy()
         chunk = c.compress(doc) + c.flush()
         chunks.append(chunk)
         total += len(chunk)

@@ -12,6 +12,7 @@ lookup and appends to typed arrays; term strings are sorted and postings built w
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import itertools
 import json
 import os
@@ -57,8 +58,17 @@ class DocumentError(ValueError):
     """A document that cannot be indexed; the message names the document id and the field."""
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _clean_keyword(value: str) -> str:
     return " ".join(value.split()).casefold()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _day_of_string(value: str) -> int:
+    """Days since 1970-01-01 of a date string (memoized: news archives repeat their date strings)."""
+    from idsearch.dates import parse_date
+
+    return (parse_date(value) - _EPOCH).days
 
 
 def day_number(value: Any, field: str, doc_id: str) -> int:
@@ -68,10 +78,10 @@ def day_number(value: Any, field: str, doc_id: str) -> int:
     if isinstance(value, _dt.date):
         return (value - _EPOCH).days
     if isinstance(value, str):
-        from idsearch.dates import DateParseError, parse_date
+        from idsearch.dates import DateParseError
 
         try:
-            return (parse_date(value) - _EPOCH).days
+            return _day_of_string(value)
         except DateParseError as exc:
             raise DocumentError(f"document {doc_id!r}: field {field!r}: {exc}") from None
     raise DocumentError(f"document {doc_id!r}: field {field!r}: expected a date or a string, not {type(value).__name__}")
@@ -83,25 +93,45 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store a value of type {type(value).__name__}")
 
 
+_PLAIN_TYPES = (str, int, float, bool, type(None))
+
+
 class Prepared:
-    """A validated document, ready for analysis (cheap to send to a worker process)."""
+    """A validated document, ready for analysis (cheap to send to a worker process).
 
-    __slots__ = ("checksum", "days", "doc_id", "keywords", "stored", "texts")
+    ``stored`` is its JSON; a new document of plain values may travel as the mapping itself and be encoded
+    in the worker (``encode``), so the parent process does not serialize every document twice."""
 
-    def __init__(self, doc_id: str, stored: bytes, texts: tuple[str, ...], days: tuple[int, ...],
-                 keywords: tuple[str | None, ...]) -> None:
+    __slots__ = ("checksum", "days", "doc", "doc_id", "keywords", "stored", "texts")
+
+    def __init__(self, doc_id: str, stored: bytes | None, texts: tuple[str, ...], days: tuple[int, ...],
+                 keywords: tuple[str | None, ...], doc: Mapping[str, Any] | None = None) -> None:
         self.doc_id = doc_id
         self.stored = stored
-        self.checksum = zlib.crc32(stored)
+        self.checksum = zlib.crc32(stored) if stored is not None else -1
+        self.doc = doc
         self.texts = texts
         self.days = days
         self.keywords = keywords
 
+    def encode(self) -> None:
+        if self.stored is None:
+            self.stored = encode_document(self.doc_id, self.doc or {})
+            self.checksum = zlib.crc32(self.stored)
+            self.doc = None
+
     def __getstate__(self) -> tuple[Any, ...]:
-        return (self.doc_id, self.stored, self.checksum, self.texts, self.days, self.keywords)
+        return (self.doc_id, self.stored, self.checksum, self.texts, self.days, self.keywords, self.doc)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        self.doc_id, self.stored, self.checksum, self.texts, self.days, self.keywords = state
+        self.doc_id, self.stored, self.checksum, self.texts, self.days, self.keywords, self.doc = state
+
+
+def encode_document(doc_id: str, doc: Mapping[str, Any]) -> bytes:
+    try:
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise DocumentError(f"document {doc_id!r}: cannot be stored as JSON: {exc}") from None
 
 
 class SegmentBuilder:
@@ -141,6 +171,8 @@ class SegmentBuilder:
 
     def add(self, doc: Prepared) -> int:
         """Analyze and buffer one document; returns its local doc number."""
+        doc.encode()
+        assert doc.stored is not None
         local = len(self.ids)
         for field, text in zip(self.schema.text_field_names, doc.texts):
             self._index_text(field, text, local)
@@ -191,27 +223,31 @@ class SegmentBuilder:
             self.lengths[field].append(n)
             self.occurrences += n
             return
-        out_codes: list[int] = []
-        out_pos: list[int] = []
-        pos = 0
+        # some words are removed (-1) or split into several terms (<= -2): positions shift
+        arr = np.frombuffer(array("i", codes), dtype=np.int32)
+        special = np.flatnonzero(arr <= -2)
+        slots = np.ones(n, dtype=np.int64)
         multi = self._multi
-        for c in codes:
-            if c >= 0:
-                out_codes.append(c)
-                out_pos.append(pos)
-                pos += 1
-            elif c == -1:
-                pos += 1
-            else:
-                for t in multi[-2 - c]:
-                    if t >= 0:
-                        out_codes.append(t)
-                        out_pos.append(pos)
-                    pos += 1
-        m = len(out_codes)
-        self.codes[field].extend(out_codes)
+        for i in special.tolist():
+            slots[i] = len(multi[-2 - int(arr[i])])
+        starts = np.cumsum(slots) - slots
+        keep = arr >= 0
+        out_codes = [arr[keep]]
+        out_pos = [starts[keep]]
+        for i in special.tolist():
+            parts = np.asarray(multi[-2 - int(arr[i])], dtype=np.int32)
+            used = parts >= 0
+            out_codes.append(parts[used])
+            out_pos.append(starts[i] + np.flatnonzero(used))
+        codes_all = np.concatenate(out_codes)
+        pos_all = np.concatenate(out_pos)
+        if len(special):
+            order = np.argsort(pos_all, kind="stable")
+            codes_all, pos_all = codes_all[order], pos_all[order]
+        m = len(codes_all)
+        self.codes[field].frombytes(codes_all.astype(np.int32).tobytes())
         self.docs[field].extend(itertools.repeat(local, m))
-        self.positions[field].extend(out_pos)
+        self.positions[field].frombytes(pos_all.astype(np.int32).tobytes())
         self.lengths[field].append(m)
         self.occurrences += m
 
@@ -502,7 +538,7 @@ class IndexWriter:
         doc_id = self._doc_id(doc)
         if doc_id in self._where:
             raise DocumentError(f"document {doc_id!r} exists already; use update() to replace it")
-        self._append(self._prepare(doc_id, doc))
+        self._append(self._prepare(doc_id, doc, defer=self.workers > 1))
         self.added += 1
 
     def update(self, doc: Mapping[str, Any]) -> str:
@@ -510,10 +546,10 @@ class IndexWriter:
         when the stored document is identical already."""
         self._check_open()
         doc_id = self._doc_id(doc)
-        prepared = self._prepare(doc_id, doc)
         old = self._where.get(doc_id)
+        prepared = self._prepare(doc_id, doc, defer=old is None and self.workers > 1)
         if old is not None:
-            if prepared.checksum == old[2]:
+            if prepared.checksum == old[2] and old[2] >= 0:
                 self.skipped += 1
                 return "skipped"
             self._delete_at(doc_id, old)
@@ -538,7 +574,7 @@ class IndexWriter:
         self._dead.setdefault(where[0], set()).add(where[1])
         del self._where[doc_id]
 
-    def _prepare(self, doc_id: str, doc: Mapping[str, Any]) -> Prepared:
+    def _prepare(self, doc_id: str, doc: Mapping[str, Any], *, defer: bool = False) -> Prepared:
         """Validate a document and encode what is stored; raises DocumentError naming the field."""
         schema = self.schema
         texts = []
@@ -557,17 +593,16 @@ class IndexWriter:
             if value is not None and not isinstance(value, str):
                 raise DocumentError(f"document {doc_id!r}: field {field!r} must be a string, not {type(value).__name__}")
             keywords.append(_clean_keyword(value) if value else None)
-        try:
-            stored = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode("utf-8")
-        except (TypeError, ValueError) as exc:
-            raise DocumentError(f"document {doc_id!r}: cannot be stored as JSON: {exc}") from None
-        return Prepared(doc_id, stored, tuple(texts), tuple(days), tuple(keywords))
+        if defer and all(isinstance(k, str) and type(v) in _PLAIN_TYPES for k, v in doc.items()):
+            # plain values always encode: leave that to the worker process
+            return Prepared(doc_id, None, tuple(texts), tuple(days), tuple(keywords), dict(doc))
+        return Prepared(doc_id, encode_document(doc_id, doc), tuple(texts), tuple(days), tuple(keywords))
 
     def _append(self, doc: Prepared) -> None:
         if self.workers > 1:
             local = len(self._chunk)
             self._chunk.append(doc)
-            self._chunk_bytes += len(doc.stored)
+            self._chunk_bytes += len(doc.stored) if doc.stored is not None else sum(map(len, doc.texts)) + 64
             self._where[doc.doc_id] = (self._chunk_name, local, doc.checksum)
             if self._chunk_bytes >= self.chunk_limit:
                 self._dispatch_chunk()
