@@ -90,7 +90,7 @@ SHARED_SETS: dict[str, tuple[str, tuple[str, ...] | None]] = {
 """The shared evaluation sets and the fields the protocol lets each one search."""
 
 
-# -- metrics: pure functions of one ranked list ---------------------------------------------------------------------
+# -- metrics: pure functions of one ranked list --------------------------------------------------------------
 
 
 def mrr_at(ranked: Sequence[str], relevant: Iterable[str], k: int = 10) -> float:
@@ -130,7 +130,7 @@ def ndcg_at(ranked: Sequence[str], gains: Mapping[str, float] | Iterable[str], k
     return dcg / idcg
 
 
-# -- queries --------------------------------------------------------------------------------------------------------
+# -- queries -------------------------------------------------------------------------------------------------
 
 
 class QueryFileError(ValueError):
@@ -170,7 +170,12 @@ def _parse_query_line(record: Any) -> EvalQuery:
         raise _BadLine("'relevance' must be an object {document id: grade}")
     relevance: dict[str, float] = dict.fromkeys(relevant, 1.0)
     for doc_id, grade in graded.items():
-        if isinstance(grade, bool) or not isinstance(grade, (int, float)) or not math.isfinite(grade) or grade < 0:
+        if (
+            isinstance(grade, bool)
+            or not isinstance(grade, (int, float))
+            or not math.isfinite(grade)
+            or grade < 0
+        ):
             raise _BadLine(f"'relevance' grade of {doc_id!r} must be a number >= 0, not {grade!r}")
         if grade > 0:
             relevance[doc_id] = float(grade)
@@ -201,11 +206,15 @@ def load_queries(path: str | os.PathLike[str]) -> list[EvalQuery]:
                 try:
                     query = _parse_query_line(json.loads(line))
                 except json.JSONDecodeError as exc:
-                    raise QueryFileError(f"{path}:{lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+                    raise QueryFileError(
+                        f"{path}:{lineno}: invalid JSON: {exc.msg} (column {exc.colno})"
+                    ) from None
                 except _BadLine as exc:
                     raise QueryFileError(f"{path}:{lineno}: {exc}") from None
                 if query.qid in seen:
-                    raise QueryFileError(f"{path}:{lineno}: duplicate qid {query.qid!r} (first on line {seen[query.qid]})")
+                    raise QueryFileError(
+                        f"{path}:{lineno}: duplicate qid {query.qid!r} (first on line {seen[query.qid]})"
+                    )
                 seen[query.qid] = lineno
                 out.append(query)
         except UnicodeDecodeError as exc:
@@ -213,7 +222,7 @@ def load_queries(path: str | os.PathLike[str]) -> list[EvalQuery]:
     return out
 
 
-# -- reports --------------------------------------------------------------------------------------------------------
+# -- reports -------------------------------------------------------------------------------------------------
 
 
 @attrs.frozen
@@ -240,7 +249,12 @@ class Metrics:
 
     def get(self, name: str) -> float:
         """A metric by its name in :data:`METRICS` (``"mrr@10"`` ...)."""
-        attr = {"mrr@10": "mrr10", "recall@10": "recall10", "recall@100": "recall100", "ndcg@10": "ndcg10"}.get(name)
+        attr = {
+            "mrr@10": "mrr10",
+            "recall@10": "recall10",
+            "recall@100": "recall100",
+            "ndcg@10": "ndcg10",
+        }.get(name)
         if attr is None:
             raise ValueError(f"unknown metric {name!r} (one of {', '.join(METRICS)})")
         return float(getattr(self, attr))
@@ -285,11 +299,14 @@ class EvalReport:
 def overall(reports: Iterable[EvalReport], name: str = "overall") -> EvalReport:
     """All queries of several reports pooled into one (each query weighs the same, whatever its set)."""
     reports = list(reports)
-    return EvalReport(name, tuple(r for rep in reports for r in rep.results), sum(rep.seconds for rep in reports))
+    return EvalReport(
+        name, tuple(r for rep in reports for r in rep.results), sum(rep.seconds for rep in reports)
+    )
 
 
 def evaluate(run: RunFn, queries: Sequence[EvalQuery], *, k: int = 100, name: str = "") -> EvalReport:
-    """Run every query (``run(text)``, keeping its first ``k`` ids; ``k`` >= 100 for Recall@100) and score it."""
+    """Run every query (``run(text)``, keeping its first ``k`` ids; ``k`` >= 100 for Recall@100) and
+    score it."""
     if k < 10:
         raise ValueError(f"k must be at least 10, not {k}")
     results = []
@@ -311,7 +328,7 @@ def evaluate(run: RunFn, queries: Sequence[EvalQuery], *, k: int = 100, name: st
     return EvalReport(name, tuple(results), time.perf_counter() - start)
 
 
-# -- comparing runs --------------------------------------------------------------------------------------------------
+# -- comparing runs ------------------------------------------------------------------------------------------
 
 Reports = Mapping[str, EvalReport] | EvalReport
 
@@ -345,19 +362,25 @@ def compare(runs: Mapping[str, Reports], metric: str | None = None, *, with_over
             lines.append(f"{run:<{run_w}}  " + "  ".join(cells))
         return "\n".join(lines)
     set_w = max([3, *map(len, set_names)])
-    header = f"{'set':<{set_w}}  {'run':<{run_w}}  {'queries':>7}  " + "  ".join(f"{_LABELS[m]:>7}" for m in METRICS)
+    header = f"{'set':<{set_w}}  {'run':<{run_w}}  {'queries':>7}  " + "  ".join(
+        f"{_LABELS[m]:>7}" for m in METRICS
+    )
     lines = [header]
     for s in set_names:
         for run, sets in table.items():
             if s not in sets:
                 continue
             m = sets[s].metrics
-            lines.append(f"{s:<{set_w}}  {run:<{run_w}}  {m.queries:>7}  " + "  ".join(f"{m.get(x):>7.4f}" for x in METRICS))
+            lines.append(
+                f"{s:<{set_w}}  {run:<{run_w}}  {m.queries:>7}  "
+                + "  ".join(f"{m.get(x):>7.4f}" for x in METRICS)
+            )
     return "\n".join(lines)
 
 
 def compare_json(runs: Mapping[str, Reports]) -> dict[str, Any]:
-    """The data of :func:`compare`: ``{run: {set: {"queries", "mrr@10", ..., "seconds"}}}`` plus ``overall``."""
+    """The data of :func:`compare`: ``{run: {set: {"queries", "mrr@10", ..., "seconds"}}}``, plus
+    ``overall`` for several sets."""
     out: dict[str, Any] = {}
     for run, rep in runs.items():
         sets = _as_sets(rep)
@@ -369,12 +392,13 @@ def compare_json(runs: Mapping[str, Reports]) -> dict[str, Any]:
     return out
 
 
-# -- running queries against an Index -------------------------------------------------------------------------------
+# -- running queries against an Index ------------------------------------------------------------------------
+
 
 class IndexRun:
     """A run over an :class:`~idsearch.index.Index`: each text is searched as plain words (see the module
-    docstring for ``query_mode``) on a fixed snapshot (a reader opened here; :meth:`close` it, or use ``with``), returning the top ``depth``
-    ids. Made by :func:`index_run`."""
+    docstring for ``query_mode``) on a fixed snapshot (a reader opened here; :meth:`close` it, or use
+    ``with``), returning the top ``depth`` ids. Made by :func:`index_run`."""
 
     def __init__(
         self,
@@ -399,7 +423,8 @@ class IndexRun:
             if unknown:
                 raise ValueError(f"unknown text fields in b: {sorted(unknown)}")
             schema = attrs.evolve(
-                schema, text_fields=tuple(attrs.evolve(f, b=per_field.get(f.name, f.b)) for f in schema.text_fields)
+                schema,
+                text_fields=tuple(attrs.evolve(f, b=per_field.get(f.name, f.b)) for f in schema.text_fields),
             )
         if weights:
             unknown = set(weights) - set(schema.text_field_names)
@@ -464,11 +489,12 @@ def index_run(
     :meth:`Index.search`. ``k1`` and ``b`` (one value, or per field) override the schema's BM25
     parameters: they are used only when scoring (norms come from stored field lengths), so an index
     need not be rebuilt to try them. With ``query_mode="plain"`` the hits are those of
-    ``ix.search(text, syntax=False, limit=depth, ...)``; ids are read from the segments' id lists instead of the stored documents, which is much faster."""
+    ``ix.search(text, syntax=False, limit=depth, ...)``; ids are read from the segments' id lists
+    instead of the stored documents, which is much faster."""
     return IndexRun(ix, fields=fields, weights=weights, k1=k1, b=b, depth=depth, query_mode=query_mode)
 
 
-# -- a synthetic set: short keyword queries --------------------------------------------------------------------------
+# -- a synthetic set: short keyword queries ------------------------------------------------------------------
 
 
 def make_keyword_queries(
@@ -497,7 +523,11 @@ def make_keyword_queries(
     df: Counter[str] = Counter()
     for doc in docs:
         text = " ".join(str(doc.get(f) or "") for f in fields).casefold()
-        ordered = list(dict.fromkeys(w for w in word_re.findall(text) if len(w) >= min_len and w.isalpha() and w not in stop))
+        ordered = list(
+            dict.fromkeys(
+                w for w in word_re.findall(text) if len(w) >= min_len and w.isalpha() and w not in stop
+            )
+        )
         df.update(ordered)
         doc_words.append((str(doc["id"]), ordered))
     rng = random.Random(seed)
@@ -520,7 +550,7 @@ def make_keyword_queries(
     return out
 
 
-# -- command line ----------------------------------------------------------------------------------------------------
+# -- command line --------------------------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -534,30 +564,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("index", help="index directory")
     parser.add_argument("queries", nargs="+", help="query files (JSON lines: qid, query, relevant)")
     parser.add_argument("--fields", help="comma-separated text fields to search (default: all)")
-    parser.add_argument("--weight", action="append", default=[], metavar="FIELD=W", help="BM25F weight override")
+    parser.add_argument(
+        "--weight", action="append", default=[], metavar="FIELD=W", help="BM25F weight override"
+    )
     parser.add_argument("--k1", type=float, help="BM25 k1 override")
     parser.add_argument("--b", type=float, help="BM25 b override (all fields)")
+    parser.add_argument(
+        "--query-mode", choices=("plain", "bag"), default="plain", help="how text becomes a query"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
+    from idsearch.storage import IndexError_
+
     try:
         weights = {}
         for item in args.weight:
-            field, _, value = item.partition("=")
-            weights[field] = float(value)
-        ix = Index.open(args.index)
-        run = index_run(
-            ix,
-            fields=args.fields.split(",") if args.fields else None,
-            weights=weights or None,
-            k1=args.k1,
-            b=args.b,
-        )
-        reports = {}
-        with run:
-            for path in args.queries:
-                name = Path(path).name.removesuffix(".jsonl")
-                reports[name] = evaluate(run, load_queries(path), name=name)
-    except (OSError, ValueError) as exc:
+            field, _sep, value = item.partition("=")
+            try:
+                weights[field] = float(value)
+            except ValueError:
+                raise ValueError(f"--weight {item!r}: expected FIELD=NUMBER") from None
+        with Index.open(args.index) as ix:
+            run = index_run(
+                ix,
+                fields=args.fields.split(",") if args.fields else None,
+                weights=weights or None,
+                k1=args.k1,
+                b=args.b,
+                query_mode=args.query_mode,
+            )
+            reports = {}
+            with run:
+                for path in args.queries:
+                    name = Path(path).name.removesuffix(".jsonl")
+                    reports[name] = evaluate(run, load_queries(path), name=name)
+    except (OSError, ValueError, IndexError_) as exc:
         print(f"idsearch eval: {exc}", file=sys.stderr)
         return 2
     if args.json:

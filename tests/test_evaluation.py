@@ -147,13 +147,18 @@ def test_load_queries_known_item_and_graded(tmp_path: Path) -> None:
         ('{"qid": "a", "relevant": ["d"]}', "'query' must be a string"),
         ('{"qid": "a", "query": "x", "relevant": "d"}', "'relevant' must be a list"),
         ('{"qid": "a", "query": "x", "relevant": []}', "no relevant document"),
-        ('{"qid": "a", "query": "x", "relevance": {"d": -1}}', "'relevance' grade of 'd' must be a number >= 0"),
+        (
+            '{"qid": "a", "query": "x", "relevance": {"d": -1}}',
+            "'relevance' grade of 'd' must be a number >= 0",
+        ),
         ('{"qid": "a", "query": "x", "relevance": {"d": "high"}}', "'relevance' grade of 'd'"),
         ('{"qid": "q0", "query": "x", "relevant": ["d"]}', "duplicate qid 'q0' \\(first on line 1\\)"),
     ],
 )
 def test_load_queries_names_file_and_line_of_a_bad_line(tmp_path: Path, line: str, message: str) -> None:
-    path = write(tmp_path / "bad.jsonl", json.dumps({"qid": "q0", "query": "ok", "relevant": ["d"]}), "", line)
+    path = write(
+        tmp_path / "bad.jsonl", json.dumps({"qid": "q0", "query": "ok", "relevant": ["d"]}), "", line
+    )
     with pytest.raises(QueryFileError, match=f"bad.jsonl:3: {message}"):
         load_queries(path)
 
@@ -172,8 +177,14 @@ def test_load_queries_missing_or_binary_file(tmp_path: Path) -> None:
 
 def report(name: str, ranks: list[int | None]) -> EvalReport:
     results = [
-        QueryResult(f"{name}{i}", r, 1 / r if r and r <= 10 else 0.0, float(bool(r and r <= 10)),
-                    float(r is not None), 1 / math.log2(r + 1) if r and r <= 10 else 0.0)
+        QueryResult(
+            f"{name}{i}",
+            r,
+            1 / r if r and r <= 10 else 0.0,
+            float(bool(r and r <= 10)),
+            float(r is not None),
+            1 / math.log2(r + 1) if r and r <= 10 else 0.0,
+        )
         for i, r in enumerate(ranks)
     ]
     return EvalReport(name, tuple(results), seconds=1.5)
@@ -204,8 +215,14 @@ def test_compare_all_metrics_and_json() -> None:
     assert table[1] == "facqa  a          2   0.6667   1.0000   1.0000   0.7500"
     assert table[2] == "facqa  b          2   0.5000   0.5000   0.5000   0.5000"
     data = compare_json({"a": {"s1": report("s1", [1]), "s2": report("s2", [2, None])}})
-    assert data["a"]["s1"] == {"queries": 1, "mrr@10": 1.0, "recall@10": 1.0, "recall@100": 1.0,
-                               "ndcg@10": 1.0, "seconds": 1.5}
+    assert data["a"]["s1"] == {
+        "queries": 1,
+        "mrr@10": 1.0,
+        "recall@10": 1.0,
+        "recall@100": 1.0,
+        "ndcg@10": 1.0,
+        "seconds": 1.5,
+    }
     assert data["a"]["overall"]["queries"] == 3
     assert data["a"]["overall"]["mrr@10"] == pytest.approx(1.5 / 3)
     assert json.loads(json.dumps(data)) == data
@@ -216,16 +233,37 @@ def test_compare_all_metrics_and_json() -> None:
 # ------------------------------------------------------------------------------------------- index runs
 
 DOCS = [
-    {"id": "n1", "title": "Putin dan Pezeshkian bahas Suriah", "body": "Presiden Rusia Vladimir Putin menelepon "
-     "Presiden Iran Masoud Pezeshkian membahas situasi di Suriah.", "date": "2024-12-02"},
-    {"id": "n2", "title": "Banjir di Jakarta", "body": "Hujan deras membuat Jakarta kebanjiran. Warga mengungsi "
-     "dan banjir merendam rumah.", "date": "2024-11-20"},
-    {"id": "n3", "title": "Persib menang", "body": "Persib Bandung menang dua gol atas lawannya di stadion. "
-     "Pelatih memuji pemain.", "date": "2024-10-01"},
-    {"id": "n4", "title": "Harga beras naik", "body": "Harga beras di pasar Jakarta naik. Menteri berjanji "
-     "menstabilkan harga. Warga mengeluh.", "date": "2024-09-15"},
-    {"id": "n5", "title": "Covid-19 kembali", "body": "Kasus covid-19 naik di Bandung dan Jakarta. Presiden "
-     "meminta warga waspada.", "date": "2024-08-30"},
+    {
+        "id": "n1",
+        "title": "Putin dan Pezeshkian bahas Suriah",
+        "body": "Presiden Rusia Vladimir Putin menelepon "
+        "Presiden Iran Masoud Pezeshkian membahas situasi di Suriah.",
+        "date": "2024-12-02",
+    },
+    {
+        "id": "n2",
+        "title": "Banjir di Jakarta",
+        "body": "Hujan deras membuat Jakarta kebanjiran. Warga mengungsi dan banjir merendam rumah.",
+        "date": "2024-11-20",
+    },
+    {
+        "id": "n3",
+        "title": "Persib menang",
+        "body": "Persib Bandung menang dua gol atas lawannya di stadion. Pelatih memuji pemain.",
+        "date": "2024-10-01",
+    },
+    {
+        "id": "n4",
+        "title": "Harga beras naik",
+        "body": "Harga beras di pasar Jakarta naik. Menteri berjanji menstabilkan harga. Warga mengeluh.",
+        "date": "2024-09-15",
+    },
+    {
+        "id": "n5",
+        "title": "Covid-19 kembali",
+        "body": "Kasus covid-19 naik di Bandung dan Jakarta. Presiden meminta warga waspada.",
+        "date": "2024-08-30",
+    },
 ]
 
 AWKWARD = [
@@ -276,7 +314,9 @@ def test_index_run_fields_and_weights(small: Index) -> None:
 
 
 @pytest.mark.parametrize(("k1", "b"), [(0.9, 0.5), (1.5, 0.9)])
-def test_k1_and_b_overrides_equal_an_index_built_with_them(small: Index, tmp_path: Path, k1: float, b: float) -> None:
+def test_k1_and_b_overrides_equal_an_index_built_with_them(
+    small: Index, tmp_path: Path, k1: float, b: float
+) -> None:
     schema = Schema(text_fields=(TextField("title", weight=2.0, b=b), TextField("body", b=b)), k1=k1)
     rebuilt = Index.create(tmp_path / "rebuilt.idx", schema=schema)
     with rebuilt.writer(workers=1) as w:
@@ -295,8 +335,14 @@ def test_k1_and_b_overrides_equal_an_index_built_with_them(small: Index, tmp_pat
 def test_make_keyword_queries_is_deterministic_and_takes_rare_words_of_the_target() -> None:
     pool = ["banjir", "gempa", "kereta", "pemilu", "partai", "menteri", "harga", "beras", "sekolah", "pemain"]
     # every document: one pool word of 4 in the title, 2 of the body's, the common words, a digit word
-    docs = [{"id": f"d{i}", "title": f"{pool[i % 4]} khusus", "body": f"{pool[4 + i % 3]} umum {pool[7 + i % 3]} x1yz {i}"}
-            for i in range(40)]
+    docs = [
+        {
+            "id": f"d{i}",
+            "title": f"{pool[i % 4]} khusus",
+            "body": f"{pool[4 + i % 3]} umum {pool[7 + i % 3]} x1yz {i}",
+        }
+        for i in range(40)
+    ]
     qs = make_keyword_queries(docs, n=10, seed=3, min_df=2, max_df=15)
     assert qs == make_keyword_queries(docs, n=10, seed=3, min_df=2, max_df=15)
     assert qs != make_keyword_queries(docs, n=10, seed=4, min_df=2, max_df=15)
@@ -315,7 +361,9 @@ def test_make_keyword_queries_is_deterministic_and_takes_rare_words_of_the_targe
     assert [q.text for q in upper] == [q.text.upper() for q in qs]
 
 
-def test_main_prints_a_table_and_reports_bad_files(small: Index, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_prints_a_table_and_reports_bad_files(
+    small: Index, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     qfile = write(
         tmp_path / "toy.jsonl",
         json.dumps({"qid": "1", "query": "Banjir (Jakarta)?", "relevant": ["n2"]}),
@@ -371,7 +419,11 @@ def test_shared_sets_beat_the_best_baseline_row(shared_index: Index) -> None:
         print(f"{name}: {len(queries)} queries in {time.perf_counter() - start:.1f} s")
     print()
     print(compare({"default": reports}))
-    print(compare({"default": reports, "baseline best": _baseline_reports(reports)}, "mrr@10", with_overall=False))
+    print(
+        compare(
+            {"default": reports, "baseline best": _baseline_reports(reports)}, "mrr@10", with_overall=False
+        )
+    )
     below = {
         name: (round(rep.metrics.mrr10, 4), BASELINE_BEST[name])
         for name, rep in reports.items()
