@@ -24,6 +24,7 @@ is parsed as JSON or UTF-8 text, and decompression is bounded.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -136,7 +137,10 @@ def check_index(path: str | os.PathLike[str]) -> CheckReport:
         for doc_id in live_ids:
             other = seen_ids.get(doc_id)
             if other is not None:
-                problems.add(f"document {doc_id!r} is live in two segments: {other} and {name}")
+                twice = (
+                    f"twice in segment {name}" if other == name else f"in two segments: {other} and {name}"
+                )
+                problems.add(f"document {doc_id!r} is live {twice}")
             else:
                 seen_ids[doc_id] = name
 
@@ -144,10 +148,14 @@ def check_index(path: str | os.PathLike[str]) -> CheckReport:
     if not isinstance(next_segment, int) or isinstance(next_segment, bool) or next_segment < 0:
         problems.add(f"{where}: 'next_segment' must be a non-negative integer, not {next_segment!r}")
     elif next_segment <= highest:
-        problems.add(f"{where}: 'next_segment' is {next_segment} but segment s{highest:06d} exists (names would be reused)")
+        problems.add(
+            f"{where}: 'next_segment' is {next_segment} but segment s{highest:06d} exists (names would be reused)"
+        )
     doc_count = manifest.get("doc_count")
     if doc_count is not None and doc_count != documents:
-        problems.add(f"{where}: 'doc_count' is {doc_count!r} but the segments hold {documents} live documents")
+        problems.add(
+            f"{where}: 'doc_count' is {doc_count!r} but the segments hold {documents} live documents"
+        )
     return _report(problems, documents, len(segments), generation)
 
 
@@ -161,7 +169,7 @@ def _check_analyzer(manifest: Mapping[str, Any], problems: _Problems) -> None:
     try:
         data = manifest.get("analyzer")
         if not isinstance(data, dict):
-            raise ValueError("not a mapping")
+            raise TypeError("not a mapping")
         AnalyzerSpec.from_dict(data)
     except (ValueError, TypeError) as exc:
         problems.add(f"{MANIFEST}: 'analyzer' is not a valid analyzer description ({exc})")
@@ -196,11 +204,17 @@ def _check_words(directory: Path, manifest: Mapping[str, Any], problems: _Proble
     except (ValueError, UnicodeDecodeError) as exc:
         problems.add(f"{name}: not valid JSON ({exc})")
         return
-    if not isinstance(data, dict) or not isinstance(data.get("words"), list) or not isinstance(data.get("terms"), list):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("words"), list)
+        or not isinstance(data.get("terms"), list)
+    ):
         problems.add(f"{name}: must be an object with lists 'words' and 'terms'")
     elif len(data["words"]) != len(data["terms"]):
         problems.add(f"{name}: {len(data['words'])} words but {len(data['terms'])} term entries")
-    elif not all(isinstance(v, str) for v in data["words"]) or not all(isinstance(v, str) for v in data["terms"]):
+    elif not all(isinstance(v, str) for v in data["words"]) or not all(
+        isinstance(v, str) for v in data["terms"]
+    ):
         problems.add(f"{name}: words and terms must be strings")
 
 
@@ -267,7 +281,9 @@ def _load_array(path: Path) -> np.ndarray | str:
     return array
 
 
-def _check_segment(directory: Path, entry: Mapping[str, Any], name: str, schema: Schema, problems: _Problems) -> list[str]:
+def _check_segment(
+    directory: Path, entry: Mapping[str, Any], name: str, schema: Schema, problems: _Problems
+) -> list[str]:
     """Check one segment; returns its live document ids."""
     seg = _Segment(directory, name, {}, problems)
     ndocs = entry.get("ndocs")
@@ -294,7 +310,11 @@ def _check_segment(directory: Path, entry: Mapping[str, Any], name: str, schema:
             sizes_ok = False
             continue
         recorded = files[suffix]
-        if not (isinstance(recorded, list) and len(recorded) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in recorded)):
+        if not (
+            isinstance(recorded, list)
+            and len(recorded) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in recorded)
+        ):
             seg.add(f"{fname}: manifest entry must be [size, crc32], not {recorded!r}")
             sizes_ok = False
             continue
@@ -313,8 +333,6 @@ def _check_segment(directory: Path, entry: Mapping[str, Any], name: str, schema:
     if len(ids) != n:
         seg.add(f"ids.txt holds {len(ids)} ids, 'ndocs' is {n}")
         raise _Stop
-    if len(set(ids)) != n:
-        seg.add("ids.txt holds a duplicate id")
 
     live = _check_deletes(directory, entry, seg, n)
     checksums = seg.array("sums.npy", (np.dtype(np.uint32),), n)
@@ -328,7 +346,7 @@ def _check_segment(directory: Path, entry: Mapping[str, Any], name: str, schema:
         seg.array(f"{field}.days.npy", (np.dtype(np.int32),), n)
     for field in schema.keyword_fields:
         values = seg.lines(f"{field}.values.txt")
-        if any(a >= b for a, b in zip(values, values[1:])):
+        if any(a >= b for a, b in itertools.pairwise(values)):
             seg.add(f"{field}.values.txt: values are not sorted and unique")
         codes = seg.array(f"{field}.codes.npy", (np.dtype(np.int32),), n)
         if n and (int(codes.min()) < -1 or int(codes.max()) >= len(values)):
@@ -377,7 +395,9 @@ def _check_stored(seg: _Segment, ids: Sequence[str], checksums: np.ndarray, n: i
     size = path.stat().st_size
     off = np.asarray(offsets)
     if int(off[0]) != 0 or np.any(np.diff(off.astype(np.float64)) <= 0) or int(off[-1]) != size:
-        seg.add(f"docs.off.npy: document offsets must start at 0, increase, and end at the size of docs.bin ({size})")
+        seg.add(
+            f"docs.off.npy: document offsets must start at 0, increase, and end at the size of docs.bin ({size})"
+        )
         raise _Stop
     sums = checksums.tolist()
     bounds = off.tolist()
@@ -436,7 +456,7 @@ def _check_field(seg: _Segment, field: str, n: int) -> int:
     lengths = seg.array(f"{field}.len.npy", (np.dtype(np.uint32),), n)
     total_len = int(np.asarray(lengths).sum(dtype=np.int64))
     prefix = f"field {field}:"
-    if any(a >= b for a, b in zip(terms, terms[1:])):
+    if any(a >= b for a, b in itertools.pairwise(terms)):
         seg.add(f"{prefix} {field}.terms.txt: terms are not sorted and unique")
     if "" in terms:
         seg.add(f"{prefix} {field}.terms.txt: an empty term")
@@ -449,7 +469,9 @@ def _check_field(seg: _Segment, field: str, n: int) -> int:
         seg.add(f"{prefix} term offsets must increase (every term has at least one posting)")
         return total_len
     if int(tpost[-1]) != len(docs) or int(tpos[-1]) != len(pos):
-        seg.add(f"{prefix} term offsets end at {int(tpost[-1])}/{int(tpos[-1])}, arrays hold {len(docs)}/{len(pos)}")
+        seg.add(
+            f"{prefix} term offsets end at {int(tpost[-1])}/{int(tpos[-1])}, arrays hold {len(docs)}/{len(pos)}"
+        )
         return total_len
     d = np.asarray(docs, dtype=np.int64)
     f = np.asarray(tf, dtype=np.int64)
@@ -471,5 +493,7 @@ def _check_field(seg: _Segment, field: str, n: int) -> int:
     per_doc = np.bincount(d, weights=f, minlength=n) if len(d) else np.zeros(n)
     if not np.array_equal(per_doc.astype(np.int64), np.asarray(lengths, dtype=np.int64)):
         bad = int(np.flatnonzero(per_doc.astype(np.int64) != np.asarray(lengths, dtype=np.int64))[0])
-        seg.add(f"{prefix} document {bad}: length {int(lengths[bad])}, its postings hold {int(per_doc[bad])} occurrences")
+        seg.add(
+            f"{prefix} document {bad}: length {int(lengths[bad])}, its postings hold {int(per_doc[bad])} occurrences"
+        )
     return total_len
