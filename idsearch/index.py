@@ -321,6 +321,14 @@ class Index:
             schema=manifest["schema"],
         )
 
+    def check(self) -> Any:
+        """Verify the index on disk: every file the manifest names (size, CRC-32), array types and
+        shapes, postings order, document counts, stored documents. Returns a ``CheckReport`` with
+        ``ok`` and ``problems``; nothing in the files is executed."""
+        from idsearch.integrity import check_index
+
+        return check_index(self.path)
+
     @property
     def generation(self) -> int:
         return self._current().generation

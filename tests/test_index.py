@@ -383,3 +383,13 @@ def test_shared_corpus_eval_queries_stable_across_segmentations(tmp_path: Path):
     assert many.stats().segments == 1
     for q in queries:
         assert ranking(many.search(q, limit=10, syntax=False)) == before[q], q
+
+
+def test_check_reports_a_healthy_index_and_a_damaged_one(ix: Index):
+    report = ix.check()
+    assert report.ok and report.documents == 300 and not report.problems
+    victim = next(ix.path.glob("*.body.pos.npy"))
+    victim.write_bytes(victim.read_bytes()[:-4])
+    report = ix.check()
+    assert not report.ok
+    assert any(victim.name in problem for problem in report.problems)
