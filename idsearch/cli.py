@@ -1,0 +1,982 @@
+"""The ``idsearch`` command line: search, build and maintain an index from a shell.
+
+Commands: ``query``, ``index``, ``stats``, ``get``, ``delete``, ``optimize``, ``bench`` and ``check``.
+Run ``idsearch COMMAND --help`` for each one's options and examples.
+
+Start-up is kept short: this module imports only the standard library at load time; the index, the
+analyzer (and numpy) are imported by the command that needs them, and ``idsearch.ingest`` only by the
+commands that read input files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from idsearch.index import Index
+    from idsearch.ingest import IngestStats, Problem
+
+__all__ = ["EXIT_INDEX", "EXIT_INPUT", "EXIT_NO_HITS", "EXIT_OK", "EXIT_USAGE", "default_index_path", "main"]
+
+EXIT_OK = 0
+EXIT_NO_HITS = 1  # no hits (query), no such document (get, delete)
+EXIT_USAGE = 2  # bad arguments, malformed query, unknown field, bad date
+EXIT_INDEX = 3  # missing or corrupt index, write lock held by another process
+EXIT_INPUT = 4  # bad input records with --strict (nothing committed)
+EXIT_INTERRUPTED = 130
+
+ENV_INDEX = "IDSEARCH_INDEX"
+SAMPLE_DIR_NAME = "corpus"
+
+
+class CliError(Exception):
+    """An expected failure: printed as one line (no traceback), exiting with ``code``."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --------------------------------------------------------------------------------------------- index paths
+
+
+def default_index_path(env: Mapping[str, str] | None = None) -> Path:
+    """The per-user default index: ``$XDG_DATA_HOME/idsearch/default.idx``, else
+    ``~/.local/share/idsearch/default.idx``."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME") or ""
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".local" / "share"
+    return root / "idsearch" / "default.idx"
+
+
+
+def _resolve_index(args: argparse.Namespace) -> tuple[Path, bool]:
+    """(index path, whether it is the per-user default chosen by neither --index nor the environment)."""
+    given = getattr(args, "index", None)
+    if given:
+        return Path(given).expanduser(), False
+    env = os.environ.get(ENV_INDEX)
+    if env:
+        return Path(env).expanduser(), False
+    return default_index_path(), True
+
+
+def sample_corpus_dir() -> Path | None:
+    """The embedded sample corpus (``corpus/`` beside the package in a source checkout), or None."""
+    import idsearch
+
+    folder = Path(idsearch.__file__).resolve().parent.parent / SAMPLE_DIR_NAME
+    return folder if folder.is_dir() else None
+
+
+def _has_index(path: Path) -> bool:
+    return (path / "manifest.json").is_file()
+
+
+def _open_index(path: Path) -> Index:
+    from idsearch.index import Index
+
+    if not path.exists():
+        raise CliError(f"no index at {path} (create one with: idsearch index FILES... --index {path})", EXIT_INDEX)
+    if not _has_index(path):
+        raise CliError(f"{path} is not an idsearch index (no manifest.json)", EXIT_INDEX)
+    return Index.open(path)
+
+
+def _build_sample_index(path: Path, err: IO[str]) -> None:
+    """Build the default index from the embedded sample corpus, atomically (a temporary directory renamed
+    into place, so two first runs at once do not trip over each other)."""
+    sample = sample_corpus_dir()
+    if sample is None:
+        raise CliError(
+            f"no index at {path}, and the sample corpus folder ({SAMPLE_DIR_NAME}/ beside the idsearch package) "
+            f"is not installed; build an index with: idsearch index FILES...",
+            EXIT_INDEX,
+        )
+    import shutil
+
+    from idsearch.index import Index
+    from idsearch.ingest import IngestStats, iter_documents
+
+    err.write(f"idsearch: no index yet at {path}; building it from the sample corpus in {sample}\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    stats = IngestStats()
+    try:
+        ix = Index.create(tmp)
+        with ix.writer(workers=1) as w:
+            for doc in iter_documents([sample], stats=stats, on_problem=lambda p: err.write(f"{p}\n")):
+                w.update(doc)
+        ix.close()
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if not _has_index(path):
+                raise
+            # another run built it first: use theirs
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    err.write(f"idsearch: indexed {stats.docs} sample document(s) into {path}\n")
+
+
+# ---------------------------------------------------------------------------------------------- formatting
+
+
+def _use_color(choice: str, stream: IO[str]) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never":
+        return False
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+def _human_seconds(s: float) -> str:
+    if s < 1:
+        return f"{s * 1000:.0f} ms"
+    if s < 60:
+        return f"{s:.1f} s"
+    m, sec = divmod(round(s), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+
+
+def _csv_list(value: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected one or more comma-separated names")
+    return items
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, not {n}")
+    return n
+
+
+# ------------------------------------------------------------------------------------------------- query
+
+
+def cmd_query(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    started = time.perf_counter()
+    path, is_default = _resolve_index(args)
+    if not _has_index(path) and is_default and not path.exists():
+        _build_sample_index(path, err)
+    ix = _open_index(path)
+    try:
+        return _run_query(ix, args, out, started)
+    finally:
+        ix.close()
+
+
+def _run_query(ix: Index, args: argparse.Namespace, out: IO[str], started: float) -> int:
+    import json
+
+    text = " ".join(args.query)
+    filters = {}
+    if args.source is not None:
+        filters["source"] = args.source
+    if args.category is not None:
+        filters["category"] = args.category
+    results = ix.search(
+        text,
+        limit=args.limit,
+        fields=args.fields,
+        since=args.since,
+        until=args.until,
+        filters=filters or None,
+        sort=args.sort,
+        default_operator="or" if args.any else "and",
+        syntax=not args.plain,
+    )
+    if args.json:
+        for hit in results:
+            fields = hit.fields
+            record = {
+                "id": hit.id,
+                "score": round(hit.score, 6),
+                "title": fields.get("title"),
+                "date": fields.get("date"),
+                "source": fields.get("source"),
+                "url": fields.get("url") or fields.get("path"),
+                "snippet": ix.snippet(hit, max_chars=args.snippet_chars, style="plain"),
+            }
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return EXIT_OK if results else EXIT_NO_HITS
+
+    color = _use_color(args.color, out)
+    bold, dim, reset = ("\x1b[1m", "\x1b[2m", "\x1b[0m") if color else ("", "", "")
+    width = len(str(len(results))) if results else 1
+    for hit in results:
+        fields = hit.fields
+        title = fields.get("title") or f"(no title) {hit.id}"
+        pad = " " * (width + 2)
+        out.write(f"{hit.rank:>{width}}. {bold}{' '.join(str(title).split())}{reset}\n")
+        meta = [str(v) for v in (fields.get("date"), fields.get("source")) if v]
+        meta.append(f"score {hit.score:.2f}")
+        out.write(f"{pad}{dim}{' · '.join(meta)}{reset}\n")
+        where = fields.get("url") or fields.get("path")
+        if where:
+            out.write(f"{pad}{dim}{where}{reset}\n")
+        snippet = ix.snippet(hit, max_chars=args.snippet_chars, style="ansi" if color else "plain")
+        if snippet:
+            out.write(f"{pad}{' '.join(snippet.split())}\n")
+        out.write("\n")
+    elapsed = time.perf_counter() - started
+    shown = f" ({len(results)} shown)" if len(results) < results.total else ""
+    out.write(f"{dim}{_plural(results.total, 'hit')}{shown} in {_human_seconds(elapsed)}{reset}\n")
+    return EXIT_OK if results else EXIT_NO_HITS
+
+
+# ------------------------------------------------------------------------------------------------- index
+
+
+class _Progress:
+    """A one-line progress bar on a terminal (stderr): docs/s, MB/s and the ETA from input bytes."""
+
+    BAR = 24
+
+    def __init__(self, stream: IO[str], stats: IngestStats, enabled: bool) -> None:
+        self.stream = stream
+        self.stats = stats
+        self.enabled = enabled
+        self.started = time.perf_counter()
+        self.last = 0.0
+        self.shown = False
+
+    def update(self, force: bool = False, note: str | None = None) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not force and now - self.last < 0.2:
+            return
+        self.last = now
+        st = self.stats
+        elapsed = max(now - self.started, 1e-9)
+        frac = st.fraction
+        filled = int(frac * self.BAR)
+        bar = "#" * filled + "-" * (self.BAR - filled)
+        rate = st.bytes_read / elapsed
+        eta = (st.bytes_total - st.bytes_read) / rate if rate > 0 and frac < 1 else 0.0
+        line = (
+            f"[{bar}] {frac * 100:5.1f}% {st.docs:,} docs  {st.docs / elapsed:,.0f} docs/s  "
+            f"{rate / 1e6:.1f} MB/s  ETA {_human_seconds(eta) if eta else '-'}"
+        )
+        if note:
+            line += f"  {note}"
+        self.stream.write("\r\x1b[K" + line)
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.enabled and self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
+
+
+def _mapping(args: argparse.Namespace) -> Any:
+    from idsearch.ingest import FieldMapping
+
+    options: dict[str, Any] = {}
+    if args.id_field is not None:
+        options["id_field"] = args.id_field or None
+    if args.text_fields is not None:
+        options["text_fields"] = tuple(args.text_fields)
+    return FieldMapping(**options)
+
+
+def _index_for_writing(path: Path, args: argparse.Namespace, err: IO[str]) -> Index:
+    """Open the index at ``path``, creating it when missing (or replacing it with --overwrite)."""
+    from idsearch.index import Index
+
+    if _has_index(path) and not args.overwrite:
+        ix = Index.open(path)
+        if args.text_fields is not None:
+            unknown = [f for f in args.text_fields if f not in ix.schema.text_field_names]
+            if unknown:
+                ix.close()
+                raise CliError(
+                    f"--text-fields {','.join(unknown)}: not text fields of the index at {path} "
+                    f"(it has {','.join(ix.schema.text_field_names)})",
+                    EXIT_USAGE,
+                )
+        return ix
+    schema = None
+    if args.text_fields is not None:
+        from idsearch.schema import Schema, TextField
+
+        try:
+            schema = Schema(
+                text_fields=tuple(TextField(n, weight=2.0 if n == "title" else 1.0) for n in args.text_fields)
+            )
+        except ValueError as exc:
+            raise CliError(f"--text-fields: {exc}", EXIT_USAGE) from None
+    from idsearch.analysis import IndonesianAnalyzer
+
+    try:
+        analyzer = IndonesianAnalyzer(stemmer=args.stemmer, stopwords=args.stopwords)
+    except (ValueError, OSError) as exc:
+        raise CliError(f"analyzer: {exc}", EXIT_USAGE) from None
+    ix = Index.create(path, schema=schema, analyzer=analyzer, overwrite=args.overwrite)
+    err.write(f"idsearch: created a new index at {path}\n")
+    return ix
+
+
+def _check_inputs(paths: Sequence[str]) -> None:
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise CliError(f"no such file or folder: {', '.join(missing)}", EXIT_USAGE)
+
+
+def cmd_index(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from idsearch.ingest import IngestError, IngestStats, iter_documents
+    from idsearch.writer import DocumentError
+
+    _check_inputs(args.paths)
+    mapping = _mapping(args)
+    path, _default = _resolve_index(args)
+    started = time.perf_counter()
+    ix = _index_for_writing(path, args, err)
+    stats = IngestStats()
+    progress = _Progress(err, stats, enabled=_use_progress(args, err))
+    bad_docs = 0
+
+    def report(problem: Problem) -> None:
+        progress.clear()
+        if problem.severity == "error" or not args.quiet:
+            suffix = "" if problem.severity == "error" else " (warning)"
+            err.write(f"{problem}{suffix}\n")
+
+    try:
+        with ix.writer(workers=args.workers) as w:
+            try:
+                for doc in iter_documents(args.paths, mapping=mapping, strict=args.strict, on_problem=report, stats=stats):
+                    try:
+                        w.update(doc)
+                    except DocumentError as exc:
+                        if args.strict:
+                            raise
+                        bad_docs += 1
+                        progress.clear()
+                        err.write(f"{stats.current_path}: {exc}\n")
+                    progress.update()
+            except (IngestError, DocumentError) as exc:
+                progress.clear()
+                if isinstance(exc, DocumentError):
+                    err.write(f"{stats.current_path}: {exc}\n")
+                raise CliError(
+                    f"stopped at the first bad record (--strict); nothing was committed to {path}", EXIT_INPUT
+                ) from None
+            progress.update(force=True, note="writing segments and committing…")
+            w.flush()
+            progress.clear()
+            counts = (w.added, w.updated, w.skipped)
+        total_docs = len(ix)
+    finally:
+        progress.clear()
+        ix.close()
+    elapsed = time.perf_counter() - started
+    added, updated, skipped = counts
+    problems = stats.errors + bad_docs
+    out.write(
+        f"{_plural(stats.docs, 'document')} read from {_plural(stats.files_done, 'file')} "
+        f"({_human_bytes(stats.bytes_total)}) in {_human_seconds(elapsed)}: "
+        f"{added:,} added, {updated:,} updated, {skipped:,} skipped (unchanged); "
+        f"{_plural(problems, 'problem')}"
+        + (f", {_plural(stats.warnings, 'warning')}" if stats.warnings else "")
+        + f"\n{path}: {_plural(total_docs, 'document')}"
+        + (f", {stats.docs / elapsed:,.0f} docs/s, {stats.bytes_total / elapsed / 1e6:.1f} MB/s" if elapsed > 0 else "")
+        + "\n"
+    )
+    if stats.files_skipped:
+        out.write(f"({_plural(stats.files_skipped, 'file')} of other types skipped)\n")
+    return EXIT_OK
+
+
+def _use_progress(args: argparse.Namespace, err: IO[str]) -> bool:
+    if getattr(args, "progress", "auto") == "never":
+        return False
+    if getattr(args, "progress", "auto") == "always":
+        return True
+    isatty = getattr(err, "isatty", None)
+    return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+
+
+# ----------------------------------------------------------------------------------------- maintenance
+
+
+def cmd_stats(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    import json
+
+    path, _default = _resolve_index(args)
+    ix = _open_index(path)
+    try:
+        st = ix.stats()
+    finally:
+        ix.close()
+    data = {
+        "path": st.path,
+        "generation": st.generation,
+        "documents": st.documents,
+        "deleted": st.deleted,
+        "segments": st.segments,
+        "terms": st.terms,
+        "tokens": st.tokens,
+        "size_bytes": st.size_bytes,
+        "analyzer": st.analyzer,
+        "schema": st.schema,
+    }
+    if args.json:
+        out.write(json.dumps(data, ensure_ascii=False) + "\n")
+        return EXIT_OK
+    an = st.analyzer
+    analyzer = f"stemmer {an.get('stemmer')}, stopwords {an.get('stopwords')}"
+    for key, label in (("stopwords_added", "added"), ("stopwords_removed", "removed"), ("protected", "protected")):
+        if an.get(key):
+            analyzer += f", {label} {len(an[key])} word(s)"
+    sc = st.schema
+    text = ", ".join(f"{f['name']} (weight {f['weight']:g}, b {f['b']:g})" for f in sc["text_fields"])
+    rows = [
+        ("index", st.path),
+        ("documents", f"{st.documents:,}" + (f" ({st.deleted:,} deleted, not yet merged away)" if st.deleted else "")),
+        ("segments", f"{st.segments:,} (generation {st.generation})"),
+        ("terms", ", ".join(f"{k} {v:,}" for k, v in st.terms.items())),
+        ("tokens", ", ".join(f"{k} {v:,}" for k, v in st.tokens.items())),
+        ("size", _human_bytes(st.size_bytes)),
+        ("analyzer", analyzer),
+        ("text fields", text + f"; k1 {sc.get('k1', 1.2):g}"),
+        ("keywords", ", ".join(sc.get("keyword_fields", [])) or "-"),
+        ("dates", ", ".join(sc.get("date_fields", [])) or "-"),
+    ]
+    width = max(len(k) for k, _v in rows)
+    for key, value in rows:
+        out.write(f"{key:<{width}}  {value}\n")
+    return EXIT_OK
+
+
+def cmd_get(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    import json
+
+    path, _default = _resolve_index(args)
+    ix = _open_index(path)
+    try:
+        doc = ix.get(args.id)
+    finally:
+        ix.close()
+    if doc is None:
+        err.write(f"idsearch: no document with id {args.id!r} in {path}\n")
+        return EXIT_NO_HITS
+    out.write(json.dumps(doc, ensure_ascii=False, indent=None if args.compact else 2) + "\n")
+    return EXIT_OK
+
+
+def cmd_delete(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    path, _default = _resolve_index(args)
+    ix = _open_index(path)
+    missing = []
+    try:
+        with ix.writer(workers=1) as w:
+            for doc_id in args.ids:
+                if not w.delete(doc_id):
+                    missing.append(doc_id)
+            deleted = w.deleted
+        remaining = len(ix)
+    finally:
+        ix.close()
+    for doc_id in missing:
+        err.write(f"idsearch: no document with id {doc_id!r}\n")
+    out.write(f"deleted {_plural(deleted, 'document')}; {path}: {_plural(remaining, 'document')}\n")
+    return EXIT_OK if not missing else EXIT_NO_HITS
+
+
+def cmd_optimize(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    path, _default = _resolve_index(args)
+    ix = _open_index(path)
+    try:
+        before = ix.stats()
+        started = time.perf_counter()
+        ix.optimize()
+        elapsed = time.perf_counter() - started
+        after = ix.stats()
+    finally:
+        ix.close()
+    out.write(
+        f"{path}: {_plural(before.segments, 'segment')} -> {after.segments}, "
+        f"{before.deleted:,} deleted document(s) purged, {_human_bytes(before.size_bytes)} -> "
+        f"{_human_bytes(after.size_bytes)} in {_human_seconds(elapsed)}\n"
+    )
+    return EXIT_OK
+
+
+def _check_available() -> bool:
+    """Whether an integrity check exists in this version of the library."""
+    try:
+        from idsearch.index import Index
+    except ImportError:  # pragma: no cover
+        return False
+    if hasattr(Index, "check"):
+        return True
+    try:
+        from idsearch import integrity
+    except ImportError:
+        return False
+    return hasattr(integrity, "check_index")
+
+
+def cmd_check(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    import json
+
+    from idsearch.index import Index
+
+    path, _default = _resolve_index(args)
+    if hasattr(Index, "check"):
+        ix = _open_index(path)
+        try:
+            report = ix.check()
+        finally:
+            ix.close()
+    else:
+        from idsearch.integrity import check_index
+
+        report = check_index(path)
+    ok = bool(getattr(report, "ok", True))
+    if args.json:
+        problems = list(getattr(report, "problems", ()))
+        out.write(json.dumps({"path": str(path), "ok": ok, "problems": problems,
+                              "documents": getattr(report, "documents", None),
+                              "segments": getattr(report, "segments", None)}, ensure_ascii=False) + "\n")
+    else:
+        out.write(f"{path}: {report}\n")
+    return EXIT_OK if ok else EXIT_INDEX
+
+
+# ------------------------------------------------------------------------------------------------- bench
+
+
+def cmd_bench(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Index the given files into a temporary index and time each stage (see the command's help)."""
+    import json
+    import tempfile
+
+    from idsearch.index import Index
+    from idsearch.ingest import IngestStats, iter_documents
+
+    _check_inputs(args.paths)
+    mapping = _mapping(args)
+    stats = IngestStats()
+    progress = _Progress(err, stats, enabled=_use_progress(args, err))
+    problems: list[object] = []
+
+    def report(problem: Problem) -> None:
+        problems.append(problem)
+
+    clock = time.perf_counter
+    with tempfile.TemporaryDirectory(prefix="idsearch-bench-") as tmp:
+        t0 = clock()
+        ix = Index.create(Path(tmp) / "bench.idx")
+        t_open = clock() - t0
+        analyzer = ix.analyzer
+        read_s = write_s = 0.0
+        try:
+            with ix.writer(workers=args.workers) as w:
+                workers = w.workers
+                docs = iter_documents(args.paths, mapping=mapping, on_problem=report, stats=stats)
+                t_start = clock()
+                while True:
+                    a = clock()
+                    doc = next(docs, None)
+                    b = clock()
+                    read_s += b - a
+                    if doc is None:
+                        break
+                    try:
+                        w.update(doc)
+                    except ValueError as exc:
+                        problems.append(exc)
+                    write_s += clock() - b
+                    progress.update()
+                a = clock()
+                progress.update(force=True, note="writing segments…")
+                w.flush()
+                flush_s = clock() - a
+                progress.clear()
+                a = clock()
+                w.commit()
+                commit_s = clock() - a
+                total_s = clock() - t_start
+                added = w.added
+            st = ix.stats()
+        finally:
+            progress.clear()
+            ix.close()
+        words_seen = sum(st.tokens.values())
+        distinct = len(analyzer.word_cache)
+    result = {
+        "documents": added,
+        "files": stats.files_done,
+        "input_bytes": stats.bytes_total,
+        "workers": workers,
+        "seconds": round(total_s, 4),
+        "docs_per_s": round(added / total_s, 1) if total_s else None,
+        "mb_per_s": round(stats.bytes_total / total_s / 1e6, 3) if total_s else None,
+        "stages": {
+            "create_index": round(t_open, 4),
+            "read_and_parse_input": round(read_s, 4),
+            "prepare_and_dispatch": round(write_s, 4),
+            "analyze_and_write_segments_wait": round(flush_s, 4),
+            "commit_and_merge": round(commit_s, 4),
+        },
+        "words_seen": words_seen,
+        "distinct_words_analyzed": distinct,
+        "word_cache_hit_rate": round(1 - distinct / words_seen, 4) if words_seen else None,
+        "stem_calls_in_process": analyzer.stem_calls if workers == 1 else None,
+        "index_bytes": st.size_bytes,
+        "segments": st.segments,
+        "problems": len(problems),
+    }
+    if args.json:
+        out.write(json.dumps(result) + "\n")
+        return EXIT_OK
+    s = result["stages"]
+    lines = [
+        (f"indexed {_plural(added, 'document')} from {_plural(stats.files_done, 'file')} "
+        f"({_human_bytes(stats.bytes_total)}) with {_plural(workers, 'worker')} in {_human_seconds(total_s)}"),
+        f"  throughput        {result['docs_per_s']:,} docs/s, {result['mb_per_s']:.2f} MB/s of input",
+        "  time per stage (wall time of this process; with workers, analysis overlaps reading):",
+        f"    read + parse input             {_human_seconds(s['read_and_parse_input'])}",
+        f"    validate + analyze/dispatch    {_human_seconds(s['prepare_and_dispatch'])}"
+        + ("   (analysis runs here)" if workers == 1 else "   (chunks sent to workers)"),
+        f"    finish segments (flush/wait)   {_human_seconds(s['analyze_and_write_segments_wait'])}",
+        f"    commit (+ merges)              {_human_seconds(s['commit_and_merge'])}",
+        f"  word cache        {words_seen:,} words seen, {distinct:,} distinct analyzed "
+        f"-> hit rate {result['word_cache_hit_rate'] * 100 if words_seen else 0:.2f}%"
+        + (f", {analyzer.stem_calls:,} stemmer calls" if workers == 1 else ""),
+        (f"  index             {_human_bytes(st.size_bytes)} in {_plural(st.segments, 'segment')} "
+        f"({st.size_bytes / max(stats.bytes_total, 1) * 100:.0f}% of the input)"),
+    ]
+    if problems:
+        lines.append(f"  {_plural(len(problems), 'problem')} in the input (run `idsearch index` to see them)")
+    out.write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------ parser
+
+QUERY_SYNTAX = """\
+query syntax:
+  putin suriah                 all words (--or: any word), ranked by BM25F
+  "presiden joko widodo"       a phrase; "kota bandung"~2 allows 2 words between
+  +putin -suriah               + the word must appear, - it must not
+  putin AND NOT (iran OR irak) operators AND OR NOT and parentheses (NOT > AND > OR)
+  title:putin  body:"gencatan senjata"     search one text field
+  putin^2                      boost a word or phrase
+  date:2024-12-01..2024-12-31  date:2024-12  date:..2019-09-30   date filter (not scored)
+  source:detik.com  -category:olahraga     keyword filters (case-insensitive, not scored)
+Words are stemmed like the documents (pertemuan finds bertemu). A query that starts
+with "-" needs "--" before it: idsearch query -- -suriah putin
+"""
+
+QUERY_EXAMPLES = """\
+examples:
+  idsearch query "Putin Suriah"
+  idsearch query '"gencatan senjata" gaza' --since 2024-01-01 --sort date
+  idsearch query banjir --source detik.com --limit 5 --json | jq .title
+  idsearch query 'title:jokowi -prabowo' --fields title,body --index news.idx
+"""
+
+TOP_EPILOG = """\
+commands at a glance:
+  idsearch query "Putin Suriah"              search (builds the sample index on first use)
+  idsearch index news/ archive.jsonl.gz      create or extend an index from files and folders
+  idsearch stats                             what the index holds
+  idsearch get ID / delete ID... / optimize / check / bench FILES...
+
+the index used: --index PATH, else $IDSEARCH_INDEX, else
+  $XDG_DATA_HOME/idsearch/default.idx (~/.local/share/idsearch/default.idx)
+
+exit status:
+  0  success
+  1  no hits (query), or no such document (get, delete)
+  2  usage error: bad option, malformed query (shown with a caret), unknown field, bad date
+  3  index error: missing or corrupt index, or another process holds the write lock
+  4  input error: a bad record with index --strict (nothing was committed)
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+
+def _add_index_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--index", "-i", metavar="PATH", default=argparse.SUPPRESS,
+        help=f"index directory (default: ${ENV_INDEX}, else the per-user default index)",
+    )
+
+
+def _add_mapping_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--id-field", metavar="NAME", help="record key holding the document id (default: id; "
+                   "an empty name or a missing id gives a stable content hash)")
+    p.add_argument("--text-fields", metavar="A,B", type=_csv_list,
+                   help="record keys holding the searched text (default: title,body)")
+    p.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="processes analyzing documents (default: every core)")
+    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                   help="progress bar on stderr (auto: only on a terminal)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from idsearch import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="idsearch",
+        description="Full-text search for Indonesian news: Sastrawi-aware analysis, BM25F ranking.",
+        epilog=TOP_EPILOG,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version",
+                        version=f"idsearch {__version__} (Python {sys.version.split()[0]})")
+    parser.add_argument("--index", "-i", metavar="PATH", default=None,
+                        help="index directory, for every command (default: $IDSEARCH_INDEX, else the per-user index)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    q = sub.add_parser("query", aliases=["q", "search"], help="search the index",
+                       description="Search the index and print the best hits.\n\n" + QUERY_SYNTAX,
+                       epilog=QUERY_EXAMPLES, formatter_class=_Formatter)
+    q.add_argument("query", nargs="+", help="the query (several arguments are joined with spaces)")
+    _add_index_option(q)
+    q.add_argument("--limit", "-n", type=_positive_int, default=10, metavar="N", help="hits to show (default 10)")
+    q.add_argument("--fields", type=_csv_list, metavar="A,B", help="text fields to search (default: all)")
+    q.add_argument("--since", metavar="DATE", help="only documents dated on or after DATE (2024-12-01, 2/12/2024, ...)")
+    q.add_argument("--until", metavar="DATE", help="only documents dated on or before DATE")
+    q.add_argument("--source", metavar="NAME", help="only documents of this source (e.g. detik.com)")
+    q.add_argument("--category", metavar="NAME", help="only documents of this category")
+    q.add_argument("--sort", choices=("score", "date"), default="score", help="best first (score) or newest first")
+    op = q.add_mutually_exclusive_group()
+    op.add_argument("--and", dest="any", action="store_false", default=False,
+                    help="every word must match (the default)")
+    op.add_argument("--or", dest="any", action="store_true", help="any word may match (more hits)")
+    q.add_argument("--plain", action="store_true",
+                   help="read the query as plain words: no operators, quotes or fields (for pasted headlines)")
+    q.add_argument("--json", action="store_true",
+                   help="one JSON object per hit per line: id, score, title, date, source, url, snippet")
+    q.add_argument("--color", "--colour", choices=("auto", "always", "never"), default="auto",
+                   help="highlight matches with ANSI colours (auto: only on a terminal)")
+    q.add_argument("--snippet-chars", type=_positive_int, default=240, metavar="N", help="snippet length (default 240)")
+    q.set_defaults(func=cmd_query)
+
+    ix = sub.add_parser(
+        "index", help="create or extend an index from files and folders",
+        description=(
+            "Read documents from files and folders and add them to the index (created when missing).\n"
+            "Formats by suffix, each optionally gzip-compressed (.gz): .jsonl/.ndjson/.json (one JSON\n"
+            "object per line, or one array), .csv/.tsv (header row), .txt (one portal article: title\n"
+            "line, lead, Penulis:/Editor: lines, body). Folders are read recursively.\n\n"
+            "A document whose id is already indexed is replaced when it changed, and skipped when it is\n"
+            "identical, so re-running over the same files is cheap. Bad records are reported on stderr\n"
+            "as path:line: field: message and skipped; the good ones are committed. With --strict the\n"
+            "first bad record stops the run and nothing is committed."
+        ),
+        epilog=(
+            "examples:\n"
+            "  idsearch index ../shared/corpus/                 every supported file below a folder\n"
+            "  idsearch index articles.csv --id-field url --text-fields judul,isi\n"
+            "  idsearch index dump.jsonl.gz --index news.idx --strict\n"
+            "  idsearch index new/ --workers 2                  extend (unchanged docs are skipped)\n"
+        ),
+        formatter_class=_Formatter,
+    )
+    ix.add_argument("paths", nargs="+", metavar="PATH", help="files and folders to read")
+    _add_index_option(ix)
+    _add_mapping_options(ix)
+    ix.add_argument("--strict", action="store_true", help="stop at the first bad record; commit nothing")
+    ix.add_argument("--quiet", "-q", action="store_true", help="do not print warnings (errors still print)")
+    ix.add_argument("--overwrite", action="store_true", help="replace an existing index instead of extending it")
+    ix.add_argument("--stemmer", choices=("sastrawi", "none"), default="sastrawi",
+                    help="stemming, for a new index (default sastrawi)")
+    ix.add_argument("--stopwords", default="none", metavar="LIST",
+                    help="stopwords for a new index: none (default), minimal, sastrawi or a file of words")
+    ix.set_defaults(func=cmd_index)
+
+    st = sub.add_parser("stats", help="documents, segments, terms, size, analyzer and schema",
+                        description="Describe the index: documents, segments, distinct terms and tokens per "
+                                    "field, size on disk, analyzer and schema.",
+                        epilog="examples:\n  idsearch stats\n  idsearch stats --json | jq .documents\n",
+                        formatter_class=_Formatter)
+    _add_index_option(st)
+    st.add_argument("--json", action="store_true", help="one JSON object")
+    st.set_defaults(func=cmd_stats)
+
+    g = sub.add_parser("get", help="print a stored document as JSON",
+                       description="Print the stored document with this id as JSON (exit 1 when there is none).",
+                       epilog="examples:\n  idsearch get clickid-3fe3a84adfddaeec\n"
+                              "  idsearch query banjir --json | head -1 | jq -r .id | xargs idsearch get\n",
+                       formatter_class=_Formatter)
+    g.add_argument("id", help="document id")
+    _add_index_option(g)
+    g.add_argument("--compact", action="store_true", help="one line instead of indented JSON")
+    g.set_defaults(func=cmd_get)
+
+    d = sub.add_parser("delete", help="delete documents by id",
+                       description="Delete documents by id (exit 1 when some id was not found; the others "
+                                   "are deleted). The space is reclaimed by merges or `idsearch optimize`.",
+                       epilog="examples:\n  idsearch delete clickid-3fe3a84adfddaeec\n"
+                              "  idsearch query 'source:spam.example' --json -n 1000 | jq -r .id | "
+                              "xargs idsearch delete\n",
+                       formatter_class=_Formatter)
+    d.add_argument("ids", nargs="+", metavar="ID", help="document ids")
+    _add_index_option(d)
+    d.set_defaults(func=cmd_delete)
+
+    o = sub.add_parser("optimize", help="merge all segments into one",
+                       description="Merge every segment into one and drop deleted documents: smaller, and "
+                                   "slightly faster to search. Scores do not change.",
+                       epilog="examples:\n  idsearch optimize\n  idsearch optimize --index news.idx\n",
+                       formatter_class=_Formatter)
+    _add_index_option(o)
+    o.set_defaults(func=cmd_optimize)
+
+    b = sub.add_parser(
+        "bench", help="measure indexing speed on your own files (temporary index)",
+        description=(
+            "Index the given files into a temporary index (deleted afterwards) and report docs/s, MB/s,\n"
+            "the word-cache hit rate (words seen vs distinct words analyzed and stemmed) and the wall\n"
+            "time of each stage in this process: reading and parsing the input, validating and\n"
+            "analyzing (or dispatching to worker processes), finishing the segments, committing."
+        ),
+        epilog="examples:\n  idsearch bench ../shared/corpus/\n  idsearch bench news.jsonl --workers 1 --json\n",
+        formatter_class=_Formatter,
+    )
+    b.add_argument("paths", nargs="+", metavar="PATH", help="files and folders to read")
+    _add_mapping_options(b)
+    b.add_argument("--json", action="store_true", help="one JSON object with every figure")
+    b.set_defaults(func=cmd_bench)
+
+    if _check_available_cheap():
+        c = sub.add_parser("check", help="audit the index files (sizes, checksums, postings, documents)",
+                           description="Read the whole index and verify everything its format promises; "
+                                       "exit 3 when a problem is found.",
+                           epilog="examples:\n  idsearch check\n  idsearch check --index news.idx --json\n",
+                           formatter_class=_Formatter)
+        _add_index_option(c)
+        c.add_argument("--json", action="store_true", help="one JSON object: ok, problems")
+        c.set_defaults(func=cmd_check)
+    return parser
+
+
+def _check_available_cheap() -> bool:
+    """Whether ``check`` can work, decided without importing numpy (keeps ``query`` fast): the
+    integrity module or an ``Index.check`` method in the installed sources."""
+    import importlib.util
+
+    if importlib.util.find_spec("idsearch.integrity") is not None:
+        return True
+    spec = importlib.util.find_spec("idsearch.index")
+    origin = getattr(spec, "origin", None)
+    try:
+        return origin is not None and "def check(" in Path(origin).read_text(encoding="utf-8")
+    except OSError:  # pragma: no cover
+        return False
+
+
+# -------------------------------------------------------------------------------------------------- main
+
+
+def _fail(err: IO[str], message: str) -> None:
+    err.write(f"idsearch: {message}\n")
+
+
+def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
+    """Run the command line; returns the exit status (see ``idsearch --help``)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help(out)
+        return EXIT_USAGE
+    handler: Callable[[argparse.Namespace, IO[str], IO[str]], int] = args.func
+    try:
+        code = handler(args, out, err)
+        out.flush()
+        return code
+    except CliError as exc:
+        _fail(err, str(exc))
+        return exc.code
+    except KeyboardInterrupt:
+        _fail(err, "interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader of our output went away (| head): not an error; silence the final flush
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_OK
+    except Exception as exc:  # expected failures only; anything else keeps its traceback
+        code = _expected_failure(exc)
+        if code is None:
+            raise
+        _fail(err, _one_line(exc) if code != EXIT_USAGE or "\n" not in str(exc) else str(exc))
+        return code
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split()) if "\n" in text else text
+
+
+def _expected_failure(exc: BaseException) -> int | None:
+    """The exit status of an expected failure, or None for a bug (which keeps its traceback)."""
+    modules = sys.modules
+    query = modules.get("idsearch.query")
+    if query is not None and isinstance(exc, query.QuerySyntaxError):
+        return EXIT_USAGE
+    storage = modules.get("idsearch.storage")
+    if storage is not None and isinstance(exc, storage.IndexError_):
+        return EXIT_INDEX
+    ingest = modules.get("idsearch.ingest")
+    if ingest is not None and isinstance(exc, ingest.IngestError):
+        return EXIT_INPUT
+    writer = modules.get("idsearch.writer")
+    if writer is not None and isinstance(exc, writer.DocumentError):
+        return EXIT_INPUT
+    if isinstance(exc, OSError):
+        return EXIT_INDEX
+    if isinstance(exc, ValueError):  # unknown field, bad date, since after until: a usage error
+        return EXIT_USAGE
+    return None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
