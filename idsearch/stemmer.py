@@ -23,9 +23,17 @@ import importlib.resources
 import os
 import pathlib
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["ReferenceStemmer", "SastrawiStemmer", "load_dictionary", "packaged_dictionary_path"]
+__all__ = [
+    "CORRECTION_RULES",
+    "DEFAULT_CORRECTIONS",
+    "CorrectedStemmer",
+    "ReferenceStemmer",
+    "SastrawiStemmer",
+    "load_dictionary",
+    "packaged_dictionary_path",
+]
 
 DictionarySource = Iterable[str] | str | os.PathLike[str] | None
 
@@ -88,8 +96,25 @@ def _line_of_offset(path: pathlib.Path, byte_offset: int) -> int:
     return path.read_bytes()[:byte_offset].count(b"\n") + 1
 
 
+class _StemParts(NamedTuple):
+    """The stages of one dictionary's stemmer (closures), for :class:`CorrectedStemmer`."""
+
+    stem_word: Callable[[str], str]
+    stem_singular: Callable[[str], str]
+    remove_prefixes: Callable[..., str]
+    remove_suffixes: Callable[[str, bool, list[tuple[str, str]] | None], str]
+
+
 def _build_stem_word(roots: frozenset[str]) -> Callable[[str], str]:
     """The stemming function for one dictionary (closures keep the hot path free of attribute look-ups)."""
+    return _build_stem_parts(roots).stem_word
+
+
+def _build_stem_parts(roots: frozenset[str], *, tail_once: bool = False) -> _StemParts:
+    """The stemming stages for one dictionary; ``stem_word`` is PySastrawi's stem.
+
+    ``tail_once`` (a correction, off for PySastrawi's behaviour): the infix rules and ``ku-``/``kau-``
+    (rules 37-42) apply only to the word as given, not after another prefix was removed."""
     vowels, consonants, consonants_no_r, consonants_35 = (
         _VOWELS,
         _CONSONANTS,
@@ -97,13 +122,14 @@ def _build_stem_word(roots: frozenset[str]) -> Callable[[str], str]:
         _CONSONANTS_35,
     )
     letters, lrwy, bfv, cdjstz, ghqk = _LETTERS, _LRWY, _BFV, _CDJSTZ, _GHQK
-    memp_next, wy, infixes, plain_prefixes, clitics = _MEMP_NEXT, _WY, _INFIXES, _PLAIN_PREFIXES, _CLITICS
+    memp_next, wy, infixes, plain_prefixes = _MEMP_NEXT, _WY, _INFIXES, _PLAIN_PREFIXES
 
-    def disambiguate(w: str) -> str | None:
+    def disambiguate(w: str, tail: bool = True) -> str | None:
         """One pass of prefix rules 1-42 (first rule that applies wins); None if none applies.
 
         A rule with several recodings returns the first candidate that is a root, else its last one.
-        ``w`` is known not to be a root here.
+        ``w`` is known not to be a root here. ``tail=False`` leaves out rules 37-42 (infixes, ``ku-``,
+        ``kau-``), which PySastrawi also applies after another prefix (a correction turns that off).
         """
         head = w[:2]
         c2 = w[2:3]
@@ -223,6 +249,8 @@ def _build_stem_word(roots: frozenset[str]) -> Callable[[str], str]:
                     return w[2:]
                 if c2 in consonants_35 and w[5:6] in consonants:  # 36: peC1erC2 -> C1erC2
                     return w[2:]
+        if not tail:
+            return None
         c0 = w[:1]
         if c0 in consonants and w[1:3] in infixes and c3 in vowels:  # 37-40: C{er,el,em,in}V -> CV
             return c0 + w[3:]
@@ -234,13 +262,13 @@ def _build_stem_word(roots: frozenset[str]) -> Callable[[str], str]:
 
     def remove_prefixes(w: str, short: bool) -> str:
         """Up to three prefix passes (plain di/ke/se first, then the rules); stops at a root."""
-        for _ in range(3):
+        for i in range(3):
             if w[:2] in plain_prefixes:
                 w = w[2:]
             elif w in roots or short:
                 return w
             else:
-                x = disambiguate(w)
+                x = disambiguate(w, not (tail_once and i))
                 if x is None:
                     return w  # further passes would see the same word
                 w = x
@@ -341,6 +369,14 @@ def _build_stem_word(roots: frozenset[str]) -> Callable[[str], str]:
                 return w
         return word
 
+    stem_word = _make_stem_word(stem_singular, roots)
+    return _StemParts(stem_word, stem_singular, remove_prefixes, remove_suffixes)
+
+
+def _make_stem_word(stem_singular: Callable[[str], str], roots: frozenset[str]) -> Callable[[str], str]:
+    """The whole-token stemmer around ``stem_singular``: hyphenated clitics and reduplication."""
+    clitics = _CLITICS
+
     def stem_word(word: str) -> str:
         cut = word.rfind("-")
         if cut < 0:
@@ -417,6 +453,134 @@ class SastrawiStemmer:
 
     def __repr__(self) -> str:
         return f"SastrawiStemmer({len(self._roots)} roots, sha256={self.dictionary_hash[:12]})"
+
+
+CORRECTION_RULES: tuple[str, ...] = (
+    "tail_once",
+    "particle_root",
+    "keep_i",
+    "keep_is",
+    "kan_an",
+    "wan",
+    "ketidak",
+)
+"""Every correction :class:`CorrectedStemmer` knows (see its docstring); ``DEFAULT_CORRECTIONS`` is the
+measured subset that ``rules=None`` means."""
+
+DEFAULT_CORRECTIONS: tuple[str, ...] = CORRECTION_RULES
+
+
+class CorrectedStemmer(SastrawiStemmer):
+    """Sastrawi with corrections for known classes of wrong stems (not PySastrawi-exact).
+
+    Each rule only ever replaces PySastrawi's stem by another root of the dictionary:
+
+    - ``tail_once``: the infix rules (``C-er-V``, ``C-el-V``, ``C-em-V``, ``C-in-V``) and ``ku-``/``kau-``
+      apply to the word itself, not after another prefix was removed (``dikurangi`` -> ``kurang``, not
+      ``rang``; ``menyinari`` -> ``sinar``, not ``sari``).
+    - ``particle_root``: a word ending in ``-lah``/``-kah``/``-tah`` whose ending belongs to the root
+      (``menikah`` -> ``nikah``, not ``meni``): when removing prefixes alone reaches a longer root than
+      removing the particle did, that root wins.
+    - ``keep_i``, ``keep_is``: the same for a final ``-i``/``-is`` that belongs to the root
+      (``dibelinya`` -> ``beli``, not ``bel``; ``dilapis`` -> ``lapis``, not ``lap``).
+    - ``kan_an``: a ``pe-``/``ke-`` noun ending in ``-kan`` is ``...k`` + ``-an`` when that gives a root
+      (``penyelidikan`` -> ``selidik``, not ``lidi``; ``pergerakan`` -> ``gerak``, not ``gera``).
+    - ``wan``: ``-wan``/``-wati`` after a root (``relawan`` -> ``rela``, ``karyawan`` -> ``karya``), which
+      PySastrawi does not know as suffixes.
+    - ``ketidak``: ``ketidak-X-an`` -> the stem of ``X`` (``ketidakadilan`` -> ``adil``).
+
+    Every rule was kept because it raises exact-match accuracy on both gold sets in ``../shared/stemming``
+    and removing any one of them lowers it (see ``tests/test_stemmer_control.py``). Rules that were tried
+    and lowered accuracy (keeping ``-an``/``-kan``, reading ``-kan`` as ``-k`` + ``-an`` in verbs, keeping
+    a bare ``-i``) are not offered. Proper names (``bekasi``, ``bali``) are a job for protected words.
+    """
+
+    __slots__ = ("_rules",)
+
+    def __init__(
+        self,
+        dictionary: DictionarySource = None,
+        *,
+        extra_roots: Iterable[str] = (),
+        rules: Iterable[str] | None = None,
+    ) -> None:
+        super().__init__(dictionary, extra_roots=extra_roots)
+        chosen = tuple(DEFAULT_CORRECTIONS if rules is None else rules)
+        if isinstance(rules, str):
+            raise TypeError("rules must be an iterable of rule names, not a str")
+        unknown = sorted(set(chosen) - set(CORRECTION_RULES))
+        if unknown:
+            raise ValueError(
+                f"unknown stemmer corrections {unknown}: expected some of {', '.join(CORRECTION_RULES)}"
+            )
+        self._rules: frozenset[str] = frozenset(chosen)
+        self._stem_word = _build_corrected(self._roots, self._rules)
+
+    @property
+    def rules(self) -> frozenset[str]:
+        """The corrections in force."""
+        return self._rules
+
+    def __repr__(self) -> str:
+        return f"CorrectedStemmer({len(self._roots)} roots, rules={sorted(self._rules)})"
+
+
+_PARTICLES = ("lah", "kah", "tah", "pun")
+
+
+def _build_corrected(roots: frozenset[str], rules: frozenset[str]) -> Callable[[str], str]:
+    """The corrected whole-token stemming function (see :class:`CorrectedStemmer`)."""
+    parts = _build_stem_parts(roots, tail_once="tail_once" in rules)
+    base, remove_prefixes = parts.stem_singular, parts.remove_prefixes
+    particle_root = "particle_root" in rules
+    kept = tuple(s for s in ("is", "i") if f"keep_{s}" in rules)  # longest first
+    kan_an = "kan_an" in rules
+    wan = "wan" in rules
+    ketidak = "ketidak" in rules
+
+    def longer_root(w: str, current: str) -> str:
+        """``w`` stripped of prefixes (PySastrawi's passes) if that is a root longer than ``current``."""
+        alt = w if w in roots else remove_prefixes(w, False)
+        return alt if alt in roots and len(alt) > len(current) else current
+
+    def stem_singular(word: str) -> str:
+        if word in roots or len(word) <= 3:
+            return base(word)
+        # the word without its particle and possessive, as PySastrawi removes them
+        w1 = word
+        if w1.endswith(_PARTICLES):
+            w1 = w1[:-3]
+        if w1 not in roots:
+            if w1.endswith("nya"):
+                w1 = w1[:-3]
+            elif w1.endswith(("ku", "mu")):
+                w1 = w1[:-2]
+        if ketidak and w1.startswith("ketidak") and w1.endswith("an") and len(w1) > 11:
+            inner = stem_singular(w1[7:-2])
+            if inner in roots:
+                return inner
+        if wan and w1 not in roots:
+            stripped = w1[:-3] if w1.endswith("wan") else w1[:-4] if w1.endswith("wati") else ""
+            if len(stripped) >= 3:
+                alt = stripped if stripped in roots else remove_prefixes(stripped, False)
+                if alt in roots:
+                    return alt
+        r = base(word)
+        if r not in roots:
+            return r
+        if particle_root and word.endswith(("lah", "kah", "tah")):
+            r = longer_root(word, r)
+        if kan_an and w1.endswith("kan") and w1.startswith(("pe", "ke")):
+            alt = remove_prefixes(w1[:-2], False)
+            if alt in roots and alt.endswith("k"):
+                return alt
+        for suffix in kept:
+            if w1.endswith(suffix) and w1 not in roots:
+                r = longer_root(w1, r)
+                break
+        return r
+
+    return _make_stem_word(stem_singular, roots)
 
 
 class ReferenceStemmer:
