@@ -91,6 +91,12 @@ def check_index(path: str | os.PathLike[str]) -> CheckReport:
         manifest = read_manifest(directory)
     except IndexCorruptError as exc:
         return CheckReport(False, (str(exc),), 0, 0, None)
+    except RecursionError:
+        return CheckReport(False, (f"{directory / MANIFEST}: JSON nested too deeply",), 0, 0, None)
+    except OSError as exc:
+        return CheckReport(
+            False, (f"{directory / MANIFEST}: cannot be read ({exc.strerror or exc})",), 0, 0, None
+        )
     generation = manifest["generation"]
     where = f"{MANIFEST}"
     segments = manifest["segments"]
@@ -164,13 +170,13 @@ def _report(problems: _Problems, documents: int, segments: int, generation: int 
 
 
 def _check_analyzer(manifest: Mapping[str, Any], problems: _Problems) -> None:
-    from idsearch.analysis import AnalyzerSpec
+    from idsearch.analysis import Analyzer, AnalyzerSpec
 
     try:
         data = manifest.get("analyzer")
         if not isinstance(data, dict):
             raise TypeError("not a mapping")
-        AnalyzerSpec.from_dict(data)
+        Analyzer(AnalyzerSpec.from_dict(data))  # builds nothing from files: lists and hashes are data
     except (ValueError, TypeError) as exc:
         problems.add(f"{MANIFEST}: 'analyzer' is not a valid analyzer description ({exc})")
 
