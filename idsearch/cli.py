@@ -287,7 +287,7 @@ class _Progress:
         eta = (st.bytes_total - st.bytes_read) / rate if rate > 0 and frac < 1 else 0.0
         line = (
             f"[{bar}] {frac * 100:5.1f}% {st.docs:,} docs  {st.docs / elapsed:,.0f} docs/s  "
-            f"{rate / 1e6:.1f} MB/s  ETA {_human_seconds(eta) if eta else '-'}"
+            f"{rate / 2**20:.1f} MB/s  ETA {_human_seconds(eta) if eta else '-'}"
         )
         if note:
             line += f"  {note}"
@@ -364,10 +364,12 @@ def cmd_index(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     mapping = _mapping(args)
     path, _default = _resolve_index(args)
     started = time.perf_counter()
+    created = not _has_index(path) or args.overwrite
     ix = _index_for_writing(path, args, err)
     stats = IngestStats()
     progress = _Progress(err, stats, enabled=_use_progress(args, err))
     bad_docs = 0
+    strict_failed_new_index = False
 
     def report(problem: Problem) -> None:
         progress.clear()
@@ -392,6 +394,8 @@ def cmd_index(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 progress.clear()
                 if isinstance(exc, DocumentError):
                     err.write(f"{stats.current_path}: {exc}\n")
+                if created:
+                    strict_failed_new_index = True
                 raise CliError(
                     f"stopped at the first bad record (--strict); nothing was committed to {path}", EXIT_INPUT
                 ) from None
@@ -403,6 +407,10 @@ def cmd_index(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     finally:
         progress.clear()
         ix.close()
+        if strict_failed_new_index:
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)  # the empty index this run created
     elapsed = time.perf_counter() - started
     added, updated, skipped = counts
     problems = stats.errors + bad_docs
@@ -413,7 +421,7 @@ def cmd_index(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         f"{_plural(problems, 'problem')}"
         + (f", {_plural(stats.warnings, 'warning')}" if stats.warnings else "")
         + f"\n{path}: {_plural(total_docs, 'document')}"
-        + (f", {stats.docs / elapsed:,.0f} docs/s, {stats.bytes_total / elapsed / 1e6:.1f} MB/s" if elapsed > 0 else "")
+        + (f", {stats.docs / elapsed:,.0f} docs/s, {stats.bytes_total / elapsed / 2**20:.1f} MB/s" if elapsed > 0 else "")
         + "\n"
     )
     if stats.files_skipped:
@@ -646,7 +654,7 @@ def cmd_bench(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         "workers": workers,
         "seconds": round(total_s, 4),
         "docs_per_s": round(added / total_s, 1) if total_s else None,
-        "mb_per_s": round(stats.bytes_total / total_s / 1e6, 3) if total_s else None,
+        "mb_per_s": round(stats.bytes_total / total_s / 2**20, 3) if total_s else None,
         "stages": {
             "create_index": round(t_open, 4),
             "read_and_parse_input": round(read_s, 4),
