@@ -13,9 +13,11 @@ built it:
    - apostrophes are dropped (``jum'at`` -> ``jumat``, ``qur'an`` -> ``quran``); an English possessive
      ``'s`` is removed (``putin's`` -> ``putin``);
    - thousands separators are dropped from numbers (``2.000.000`` -> ``2000000``; ``2,5`` stays);
-   - protected words (names, places the user lists) are never stemmed;
+   - protected words (names, places the user lists, or the built-in ``"news"`` list) are never stemmed;
    - words with digits or letters outside ASCII are not stemmed (``g20``, ``2024``, ``café``);
-   - stemming: Sastrawi (Nazief-Adriani/ECS), exactly as PySastrawi stems the word;
+   - stemming: Sastrawi (Nazief-Adriani/ECS), exactly as PySastrawi stems the word, over pysastrawi's root
+     dictionary or one the user brings (``dictionary=``, ``extra_roots=``); optionally with measured
+     corrections of known wrong stems (``corrections=True``, see :class:`idsearch.stemmer.CorrectedStemmer`);
    - a hyphenated word that Sastrawi reduces to one root (reduplication: ``anak-anak`` -> ``anak``,
      ``berbalas-balasan`` -> ``balas``, ``sela-sela`` -> ``sela``) is one term. Other hyphenated words
      (``al-assad``, ``covid-19``, ``serba-serbi``) become their parts at consecutive positions, each part
@@ -54,7 +56,9 @@ __all__ = [
 _APOSTROPHES = "'\u2019\u2018\u02bc`"
 _HYPHENS = "-\u2010\u2011\u00ad"
 _SOFT_HYPHEN = "\u00ad"  # invisible: joins the parts of one word
-_TYPOGRAPHY = str.maketrans({c: "'" for c in _APOSTROPHES[1:]} | {"\u2010": "-", "\u2011": "-", _SOFT_HYPHEN: None})
+_TYPOGRAPHY = str.maketrans(
+    {c: "'" for c in _APOSTROPHES[1:]} | {"\u2010": "-", "\u2011": "-", _SOFT_HYPHEN: None}
+)
 _PART_SPLIT_RE = re.compile("[-\u2010\u2011]")
 
 # A word: letters/digits, optionally joined by hyphens or apostrophes; or a number with . , separators.
@@ -94,6 +98,47 @@ def _string_tuple(value: Iterable[str] | str | None) -> tuple[str, ...]:
     return tuple(sorted({normalize_text(v).strip() for v in value if v and v.strip()}))
 
 
+def _root_tuple(value: Iterable[str] | str | None) -> tuple[str, ...]:
+    """Dictionary roots as the stemmer reads them (stripped, deduplicated, sorted; case kept, so the
+    dictionary hash is that of the same words given to :class:`~idsearch.stemmer.SastrawiStemmer`)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(sorted({v.strip() for v in value if v and v.strip()}))
+
+
+def _rule_tuple(value: Iterable[str] | str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(sorted(set(value)))
+
+
+BUILTIN_PROTECTED = ("none", "news")
+"""Built-in protected-word lists: ``"news"`` is ``idsearch/data/protected_news.txt`` (names and places of
+the shared news corpus that Sastrawi turns into another root, derived by ``tools/derive_protected.py``)."""
+
+
+def builtin_protected_words(name: str) -> tuple[str, ...]:
+    """The words of a built-in protected list (``"none"`` or ``"news"``)."""
+    if name == "none":
+        return ()
+    if name != "news":
+        raise ValueError(
+            f"unknown built-in protected list {name!r}: expected one of {', '.join(BUILTIN_PROTECTED)}"
+        )
+    import importlib.resources
+
+    text = (
+        importlib.resources.files("idsearch")
+        .joinpath("data", "protected_news.txt")
+        .read_text(encoding="utf-8")
+    )
+    return tuple(w for w in (line.split("#", 1)[0].strip() for line in text.splitlines()) if w)
+
+
 @attrs.frozen
 class AnalyzerSpec:
     """Plain-data description of an analyzer: stored in an index manifest, rebuilt on open. No pickle.
@@ -101,7 +146,13 @@ class AnalyzerSpec:
     - ``stemmer``: ``"sastrawi"`` or ``"none"``.
     - ``stopwords``: a built-in list name (``"none"``, ``"minimal"``, ``"sastrawi"``) or ``"custom"`` with
       the words in ``stopword_words``; ``stopwords_added``/``stopwords_removed`` edit the chosen list.
-    - ``protected``: words never stemmed.
+    - ``protected``: words never stemmed (all of them, including those of a built-in list, so that a
+      saved index does not depend on the list shipped with a later version); ``protected_builtin``
+      names the built-in list they include (``"none"`` or ``"news"``), for the record.
+    - ``dictionary``: ``"pysastrawi"`` (the root list inside the pysastrawi package) or ``"custom"``
+      with the roots in ``dictionary_words``; ``extra_roots`` are added to either.
+    - ``corrections``: names of the :class:`~idsearch.stemmer.CorrectedStemmer` rules in force (empty:
+      stems are exactly PySastrawi's).
     - ``dictionary_hash``: identity of the stemmer's root dictionary (set when the analyzer is built).
     """
 
@@ -112,12 +163,26 @@ class AnalyzerSpec:
     stopwords_added: tuple[str, ...] = attrs.field(default=(), converter=_string_tuple)
     stopwords_removed: tuple[str, ...] = attrs.field(default=(), converter=_string_tuple)
     protected: tuple[str, ...] = attrs.field(default=(), converter=_string_tuple)
+    protected_builtin: str = "none"
+    dictionary: str = attrs.field(default="pysastrawi")
+    dictionary_words: tuple[str, ...] = attrs.field(default=(), converter=_root_tuple, repr=False)
+    extra_roots: tuple[str, ...] = attrs.field(default=(), converter=_root_tuple)
+    corrections: tuple[str, ...] = attrs.field(default=(), converter=_rule_tuple)
     dictionary_hash: str | None = None
 
     @stemmer.validator
     def _check_stemmer(self, _attr: Any, value: str) -> None:
         if value not in ("sastrawi", "none"):
             raise ValueError(f"unknown stemmer {value!r}: expected 'sastrawi' or 'none'")
+
+    @dictionary.validator
+    def _check_dictionary(self, _attr: Any, value: str) -> None:
+        if value not in ("pysastrawi", "custom"):
+            raise ValueError(f"unknown dictionary {value!r}: expected 'pysastrawi' or 'custom'")
+        if value == "custom" and not self.dictionary_words:
+            raise ValueError("a custom dictionary needs its words (dictionary_words)")
+        if value == "pysastrawi" and self.dictionary_words:
+            raise ValueError("dictionary_words are only for dictionary='custom'")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -128,6 +193,11 @@ class AnalyzerSpec:
             "stopwords_added": list(self.stopwords_added),
             "stopwords_removed": list(self.stopwords_removed),
             "protected": list(self.protected),
+            "protected_builtin": self.protected_builtin,
+            "dictionary": self.dictionary,
+            "dictionary_words": list(self.dictionary_words),
+            "extra_roots": list(self.extra_roots),
+            "corrections": list(self.corrections),
             "dictionary_hash": self.dictionary_hash,
         }
 
@@ -138,11 +208,19 @@ class AnalyzerSpec:
         if unknown:
             raise ValueError(f"analyzer description has unknown keys: {sorted(unknown)}")
         kwargs = dict(data)
-        for key in ("stopword_words", "stopwords_added", "stopwords_removed", "protected"):
+        for key in (
+            "stopword_words",
+            "stopwords_added",
+            "stopwords_removed",
+            "protected",
+            "dictionary_words",
+            "extra_roots",
+            "corrections",
+        ):
             value = kwargs.get(key, [])
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ValueError(f"analyzer description: {key!r} must be a list of strings")
-        for key in ("name", "stemmer", "stopwords"):
+        for key in ("name", "stemmer", "stopwords", "protected_builtin", "dictionary"):
             if key in kwargs and not isinstance(kwargs[key], str):
                 raise ValueError(f"analyzer description: {key!r} must be a string")
         return cls(**kwargs)
@@ -161,9 +239,9 @@ class Analyzer:
         self._stem: Callable[[str], str] | None = None
         if spec.stemmer == "sastrawi":
             if stemmer is None:
-                from idsearch.stemmer import SastrawiStemmer
-
-                stemmer = SastrawiStemmer()
+                stemmer = _build_stemmer(spec)
+            else:
+                spec = _describe_stemmer(spec, stemmer)
             self._stem = stemmer.stem
             dictionary_hash = getattr(stemmer, "dictionary_hash", None)
             if spec.dictionary_hash is not None and dictionary_hash != spec.dictionary_hash:
@@ -192,8 +270,7 @@ class Analyzer:
             word = word.translate(_TYPOGRAPHY)
         if "'" in word:
             word = word.replace("'s-", "-")
-            if word.endswith("'s"):
-                word = word[:-2]
+            word = word.removesuffix("'s")
             word = word.replace("'", "")
         if word[0].isdigit() and _THOUSANDS_RE.match(word):
             word = word.replace(".", "")
@@ -294,26 +371,55 @@ class Analyzer:
         return f"Analyzer({self.spec!r})"
 
 
-def IndonesianAnalyzer(  # noqa: N802 - a named constructor, reads like a class at call sites
+def IndonesianAnalyzer(
     *,
     stemmer: str = "sastrawi",
     stopwords: str | Iterable[str] | Path = "none",
     add_stopwords: Iterable[str] = (),
     remove_stopwords: Iterable[str] = (),
-    protected: Iterable[str] | Path = (),
+    protected: Iterable[str] | Path | str = (),
+    protected_builtin: str = "none",
+    dictionary: Iterable[str] | str | Path | None = None,
+    extra_roots: Iterable[str] = (),
+    corrections: bool | Iterable[str] = False,
     sastrawi: Any = None,
 ) -> Analyzer:
     """The ready analyzer for Indonesian news.
 
     ``stopwords`` is a list name (``"none"`` - the default, measured best for retrieval; ``"minimal"``;
     ``"sastrawi"``), a path to a file with one word per line (e.g. Tala's list), or the words themselves.
-    ``protected`` words (a path or the words) are never stemmed. ``sastrawi`` overrides the stemmer object
-    (e.g. one built with a custom dictionary).
+    ``protected`` words (a path or the words) are never stemmed; ``protected="news"`` is short for
+    ``protected_builtin="news"``, the built-in list of news names and places that Sastrawi mangles
+    (``bekasi`` -> ``bekas``), which can be combined with words of one's own.
+    ``dictionary`` replaces pysastrawi's root list (a path with one root per line, or the roots);
+    ``extra_roots`` are added to it; both are recorded in the spec (the words themselves), so an index
+    reopens with the same stemmer. ``corrections=True`` turns on the measured stemming corrections
+    (:data:`idsearch.stemmer.DEFAULT_CORRECTIONS`; or name the rules). ``sastrawi`` overrides the stemmer
+    object (its dictionary and corrections are recorded as well).
     """
     if isinstance(stopwords, str) and not _looks_like_path(stopwords):
         name, words = stopwords, ()
     else:
         name, words = "custom", tuple(_read_word_list(stopwords))
+    if isinstance(protected, str) and protected in BUILTIN_PROTECTED:
+        protected_builtin, protected = protected, ()
+    protected_words = [*builtin_protected_words(protected_builtin), *_read_word_list(protected)]
+    if dictionary is None:
+        dictionary_name, dictionary_words = "pysastrawi", ()
+    else:
+        from idsearch.stemmer import load_dictionary
+
+        dictionary_name, dictionary_words = "custom", tuple(load_dictionary(dictionary))
+    if corrections is True:
+        from idsearch.stemmer import DEFAULT_CORRECTIONS
+
+        rules: tuple[str, ...] = DEFAULT_CORRECTIONS
+    elif corrections is False:
+        rules = ()
+    else:
+        rules = tuple(corrections)
+    if isinstance(extra_roots, str):
+        raise TypeError("extra_roots must be an iterable of words, not a str")
     return Analyzer(
         AnalyzerSpec(
             stemmer=stemmer,
@@ -321,10 +427,53 @@ def IndonesianAnalyzer(  # noqa: N802 - a named constructor, reads like a class 
             stopword_words=words,
             stopwords_added=tuple(add_stopwords),
             stopwords_removed=tuple(remove_stopwords),
-            protected=tuple(_read_word_list(protected)),
+            protected=tuple(protected_words),
+            protected_builtin=protected_builtin,
+            dictionary=dictionary_name,
+            dictionary_words=dictionary_words,
+            extra_roots=tuple(extra_roots),
+            corrections=rules,
         ),
         stemmer=sastrawi,
     )
+
+
+def _build_stemmer(spec: AnalyzerSpec) -> Any:
+    """The stemmer a spec describes: its dictionary, extra roots and corrections."""
+    from idsearch.stemmer import CorrectedStemmer, SastrawiStemmer
+
+    dictionary = spec.dictionary_words if spec.dictionary == "custom" else None
+    if spec.corrections:
+        return CorrectedStemmer(dictionary, extra_roots=spec.extra_roots, rules=spec.corrections)
+    if dictionary is None and not spec.extra_roots:
+        return _packaged_stemmer()
+    return SastrawiStemmer(dictionary, extra_roots=spec.extra_roots)
+
+
+_PACKAGED: list[Any] = []
+
+
+def _packaged_stemmer() -> Any:
+    """One shared stemmer over pysastrawi's dictionary (immutable; loading it takes tens of milliseconds)."""
+    if not _PACKAGED:
+        from idsearch.stemmer import SastrawiStemmer
+
+        _PACKAGED.append(SastrawiStemmer())
+    return _PACKAGED[0]
+
+
+def _describe_stemmer(spec: AnalyzerSpec, stemmer: Any) -> AnalyzerSpec:
+    """Record a user-given stemmer object in the spec: its roots when they are not pysastrawi's (so that
+    the index can rebuild it), and its corrections. Objects without ``roots`` are recorded by hash only."""
+    roots = getattr(stemmer, "roots", None)
+    rules = tuple(getattr(stemmer, "rules", ()))
+    if rules:
+        spec = attrs.evolve(spec, corrections=rules)
+    if roots is None or spec.dictionary == "custom" or spec.extra_roots:
+        return spec
+    if stemmer.dictionary_hash != _packaged_stemmer().dictionary_hash:
+        spec = attrs.evolve(spec, dictionary="custom", dictionary_words=tuple(roots))
+    return spec
 
 
 def _looks_like_path(value: str) -> bool:

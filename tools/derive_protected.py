@@ -1,0 +1,127 @@
+"""Derive idsearch's built-in protected-word list (``idsearch/data/protected_news.txt``) from the shared corpus.
+
+A word goes on the list when the evidence says it is a proper name that Sastrawi turns into another word:
+
+1. it is a name: in the corpus text (bodies of ``<shared>/corpus/*.jsonl``; titles are left out, many
+   are in Title Case) it occurs at least
+   ``--min-count`` times *inside* a sentence (not sentence-initial, not all capitals), and at least
+   ``--min-share`` of those occurrences are capitalized (``Bekasi``, never ``bekasi``);
+2. Sastrawi (PySastrawi-exact, pysastrawi's dictionary) changes it into a *different root of its
+   dictionary* (``bekasi`` -> ``bekas``, ``bali`` -> ``bal``), i.e. the name would match an unrelated
+   common word. Names that Sastrawi leaves alone, or reduces to something that is not a root, need no
+   protection.
+
+Reproducible: same corpus + same pysastrawi -> same list. Run from the repository root:
+
+    python tools/derive_protected.py                  # writes idsearch/data/protected_news.txt
+    python tools/derive_protected.py --output - --min-count 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from idsearch.stemmer import SastrawiStemmer
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SHARED = REPO.parent / "shared"
+DEFAULT_OUTPUT = REPO / "idsearch" / "data" / "protected_news.txt"
+CORPUS_FILES = ("clickid.jsonl", "indosum.jsonl", "facqa_passages.jsonl")
+
+_WORD_RE = re.compile(r"[A-Za-z]+")
+_SENTENCE_END = frozenset(".!?:;\"'\u201c\u201d\u2018\u2019([{-\u2013\u2014|")
+
+
+def corpus_texts(shared: Path) -> Iterator[str]:
+    """Bodies of the shared corpus, one string per article."""
+    for name in CORPUS_FILES:
+        path = shared / "corpus" / name
+        with path.open(encoding="utf-8") as fh:
+            for line_no, line in enumerate(fh, 1):
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise SystemExit(f"{path}:{line_no}: not JSON: {exc}") from None
+                value = record.get("body")
+                if isinstance(value, str) and value:
+                    yield value
+
+
+def count_case(texts: Iterable[str]) -> tuple[Counter[str], Counter[str]]:
+    """Per lowercase word: occurrences inside a sentence that are Capitalized, and all such occurrences
+    (sentence-initial words and words in all capitals are not counted: they say nothing about names)."""
+    capitalized: Counter[str] = Counter()
+    inside: Counter[str] = Counter()
+    for text in texts:
+        for match in _WORD_RE.finditer(text):
+            word = match.group()
+            if len(word) > 1 and word.isupper():
+                continue
+            start = match.start()
+            if start and text[start - 1] in "-'\u2019":
+                continue  # part of a hyphenated or apostrophized word
+            before = text[:start].rstrip()[-1:]
+            if not before or before in _SENTENCE_END or "\n" in text[max(0, start - 2) : start]:
+                continue
+            lower = word.lower()
+            inside[lower] += 1
+            if word[0].isupper():
+                capitalized[lower] += 1
+    return capitalized, inside
+
+
+def derive(shared: Path, min_count: int, min_share: float) -> list[tuple[str, str, int, int]]:
+    """(word, Sastrawi's stem, capitalized count, inside-sentence count) for every word on the list."""
+    stemmer = SastrawiStemmer()
+    capitalized, inside = count_case(corpus_texts(shared))
+    out = []
+    for word, total in inside.items():
+        if total < min_count or len(word) <= 3 or word in stemmer:
+            continue
+        caps = capitalized[word]
+        if caps / total < min_share:
+            continue
+        stem = stemmer.stem(word)
+        if stem != word and stem in stemmer:
+            out.append((word, stem, caps, total))
+    return sorted(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared data folder")
+    parser.add_argument("--min-count", type=int, default=20, help="occurrences inside sentences (default 20)")
+    parser.add_argument(
+        "--min-share", type=float, default=0.95, help="capitalized share of those (default 0.95)"
+    )
+    parser.add_argument("--output", default=str(DEFAULT_OUTPUT), help="file to write, or - for stdout")
+    args = parser.parse_args(argv)
+    if not (args.shared / "corpus").is_dir():
+        print(f"no corpus at {args.shared / 'corpus'}; pass --shared", file=sys.stderr)
+        return 2
+    rows = derive(args.shared, args.min_count, args.min_share)
+    lines = [
+        "# idsearch built-in protected words ('news'): proper names that Sastrawi turns into another root.",
+        "# Generated by tools/derive_protected.py from the shared news corpus (27,861 articles):",
+        f"# >= {args.min_count} occurrences inside sentences, >= {args.min_share:.0%} of them capitalized,",
+        "# and PySastrawi stems the word to a different root of its dictionary. Do not edit by hand.",
+        "# word  # Sastrawi's stem, capitalized/inside-sentence occurrences",
+        *(f"{word}  # {stem}, {caps}/{total}" for word, stem, caps, total in rows),
+    ]
+    text = "\n".join(lines) + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"{len(rows)} words -> {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
