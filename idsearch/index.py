@@ -105,7 +105,10 @@ class Index:
                 raise ValueError(f"{self.path}: the analyzer given differs from the one that built the index")
             self.analyzer = analyzer
         else:
-            self.analyzer = Analyzer(spec)
+            try:
+                self.analyzer = Analyzer(spec)
+            except ValueError as exc:
+                raise IndexCorruptError(f"{self.path / MANIFEST}: analyzer: {exc}") from None
         self._highlighter: Any = None
         self._reader: IndexReader | None = None
         self._reader_stamp: tuple[int, int, int] | None = None

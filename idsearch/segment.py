@@ -218,7 +218,7 @@ class _FieldReader:
     def terms(self) -> list[str]:
         if self._terms is None:
             self._terms_fh.seek(0)
-            raw = self._terms_fh.read().decode("utf-8")
+            raw = _decode(self._terms_fh.read(), self._terms_fh.name)
             self._terms = raw.split("\n") if raw else []
         return self._terms
 
@@ -354,7 +354,7 @@ class SegmentReader:
     @cached_property
     def ids(self) -> list[str]:
         self._ids_fh.seek(0)
-        raw = self._ids_fh.read().decode("utf-8")
+        raw = _decode(self._ids_fh.read(), self._ids_fh.name)
         ids = raw.split("\n") if raw else []
         if len(ids) != self.ndocs:
             raise IndexCorruptError(f"{self.directory}: segment {self.name}: {len(ids)} ids for {self.ndocs} docs")
@@ -386,7 +386,7 @@ class SegmentReader:
         if values is None:
             fh = self._value_files[field]
             fh.seek(0)
-            raw = fh.read().decode("utf-8")
+            raw = _decode(fh.read(), fh.name)
             values = raw.split("\n") if raw else []
             self._values[field] = values
         return values
@@ -419,6 +419,13 @@ class SegmentReader:
 
     def close(self) -> None:
         self._finalizer()
+
+
+def _decode(raw: bytes, name: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IndexCorruptError(f"{name}: not valid UTF-8 at byte {exc.start}") from None
 
 
 def _close_all(handles: list[Any]) -> None:

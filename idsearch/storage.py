@@ -22,7 +22,7 @@ import re
 import socket
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,14 +74,17 @@ def write_durable(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` atomically: temp file, fsync, rename, fsync the directory."""
+def atomic_write_bytes(path: Path, data: bytes, *, replaced: Callable[[], None] | None = None) -> None:
+    """Replace ``path`` atomically: temp file, fsync, rename, fsync the directory. ``replaced`` is called
+    right after the rename: from then on the new content is the file, whatever fails afterwards."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    if replaced is not None:
+        replaced()
     fsync_dir(path.parent)
 
 
@@ -106,10 +109,14 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise IndexCorruptError(f"{directory}: not an idsearch index (no {MANIFEST})") from None
+    except OSError as exc:
+        raise IndexCorruptError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise IndexCorruptError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise IndexCorruptError(f"{path}: not a manifest (nested too deeply)") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise IndexCorruptError(f"{path}: not an idsearch manifest (format must be {FORMAT!r})")
     generation = data.get("generation")

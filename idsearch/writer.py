@@ -36,6 +36,7 @@ from idsearch.segment import (
 from idsearch.storage import (
     LOCK,
     MANIFEST,
+    IndexCorruptError,
     IndexError_,
     WriteLock,
     atomic_write_bytes,
@@ -441,15 +442,27 @@ class IndexWriter:
         self._manifest = manifest
         self._generation: int = manifest["generation"]
         self._next_segment: int = int(manifest.get("next_segment", 0))
+        if not all(isinstance(e, dict) for e in manifest["segments"]):
+            raise IndexCorruptError(f"{self.directory / MANIFEST}: a segment entry is not a mapping")
         self._committed: list[dict[str, Any]] = [dict(e) for e in manifest["segments"]]
         self._pending: list[dict[str, Any]] = []  # written this session, not yet committed
         self._new_files: list[Path] = []
         self._dead: dict[str, set[int]] = {}  # segment name -> local docs deleted this session
         self._where: dict[str, tuple[str, int, int]] = {}  # id -> (segment name, local doc, checksum)
         self._readers: dict[str, SegmentReader] = {}
+        # open (and so validate) every committed segment before touching any file
+        try:
+            readers = [self._reader(entry) for entry in self._committed]
+        except FileNotFoundError as exc:
+            self._close_readers()
+            raise IndexCorruptError(f"{self.directory}: a file the manifest names is missing: {exc.filename}") from None
+        except (IndexCorruptError, KeyError, TypeError, AttributeError) as exc:
+            self._close_readers()
+            if isinstance(exc, IndexCorruptError):
+                raise
+            raise IndexCorruptError(f"{self.directory / MANIFEST}: malformed segment entry ({exc!r})") from None
         self._cleanup_unreferenced()
-        for entry in self._committed:
-            reader = self._reader(entry)
+        for entry, reader in zip(self._committed, readers):
             live = reader.live
             sums = reader.checksums.tolist()
             name = entry["name"]
@@ -821,7 +834,11 @@ class IndexWriter:
             "words": words_file,
             "doc_count": sum(int(e["ndocs"]) - int(e.get("ndeleted", 0)) for e in entries),
         }
-        atomic_write_bytes(self.directory / MANIFEST, encode_manifest(manifest))
+        def committed() -> None:
+            # renamed into place: every new file belongs to the commit now, whatever fails next
+            self._new_files = []
+
+        atomic_write_bytes(self.directory / MANIFEST, encode_manifest(manifest), replaced=committed)
         # the commit is durable; start a fresh session on top of it
         self._close_readers()
         self._new_files = []

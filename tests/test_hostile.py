@@ -227,25 +227,7 @@ def test_edited_manifest_is_a_clear_error(idx: Path, case: str):
     assert not report.ok and report.problems
 
 
-_WRITER_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: IndexWriter._start removes files before validating the manifest's segment entries",
-)
-_WRITER_CASES = [
-    pytest.param(case, marks=_WRITER_BUG)
-    if case
-    in {
-        "a file missing from the listing",
-        "deletes file missing",
-        "deletes of wrong type",
-        "files not a mapping",
-        "segment entry not a mapping",
-        "segment without files",
-        "segment without name",
-    }
-    else case
-    for case in sorted(MANIFEST_EDITS)
-]
+_WRITER_CASES = sorted(MANIFEST_EDITS)
 
 
 @pytest.mark.parametrize("case", _WRITER_CASES)
@@ -277,7 +259,6 @@ def test_missing_manifest_is_not_an_index(tmp_path: Path):
     assert not check_index(tmp_path / "nowhere").ok
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Index.open lets RecursionError, OSError, ValueError escape")
 @pytest.mark.parametrize(
     "case",
     ["deeply nested JSON", "manifest is a directory", "unknown stopword list", "other stemmer dictionary"],
@@ -588,9 +569,6 @@ def test_check_report_of_a_healthy_index(idx: Path):
     assert "ok" in str(report)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: invalid UTF-8 in a segment's text file raises UnicodeDecodeError"
-)
 @pytest.mark.parametrize("suffix", ["body.terms.txt", "ids.txt", "source.values.txt"])
 def test_invalid_utf8_in_segment_text_file(idx: Path, suffix: str):
     segment = first_segment(idx)
@@ -689,9 +667,6 @@ def test_full_disk_during_commit_keeps_the_previous_commit(
     assert _unreferenced(idx) == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: an error after the manifest rename rolls back files the commit uses"
-)
 def test_io_error_after_the_manifest_rename_keeps_a_consistent_index(
     idx: Path, monkeypatch: pytest.MonkeyPatch
 ):
