@@ -68,11 +68,15 @@ def _resolve_index(args: argparse.Namespace) -> tuple[Path, bool]:
 
 
 def sample_corpus_dir() -> Path | None:
-    """The embedded sample corpus (``corpus/`` beside the package in a source checkout), or None."""
+    """The embedded sample corpus: ``corpus/`` beside the package in a source checkout (or an editable
+    install), else ``idsearch/data/corpus/`` if a wheel ships it as package data; None when neither exists."""
     import idsearch
 
-    folder = Path(idsearch.__file__).resolve().parent.parent / SAMPLE_DIR_NAME
-    return folder if folder.is_dir() else None
+    package = Path(idsearch.__file__).resolve().parent
+    for folder in (package.parent / SAMPLE_DIR_NAME, package / "data" / SAMPLE_DIR_NAME):
+        if folder.is_dir():
+            return folder
+    return None
 
 
 def _has_index(path: Path) -> bool:
@@ -95,8 +99,8 @@ def _build_sample_index(path: Path, err: IO[str]) -> None:
     sample = sample_corpus_dir()
     if sample is None:
         raise CliError(
-            f"no index at {path}, and the sample corpus folder ({SAMPLE_DIR_NAME}/ beside the idsearch package) "
-            f"is not installed; build an index with: idsearch index FILES...",
+            f"no index at {path}, and the sample corpus ({SAMPLE_DIR_NAME}/ beside the idsearch package) is not "
+            f"installed; build an index with: idsearch index FILES...",
             EXIT_INDEX,
         )
     import shutil
@@ -318,6 +322,11 @@ def _index_for_writing(path: Path, args: argparse.Namespace, err: IO[str]) -> In
     from idsearch.index import Index
 
     if _has_index(path) and not args.overwrite:
+        if args.stemmer is not None or args.stopwords is not None:
+            raise CliError(
+                f"--stemmer/--stopwords apply when an index is created; {path} exists (add --overwrite to rebuild it)",
+                EXIT_USAGE,
+            )
         ix = Index.open(path)
         if args.text_fields is not None:
             unknown = [f for f in args.text_fields if f not in ix.schema.text_field_names]
@@ -342,7 +351,7 @@ def _index_for_writing(path: Path, args: argparse.Namespace, err: IO[str]) -> In
     from idsearch.analysis import IndonesianAnalyzer
 
     try:
-        analyzer = IndonesianAnalyzer(stemmer=args.stemmer, stopwords=args.stopwords)
+        analyzer = IndonesianAnalyzer(stemmer=args.stemmer or "sastrawi", stopwords=args.stopwords or "none")
     except (ValueError, OSError) as exc:
         raise CliError(f"analyzer: {exc}", EXIT_USAGE) from None
     ix = Index.create(path, schema=schema, analyzer=analyzer, overwrite=args.overwrite)
@@ -614,7 +623,8 @@ def cmd_bench(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         analyzer = ix.analyzer
         read_s = write_s = 0.0
         try:
-            with ix.writer(workers=args.workers) as w:
+            w = ix.writer(workers=args.workers)
+            try:
                 workers = w.workers
                 docs = iter_documents(args.paths, mapping=mapping, on_problem=report, stats=stats)
                 t_start = clock()
@@ -627,7 +637,7 @@ def cmd_bench(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                         break
                     try:
                         w.update(doc)
-                    except ValueError as exc:
+                    except ValueError as exc:  # DocumentError: counted like an input problem
                         problems.append(exc)
                     write_s += clock() - b
                     progress.update()
@@ -641,11 +651,13 @@ def cmd_bench(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 commit_s = clock() - a
                 total_s = clock() - t_start
                 added = w.added
+            finally:
+                w.close()
             st = ix.stats()
         finally:
             progress.clear()
             ix.close()
-        words_seen = sum(st.tokens.values())
+        tokens = sum(st.tokens.values())
         distinct = len(analyzer.word_cache)
     result = {
         "documents": added,
@@ -662,9 +674,9 @@ def cmd_bench(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             "analyze_and_write_segments_wait": round(flush_s, 4),
             "commit_and_merge": round(commit_s, 4),
         },
-        "words_seen": words_seen,
+        "tokens_indexed": tokens,
         "distinct_words_analyzed": distinct,
-        "word_cache_hit_rate": round(1 - distinct / words_seen, 4) if words_seen else None,
+        "word_cache_hit_rate": round(1 - distinct / tokens, 4) if tokens else None,
         "stem_calls_in_process": analyzer.stem_calls if workers == 1 else None,
         "index_bytes": st.size_bytes,
         "segments": st.segments,
@@ -684,9 +696,10 @@ def cmd_bench(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         + ("   (analysis runs here)" if workers == 1 else "   (chunks sent to workers)"),
         f"    finish segments (flush/wait)   {_human_seconds(s['analyze_and_write_segments_wait'])}",
         f"    commit (+ merges)              {_human_seconds(s['commit_and_merge'])}",
-        f"  word cache        {words_seen:,} words seen, {distinct:,} distinct analyzed "
-        f"-> hit rate {result['word_cache_hit_rate'] * 100 if words_seen else 0:.2f}%"
-        + (f", {analyzer.stem_calls:,} stemmer calls" if workers == 1 else ""),
+        f"  word cache        {tokens:,} tokens, {distinct:,} distinct words analyzed "
+        f"-> {(result['word_cache_hit_rate'] or 0) * 100:.2f}% of tokens served from the cache"
+        + (f"; {analyzer.stem_calls:,} stemmer calls" if workers == 1 else
+           " (each worker analyzes a new word once)"),
         (f"  index             {_human_bytes(st.size_bytes)} in {_plural(st.segments, 'segment')} "
         f"({st.size_bytes / max(stats.bytes_total, 1) * 100:.0f}% of the input)"),
     ]
@@ -709,7 +722,7 @@ query syntax:
   date:2024-12-01..2024-12-31  date:2024-12  date:..2019-09-30   date filter (not scored)
   source:detik.com  -category:olahraga     keyword filters (case-insensitive, not scored)
 Words are stemmed like the documents (pertemuan finds bertemu). A query that starts
-with "-" needs "--" before it: idsearch query -- -suriah putin
+with "-" needs "--" before it, after the options: idsearch query -n 5 -- -suriah putin
 """
 
 QUERY_EXAMPLES = """\
@@ -829,9 +842,9 @@ def build_parser() -> argparse.ArgumentParser:
     ix.add_argument("--strict", action="store_true", help="stop at the first bad record; commit nothing")
     ix.add_argument("--quiet", "-q", action="store_true", help="do not print warnings (errors still print)")
     ix.add_argument("--overwrite", action="store_true", help="replace an existing index instead of extending it")
-    ix.add_argument("--stemmer", choices=("sastrawi", "none"), default="sastrawi",
+    ix.add_argument("--stemmer", choices=("sastrawi", "none"), default=None,
                     help="stemming, for a new index (default sastrawi)")
-    ix.add_argument("--stopwords", default="none", metavar="LIST",
+    ix.add_argument("--stopwords", default=None, metavar="LIST",
                     help="stopwords for a new index: none (default), minimal, sastrawi or a file of words")
     ix.set_defaults(func=cmd_index)
 
@@ -877,9 +890,11 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="measure indexing speed on your own files (temporary index)",
         description=(
             "Index the given files into a temporary index (deleted afterwards) and report docs/s, MB/s,\n"
-            "the word-cache hit rate (words seen vs distinct words analyzed and stemmed) and the wall\n"
-            "time of each stage in this process: reading and parsing the input, validating and\n"
-            "analyzing (or dispatching to worker processes), finishing the segments, committing."
+            "the word-cache hit rate (tokens indexed vs distinct words analyzed: every other token is a\n"
+            "cache lookup, not a stemmer call) and the wall time of each stage in this process: reading\n"
+            "and parsing the input, validating and analyzing (with --workers 1) or handing chunks to the\n"
+            "worker processes, waiting for the last segments, committing (with merges). With several\n"
+            "workers, analysis runs in parallel with reading, so the stages overlap."
         ),
         epilog="examples:\n  idsearch bench ../shared/corpus/\n  idsearch bench news.jsonl --workers 1 --json\n",
         formatter_class=_Formatter,
