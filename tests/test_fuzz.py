@@ -42,9 +42,9 @@ WORDISH = st.sampled_from(
     ]
 )  # fmt: skip
 TEXTS = st.one_of(
-    st.text(max_size=120),
-    st.lists(st.one_of(WORDISH, st.text(max_size=4)), max_size=30).map(" ".join),
-    st.lists(st.one_of(WORDISH, st.text(max_size=3)), max_size=30).map("".join),
+    st.text(max_size=80),
+    st.lists(st.one_of(WORDISH, st.text(max_size=4)), max_size=12).map(" ".join),
+    st.lists(st.one_of(WORDISH, st.text(max_size=3)), max_size=12).map("".join),
 )
 
 
