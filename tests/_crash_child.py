@@ -127,7 +127,7 @@ def install_hooks(
 
     real_atomic = idsearch.writer.atomic_write_bytes
 
-    def atomic_write_bytes(path: Path, data: bytes) -> None:
+    def atomic_write_bytes(path: Path, data: bytes, **kwargs: Any) -> None:
         with phase("manifest-swap"):
             if reached("manifest-partial"):
                 tmp = path.with_name(path.name + ".tmp")
@@ -136,7 +136,7 @@ def install_hooks(
                     fh.flush()
                     os.fsync(fh.fileno())
                 die()
-            real_atomic(path, data)
+            real_atomic(path, data, **kwargs)
 
     idsearch.writer.atomic_write_bytes = atomic_write_bytes  # type: ignore[assignment]
 
