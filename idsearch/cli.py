@@ -343,9 +343,8 @@ def _index_for_writing(path: Path, args: argparse.Namespace, err: IO[str]) -> In
         from idsearch.schema import Schema, TextField
 
         try:
-            schema = Schema(
-                text_fields=tuple(TextField(n, weight=2.0 if n == "title" else 1.0) for n in args.text_fields)
-            )
+            defaults = {f.name: f for f in Schema().text_fields}  # title/body keep their tuned weights
+            schema = Schema(text_fields=tuple(defaults.get(n) or TextField(n) for n in args.text_fields))
         except ValueError as exc:
             raise CliError(f"--text-fields: {exc}", EXIT_USAGE) from None
     from idsearch.analysis import IndonesianAnalyzer

@@ -166,8 +166,11 @@ class Index:
 
     def optimize(self) -> None:
         """Merge all segments into one (and drop deleted documents)."""
-        with self.writer(merge=False) as w:
+        w = self.writer(merge=False)
+        try:
             w.commit(optimize=True)
+        finally:
+            w.close()
 
     # -- reading ---------------------------------------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ __all__ = [
 
 _EPOCH = _dt.date(1970, 1, 1)
 LEAF_CACHE_BYTES = 64 << 20  # per reader: postings of frequent terms, merged across fields
+PROXIMITY_DEPTH = 100  # the best BM25F matches reranked with the word-pair proximity bonus
 
 
 # -- the executable query: analyzed terms, resolved fields ---------------------------------------------------------
@@ -316,7 +317,57 @@ class IndexReader:
                 for f in filters:
                     mask &= ctx.evaluate(f)[1]  # type: ignore[operator]
             per_segment.append((scores, mask))
-        return self._select(per_segment, limit, sort)
+        pairs = [(a, b) for a, b in zip(range(nterms - 1), range(1, nterms)) if terms[a].term != terms[b].term]
+        weight_of_proximity = self.schema.proximity
+        if not pairs or not weight_of_proximity or sort != "score":
+            return self._select(per_segment, limit, sort)
+        depth = max(limit or 0, PROXIMITY_DEPTH) if limit is not None else None
+        matches, total = self._select(per_segment, depth, sort)
+        pair_idf = np.array([(idf[a] + idf[b]) / 2.0 for a, b in pairs])
+        bonus = self._proximity(matches, [(terms[a].term, terms[b].term) for a, b in pairs], pair_idf,
+                                terms[0].fields, weights, weight_of_proximity)
+        reranked = sorted(
+            (Match(m.segment, m.doc, m.score + float(extra)) for m, extra in zip(matches, bonus)),
+            key=lambda m: (-m.score, m.segment, m.doc),
+        )
+        return (reranked[:limit] if limit is not None else reranked), total
+
+    def _proximity(
+        self,
+        matches: Sequence[Match],
+        pairs: Sequence[tuple[str, str]],
+        pair_idf: np.ndarray,
+        fields: Sequence[str],
+        weights: Mapping[str, float],
+        strength: float,
+    ) -> np.ndarray:
+        """Score bonus of each match for the query's adjacent word pairs found in the same order in the
+        text (``kota bandung`` in a document that says ``kota Bandung``): for every pair,
+        ``strength * idf(pair) * c / (c + 1)`` where ``c`` counts its occurrences (field-weighted)."""
+        bonus = np.zeros(len(matches))
+        by_segment: dict[int, list[int]] = {}
+        for i, m in enumerate(matches):
+            by_segment.setdefault(m.segment, []).append(i)
+        for seg, rows in by_segment.items():
+            docs = np.array([matches[i].doc for i in rows], dtype=np.int64)
+            order = np.argsort(docs)
+            docs_sorted = docs[order]
+            counts = np.zeros((len(pairs), len(docs)))
+            segment = self.segments[seg]
+            for field in fields:
+                fr = segment.fields[field]
+                keys = {t: _candidate_keys(fr, t, docs_sorted) for t in {t for pair in pairs for t in pair}}
+                for k, (a, b) in enumerate(pairs):
+                    ka, kb = keys[a], keys[b]
+                    if len(ka) and len(kb):
+                        both = np.intersect1d(ka + 1, kb, assume_unique=True)
+                        if len(both):
+                            counts[k] += weights[field] * np.bincount(both >> 32, minlength=len(docs))
+            saturated = (pair_idf[:, None] * counts / (counts + 1.0)).sum(axis=0)
+            extra = np.empty(len(docs))
+            extra[order] = saturated
+            bonus[rows] = strength * extra
+        return bonus
 
     def stored(self, match: Match) -> dict[str, Any]:
         return self.segments[match.segment].stored(match.doc)
@@ -356,6 +407,30 @@ def _id_lookup(segment: SegmentReader) -> dict[str, int]:
         lookup = {doc_id: i for i, doc_id in enumerate(segment.ids)}
         segment._id_lookup = lookup  # type: ignore[attr-defined]
     return lookup
+
+
+def _candidate_keys(fr: Any, term: str, docs: np.ndarray) -> np.ndarray:
+    """``row << 32 | position`` of every occurrence of ``term`` in the given (sorted) docs, where ``row``
+    is the doc's index in ``docs``."""
+    i = fr.term_index(term)
+    if i < 0:
+        return np.zeros(0, np.int64)
+    a, b = int(fr.tpost[i]), int(fr.tpost[i + 1])
+    pdocs = fr.docs[a:b]
+    where = np.searchsorted(pdocs, docs)
+    inside = where < len(pdocs)
+    hit = np.zeros(len(docs), dtype=bool)
+    hit[inside] = pdocs[where[inside]] == docs[inside]
+    if not hit.any():
+        return np.zeros(0, np.int64)
+    post = where[hit]
+    tf = fr.tf[a:b].astype(np.int64)
+    first = int(fr.tpos[i]) + (np.cumsum(tf) - tf)[post]
+    lens = tf[post]
+    total = int(lens.sum())
+    offsets = np.repeat(first - (np.cumsum(lens) - lens), lens) + np.arange(total)
+    rows = np.repeat(np.flatnonzero(hit).astype(np.int64), lens)
+    return (rows << 32) | fr.pos[offsets].astype(np.int64)
 
 
 def _flat_terms(node: Node) -> tuple[list[TermNode], list[Node]] | None:

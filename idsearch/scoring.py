@@ -28,7 +28,9 @@ def field_inverse_norms(lengths: np.ndarray, avglen: float, b: float, weight: fl
     """``w / (1 - b + b * len / avglen)`` for every document of a segment (float64)."""
     if avglen <= 0:
         return np.full(len(lengths), weight, dtype=np.float64)
-    return weight / (1.0 - b + b * (np.asarray(lengths, dtype=np.float64) / avglen))
+    denominator = 1.0 - b + b * (np.asarray(lengths, dtype=np.float64) / avglen)
+    # with b = 1 an empty field has denominator 0; it has no terms, so its norm is never used
+    return np.divide(weight, denominator, out=np.zeros_like(denominator), where=denominator > 0)
 
 
 def saturate(tf_tilde: np.ndarray, k1: float, idf: float, boost: float) -> np.ndarray:

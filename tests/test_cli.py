@@ -173,7 +173,7 @@ def test_stats_get_and_check(sample_home: dict) -> None:
     assert [f["name"] for f in data["schema"]["text_fields"]] == ["title", "body"]
     assert data["terms"]["body"] > 100 and data["size_bytes"] > 0
     human = run(env, "stats", cwd=home).stdout
-    assert "documents" in human and "sastrawi" in human and "title (weight 2" in human
+    assert "documents" in human and "sastrawi" in human and "title (weight 1" in human
 
     doc_id = json_lines(run(env, "query", "putin", "--json", cwd=home).stdout)[0]["id"]
     got = run(env, "get", doc_id, cwd=home)

@@ -317,7 +317,7 @@ def test_index_run_fields_and_weights(small: Index) -> None:
 def test_k1_and_b_overrides_equal_an_index_built_with_them(
     small: Index, tmp_path: Path, k1: float, b: float
 ) -> None:
-    schema = Schema(text_fields=(TextField("title", weight=2.0, b=b), TextField("body", b=b)), k1=k1)
+    schema = Schema(text_fields=(TextField("title", b=b), TextField("body", b=b)), k1=k1)
     rebuilt = Index.create(tmp_path / "rebuilt.idx", schema=schema)
     with rebuilt.writer(workers=1) as w:
         for d in DOCS:

@@ -218,7 +218,9 @@ def reference_bm25f(docs, analyzer, schema: Schema, query_terms, fields):
 
 @pytest.mark.parametrize("query", ["putin suriah", "pertemuan bertemu", "banjir jakarta hujan gempa", "anak-anak"])
 def test_scores_equal_reference_bm25f(tmp_path: Path, docs: list[dict], query: str):
-    schema = Schema(text_fields=(TextField("title", weight=2.5, b=0.6), TextField("body", weight=1.0, b=0.8)), k1=1.4)
+    schema = Schema(
+        text_fields=(TextField("title", weight=2.5, b=0.6), TextField("body", weight=1.0, b=0.8)), k1=1.4, proximity=0
+    )
     index = Index.create(tmp_path / "i", schema=schema)
     with index.writer(workers=1) as w:
         for d in docs:
@@ -232,7 +234,7 @@ def test_scores_equal_reference_bm25f(tmp_path: Path, docs: list[dict], query: s
 
 
 def test_scores_equal_reference_with_deletes(tmp_path: Path, docs: list[dict]):
-    index = Index.create(tmp_path / "i")
+    index = Index.create(tmp_path / "i", schema=Schema(proximity=0))
     with index.writer(workers=1) as w:
         for d in docs:
             w.add(d)
@@ -245,6 +247,29 @@ def test_scores_equal_reference_with_deletes(tmp_path: Path, docs: list[dict]):
     expected = reference_bm25f(live, index.analyzer, index.schema, terms, ["title", "body"])
     hits = index.search("kereta gempa", limit=None)
     assert {h.id: round(h.score, 9) for h in hits} == {k: round(v, 9) for k, v in expected.items()}
+
+
+def test_proximity_bonus_rewards_words_in_query_order(tmp_path: Path):
+    docs = [
+        {"id": "adjacent", "body": "warga kota bandung menonton sepak bola di stadion"},
+        {"id": "apart", "body": "warga bandung menonton sepak bola di stadion kota"},
+        {"id": "reversed", "body": "warga bandung kota menonton sepak bola di stadion"},
+    ]
+    plain = Index.create(tmp_path / "plain", schema=Schema(proximity=0))
+    near = Index.create(tmp_path / "near", schema=Schema(proximity=0.5))
+    for index in (plain, near):
+        with index.writer(workers=1) as w:
+            for d in docs:
+                w.add(d)
+    base = {h.id: h.score for h in plain.search("kota bandung", limit=None)}
+    assert base["adjacent"] == pytest.approx(base["apart"]) == pytest.approx(base["reversed"])  # BM25F alone ties
+    boosted = near.search("kota bandung", limit=None)
+    assert boosted[0].id == "adjacent"
+    scores = {h.id: h.score for h in boosted}
+    assert scores["apart"] == pytest.approx(base["apart"]) and scores["reversed"] == pytest.approx(base["reversed"])
+    # bonus = strength * mean idf of the pair * c / (c + 1), with c = 1 occurrence in the body (weight 1)
+    idf = math.log(1 + (3 - 3 + 0.5) / (3 + 0.5))
+    assert scores["adjacent"] - base["adjacent"] == pytest.approx(0.5 * idf * 0.5)
 
 
 # -- segments: many vs one, merging, parallel writers ----------------------------------------------------------------
