@@ -903,31 +903,36 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="one JSON object with every figure")
     b.set_defaults(func=cmd_bench)
 
-    if _check_available_cheap():
-        c = sub.add_parser("check", help="audit the index files (sizes, checksums, postings, documents)",
-                           description="Read the whole index and verify everything its format promises; "
-                                       "exit 3 when a problem is found.",
-                           epilog="examples:\n  idsearch check\n  idsearch check --index news.idx --json\n",
-                           formatter_class=_Formatter)
-        _add_index_option(c)
-        c.add_argument("--json", action="store_true", help="one JSON object: ok, problems")
-        c.set_defaults(func=cmd_check)
+    c = sub.add_parser("check", help="audit the index files (sizes, checksums, postings, documents)",
+                       description="Read the whole index and verify everything its format promises; "
+                                   "exit 3 when a problem is found.",
+                       epilog="examples:\n  idsearch check\n  idsearch check --index news.idx --json\n",
+                       formatter_class=_Formatter)
+    _add_index_option(c)
+    c.add_argument("--json", action="store_true", help="one JSON object: ok, problems")
+    c.set_defaults(func=cmd_check)
+
+    e = sub.add_parser("eval", help="retrieval quality on judged query files (MRR@10, Recall, nDCG)",
+                       description="Run query files in the shared format ({qid, query, relevant}) against an "
+                                   "index and print MRR@10, Recall@10/100 and nDCG@10 per file.",
+                       epilog="examples:\n"
+                              "  idsearch eval news.idx ../shared/eval/facqa_questions.jsonl\n"
+                              "  idsearch eval news.idx ../shared/eval/clickid_titles.jsonl --fields body\n"
+                              "  idsearch eval news.idx q.jsonl --k1 0.9 --b 0.8 --json\n"
+                              "(run 'idsearch eval -- --help' for every option)\n",
+                       formatter_class=_Formatter, add_help=False)
+    e.add_argument("rest", nargs=argparse.REMAINDER, help="INDEX QUERIES.jsonl... [--fields F] [--k1 K] [--b B] [--json]")
+    e.set_defaults(func=cmd_eval)
     return parser
 
 
-def _check_available_cheap() -> bool:
-    """Whether ``check`` can work, decided without importing numpy (keeps ``query`` fast): the
-    integrity module or an ``Index.check`` method in the installed sources."""
-    import importlib.util
+def cmd_eval(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from idsearch.evaluation import main as evaluation_main
 
-    if importlib.util.find_spec("idsearch.integrity") is not None:
-        return True
-    spec = importlib.util.find_spec("idsearch.index")
-    origin = getattr(spec, "origin", None)
-    try:
-        return origin is not None and "def check(" in Path(origin).read_text(encoding="utf-8")
-    except OSError:  # pragma: no cover
-        return False
+    rest = [a for a in args.rest if a != "--"] if args.rest[:1] == ["--"] else list(args.rest)
+    return evaluation_main(rest or ["--help"])
+
+
 
 
 # -------------------------------------------------------------------------------------------------- main

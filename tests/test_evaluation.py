@@ -332,6 +332,19 @@ def test_k1_and_b_overrides_equal_an_index_built_with_them(
     rebuilt.close()
 
 
+def test_idsearch_eval_command_runs_the_harness(
+    small: Index, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from idsearch.cli import main as cli_main
+
+    queries = tmp_path / "q.jsonl"
+    first = DOCS[0]
+    queries.write_text(json.dumps({"qid": "q1", "query": first["title"], "relevant": [first["id"]]}) + "\n")
+    assert cli_main(["eval", str(small.path), str(queries), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "mrr" in json.dumps(report).lower()
+
+
 def test_make_keyword_queries_is_deterministic_and_takes_rare_words_of_the_target() -> None:
     pool = ["banjir", "gempa", "kereta", "pemilu", "partai", "menteri", "harga", "beras", "sekolah", "pemain"]
     # every document: one pool word of 4 in the title, 2 of the body's, the common words, a digit word
