@@ -1,0 +1,256 @@
+"""The query language against an index: every operator, phrases, filters, sorting, snippets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from pathlib import Path
+
+import pytest
+from conftest import shared_path
+
+from idsearch import Index
+from idsearch.analysis import AnalyzerSpec
+from idsearch.highlight import Highlighter
+from idsearch.query import QuerySyntaxError
+
+DOCS = [
+    {"id": "a", "title": "Putin bertemu Pezeshkian", "body": "Presiden Rusia dan Presiden Iran bertemu membahas Suriah.",
+     "date": "2024-12-02", "source": "tribunnews.com", "category": "internasional"},
+    {"id": "b", "title": "Banjir di Jakarta", "body": "Banjir merendam kota Jakarta. Warga kota mengungsi.",
+     "date": "Senin, 02 Des 2024 10:15 WIB", "source": "detik.com", "category": "nasional"},
+    {"id": "c", "title": "Pertemuan KTT BRICS", "body": "Pertemuan di sela-sela KTT BRICS membahas al-Assad dan Suriah.",
+     "date": "17 Oktober 2019", "source": "Kompas.com", "category": "internasional"},
+    {"id": "d", "title": "Persib menang", "body": "Persib Bandung menang dua gol. Kota Bandung berpesta sama sama senang.",
+     "date": "Sep 21, 2019", "source": "detik.com", "category": "olahraga"},
+    {"id": "e", "title": "Harga beras", "body": "Harga beras naik di kota Bandung dan di kota Jakarta pada 2/12/2024.",
+     "date": "2019-09-10 00:00:00", "source": "tribunnews.com"},
+    {"id": "f", "title": "Anak-anak sekolah", "body": "Anak-anak kembali ke sekolah setelah banjir surut; covid-19 mereda.",
+     "date": "19/09/2019", "source": "Kompas.com", "category": "nasional"},
+]
+
+
+@pytest.fixture(scope="module")
+def ix(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    index = Index.create(tmp_path_factory.mktemp("s") / "news.idx")
+    with index.writer(workers=1) as w:
+        for d in DOCS:
+            w.add(d)
+    return index
+
+
+def ids(results) -> set[str]:
+    return {h.id for h in results}
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("putin", {"a"}),
+        ("banjir bandung", {"b", "d", "e", "f"}),
+        ("+banjir +jakarta", {"b"}),
+        ("banjir AND jakarta", {"b"}),
+        ("banjir -jakarta", {"f"}),
+        ("banjir AND NOT jakarta", {"f"}),
+        ("NOT banjir bandung", {"d", "e"}),
+        ("(banjir OR persib) AND bandung", {"d"}),
+        ("suriah OR (harga AND beras)", {"a", "c", "e"}),
+        ('"kota bandung"', {"d", "e"}),
+        ('"kota jakarta"', {"b", "e"}),
+        ('title:persib', {"d"}),
+        ('body:persib', {"d"}),
+        ('title:"harga beras"', {"e"}),
+        ("pertemuan", {"a", "c"}),  # stem-aware: bertemu / pertemuan -> temu
+        ("source:detik.com", {"b", "d"}),
+        ("bandung source:detik.com", {"d"}),
+        ("bandung -source:detik.com", {"e"}),
+        ("category:internasional suriah", {"a", "c"}),
+        ("date:2019-09-01..2019-09-30", {"d", "e", "f"}),
+        ("date:2024-12", {"a", "b"}),
+        ("date:..2019-09-15", {"e"}),
+        ("kota date:2019-09-01..", {"b", "d", "e"}),
+        ("covid-19", {"f"}),
+        ("assad", {"c"}),
+        ("al-Assad", {"c"}),
+        ("anak", {"f"}),
+        ("2/12/2024", {"e"}),
+    ],
+)
+def test_operators_and_filters(ix: Index, query: str, expected: set[str]):
+    assert ids(ix.search(query, limit=None)) == expected
+
+
+def test_and_by_default(ix: Index):
+    assert ids(ix.search("banjir jakarta", default_operator="and", limit=None)) == {"b"}
+    assert ids(ix.search("banjir jakarta", limit=None)) == {"b", "e", "f"}
+
+
+def test_boosts_change_the_order(ix: Index):
+    assert ix.search("bandung jakarta^5")[0].id in {"b", "e"}
+    top = ix.search("bandung^5 jakarta")[0].id
+    assert top in {"d", "e"}
+    plain = {h.id: h.score for h in ix.search("persib", limit=None)}
+    boosted = {h.id: h.score for h in ix.search("persib^3", limit=None)}
+    assert boosted["d"] == pytest.approx(3 * plain["d"])
+
+
+def test_sort_by_date_and_api_filters(ix: Index):
+    hits = ix.search("kota OR banjir OR suriah", sort="date", limit=None)
+    dates = [h.fields["date"] for h in hits]
+    parsed = [ix.get(h.id)["date"] for h in hits]
+    assert dates == parsed
+    # Indonesian formats parsed into real dates: newest first
+    assert [h.id for h in hits][:2] in (["a", "b"], ["b", "a"])
+    assert ids(ix.search("kota", since=dt.date(2019, 9, 15), until="2019-09-30", limit=None)) == {"d"}
+    assert ids(ix.search("kota", category="NASIONAL", limit=None)) == {"b"}
+
+
+# -- phrases ------------------------------------------------------------------------------------------------
+
+
+def test_phrase_with_repeated_words(ix: Index):
+    assert ids(ix.search('"sama sama senang"', limit=None)) == {"d"}
+    assert ids(ix.search('"sama sama sama"', limit=None)) == set()
+
+
+def test_phrase_across_hyphenated_words(ix: Index):
+    assert ids(ix.search('"membahas al-Assad"', limit=None)) == {"c"}
+    assert ids(ix.search('"sela-sela KTT"', limit=None)) == {"c"}  # sela-sela is one term
+    assert ids(ix.search('"al assad"', limit=None)) == {"c"}
+    assert ids(ix.search('"anak-anak kembali"', limit=None)) == {"f"}
+
+
+def test_phrase_slop(ix: Index):
+    assert ids(ix.search('"harga naik"', limit=None)) == set()
+    assert ids(ix.search('"harga naik"~1', limit=None)) == {"e"}
+
+
+def test_phrase_with_stopwords_inside(tmp_path: Path):
+    index = Index.create(tmp_path / "i", analyzer=AnalyzerSpec(stopwords="minimal"))
+    with index.writer(workers=1) as w:
+        w.add({"id": "x", "body": "kota dan desa"})
+        w.add({"id": "y", "body": "kota desa dan"})
+        w.add({"id": "z", "body": "kota yang desa"})
+    # the stopword keeps its slot: 'kota dan desa' needs one word between kota and desa
+    assert ids(index.search('"kota dan desa"', limit=None)) == {"x", "z"}
+    assert ids(index.search('"kota desa"', limit=None)) == {"y"}
+    assert list(index.search('"dan yang"')) == []
+
+
+# -- errors and degenerate queries ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "position", "message"),
+    [
+        ('"kota bandung', 0, "quote"),
+        ("(banjir OR persib", 0, "parenthesis"),
+        ("banjir)", 6, "parenthesis"),
+        ("penulis:andari", 0, "unknown field 'penulis'"),
+        ("date:2024-02-30", 5, "invalid date"),
+        ("date:2024-12-31..2024-12-01", 5, ""),
+        ("banjir AND", 7, ""),
+    ],
+)
+def test_malformed_queries_say_what_and_where(ix: Index, query: str, position: int, message: str):
+    with pytest.raises(QuerySyntaxError) as info:
+        ix.search(query)
+    assert info.value.position == position
+    assert message in str(info.value)
+    assert "^" in str(info.value).splitlines()[-1]
+
+
+@pytest.mark.parametrize("query", ["", "   ", "?", "... !!! ,", '""', "()", "-banjir"])
+def test_degenerate_queries_return_nothing(ix: Index, query: str):
+    assert list(ix.search(query)) == []
+
+
+# -- snippets -----------------------------------------------------------------------------------------------------------
+
+
+def test_snippet_marks_the_original_words_stem_aware(ix: Index):
+    hit = ix.search("pertemuan")[0]
+    text = ix.snippet(hit, field="body") if hit.id == "c" else ix.snippet(hit)
+    assert "[" in text and "]" in text
+    a = next(h for h in ix.search("pertemuan", limit=None) if h.id == "a")
+    assert ix.snippet(a) == "Presiden Rusia dan Presiden Iran [bertemu] membahas Suriah."
+    assert ix.snippet(a, field="title") == "Putin [bertemu] Pezeshkian"
+
+
+def test_snippet_styles(ix: Index):
+    hit = ix.search("banjir jakarta")[0]
+    assert hit.id == "b"
+    assert ix.snippet(hit, style="ansi") == "\x1b[1;31mBanjir\x1b[0m merendam kota \x1b[1;31mJakarta\x1b[0m. Warga kota mengungsi."
+    assert ix.snippet(hit, style="none") == DOCS[1]["body"]
+    h = Highlighter(ix.analyzer)
+    assert h.snippet("Banjir <b> & Jakarta", ["banjir"], style="html") == "<mark>Banjir</mark> &lt;b&gt; &amp; Jakarta"
+
+
+def test_snippet_picks_the_best_window():
+    from idsearch import IndonesianAnalyzer
+
+    h = Highlighter(IndonesianAnalyzer())
+    filler = " ".join(["lorem"] * 200)
+    text = f"Putin di awal. {filler} Putin bertemu Pezeshkian membahas Suriah di Moskwa. {filler}"
+    snippet = h.snippet(text, ["putin", "suriah", "temu"], max_chars=80)
+    assert snippet.startswith("…") and snippet.endswith("…")
+    assert "[Putin] [bertemu] Pezeshkian membahas [Suriah]" in snippet
+    assert len(snippet) <= 80 + 40
+    assert h.snippet("tidak ada yang cocok " * 30, ["putin"], max_chars=50).endswith("…")
+
+
+# -- the shared corpus: phrases and date filters are exact ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared_ix(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    from idsearch.ingest import iter_documents
+
+    corpus = shared_path("corpus")
+    index = Index.create(tmp_path_factory.mktemp("shared") / "all.idx")
+    with index.writer(workers=2) as w:
+        for d in iter_documents(sorted(corpus.glob("*.jsonl"))):
+            w.add(d)
+    return index
+
+
+def _contains_phrase(analyzer, text: str, phrase_terms: list[str]) -> bool:
+    terms, positions = analyzer.analyze(text or "")
+    at = {(t, p) for t, p in zip(terms, positions)}
+    return any(all((t, p + k) in at for k, t in enumerate(phrase_terms)) for t0, p in zip(terms, positions) if t0 == phrase_terms[0])
+
+
+@pytest.mark.slow
+def test_shared_corpus_phrases_are_exact(shared_ix: Index):
+    an = shared_ix.analyzer
+    phrases = ["presiden joko widodo", "kota bandung", "bank indonesia", "gencatan senjata", "piala dunia",
+               "komisi pemberantasan korupsi", "rumah sakit", "sela-sela", "al-assad", "asian games"]
+    for phrase in phrases:
+        hits = shared_ix.search(f'"{phrase}"', limit=None)
+        assert hits, phrase
+        terms = an.terms(phrase)
+        for h in hits:
+            assert any(_contains_phrase(an, h.fields.get(f), terms) for f in ("title", "body")), (phrase, h.id)
+        # and nothing is missed: every document that holds the phrase among those matching all words
+        words = shared_ix.search(" ".join(f"+{t}" for t in phrase.replace("-", " ").split()), limit=None)
+        holding = {h.id for h in words if any(_contains_phrase(an, h.fields.get(f), terms) for f in ("title", "body"))}
+        assert holding == {h.id for h in hits}, phrase
+
+
+@pytest.mark.slow
+def test_shared_corpus_date_filters_are_exact(shared_ix: Index):
+    rng = random.Random(5)
+    for _ in range(8):
+        start = dt.date(2019, 9, 1) + dt.timedelta(days=rng.randint(0, 50))
+        end = start + dt.timedelta(days=rng.randint(0, 10))
+        hits = shared_ix.search(f"presiden date:{start}..{end}", limit=None)
+        assert hits
+        for h in hits:
+            assert start.isoformat() <= h.fields["date"] <= end.isoformat(), (h.id, h.fields["date"])
+        by_api = shared_ix.search("presiden", since=start, until=end, limit=None)
+        assert ids(by_api) == ids(hits)
+    newest = shared_ix.search("jokowi", sort="date", limit=50)
+    dates = [h.fields.get("date") or "" for h in newest]
+    assert dates == sorted(dates, reverse=True)
+    json.dumps([h.fields for h in newest])  # stored fields are plain JSON
