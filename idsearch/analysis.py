@@ -253,6 +253,7 @@ class Analyzer:
         self.spec = spec
         # distinct normalized word -> its terms: () for a stopword, (t,) usually, (t1, t2, ...) for compounds
         self.word_cache: dict[str, tuple[str, ...]] = {}
+        self.exact_cache: dict[str, str | None] = {}
         self.stem_calls = 0
 
     # -- per-word analysis (memoized) -------------------------------------------------------------------------
@@ -265,15 +266,25 @@ class Analyzer:
             self.word_cache[word] = terms
         return terms
 
+    def word_exact(self, word: str) -> str | None:
+        """The exact form of a normalized word when stemming changed it (``pertemuan`` for ``temu``,
+        ``bekasi`` for ``bekas``), else None: indexed beside the stem so exact matches can score higher
+        while inflections still match. Memoized."""
+        cache = self.exact_cache
+        if word in cache:
+            return cache[word]
+        exact = None
+        if self._stem is not None:
+            terms = self.word_terms(word)
+            if len(terms) == 1:
+                cleaned = _clean_word(word)
+                if cleaned != terms[0] and _stemmable(cleaned):
+                    exact = cleaned
+        cache[word] = exact
+        return exact
+
     def _analyze_word(self, word: str) -> tuple[str, ...]:
-        if not word.isascii():
-            word = word.translate(_TYPOGRAPHY)
-        if "'" in word:
-            word = word.replace("'s-", "-")
-            word = word.removesuffix("'s")
-            word = word.replace("'", "")
-        if word[0].isdigit() and _THOUSANDS_RE.match(word):
-            word = word.replace(".", "")
+        word = _clean_word(word)
         if "-" not in word:
             term = self._term(word)
             return (term,) if term else ()
@@ -486,6 +497,20 @@ def _read_word_list(source: Iterable[str] | Path | str) -> Iterable[str]:
         with path.open(encoding="utf-8") as fh:
             return [line.strip() for line in fh if line.strip() and not line.startswith("#")]
     return list(source)
+
+
+def _clean_word(word: str) -> str:
+    """A token as the word filters see it: typographic joiners mapped, apostrophes and an English ``'s``
+    dropped, thousands separators removed from numbers."""
+    if not word.isascii():
+        word = word.translate(_TYPOGRAPHY)
+    if "'" in word:
+        word = word.replace("'s-", "-")
+        word = word.removesuffix("'s")
+        word = word.replace("'", "")
+    if word[0].isdigit() and _THOUSANDS_RE.match(word):
+        word = word.replace(".", "")
+    return word
 
 
 def _stemmable(word: str) -> bool:

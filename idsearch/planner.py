@@ -8,7 +8,10 @@ Words and phrases are analyzed with the index's analyzer here, so queries and do
   positive clause matches nothing (so does a query of only exclusions, as in Lucene);
 - a phrase keeps the gaps of removed stopwords, as the indexed documents do;
 - unfielded words search the text fields chosen for the search; ``title:putin`` searches that field;
-- identical clauses count once (``pertemuan bertemu`` both stem to ``temu``).
+- identical clauses count once (``pertemuan bertemu`` both stem to ``temu``);
+- a word that stemming changes also scores its exact form (``pertemuan`` in the ``.exact`` fields), with
+  the schema's ``exact`` weight: exact matches rank higher, inflections still match. Exclusions and
+  phrases use stems only.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from idsearch.query import (
     Term,
 )
 from idsearch.reader import BoolNode, DateNode, KeywordNode, Node, PhraseNode, TermNode
-from idsearch.schema import Schema
+from idsearch.schema import Schema, exact_field
 
 __all__ = ["compile_query", "plan"]
 
@@ -68,29 +71,39 @@ def compile_query(
     if default_operator not in ("or", "and"):
         raise ValueError(f"default_operator must be 'or' or 'and', not {default_operator!r}")
     if not syntax:
-        words = tuple(dict.fromkeys(n for n in (_analyzed(analyzer, w, tuple(fields), 0, 1.0) for w in text.split()) if n))
+        nodes = (_analyzed(analyzer, w, tuple(fields), 0, 1.0, schema.exact) for w in text.split())
+        words = tuple(dict.fromkeys(n for n in nodes if n))
         if not words:
             return None
         if len(words) == 1:
             return words[0]
         return BoolNode(must=words) if default_operator == "and" else BoolNode(should=words)
-    return plan(_parser(schema, default_operator).parse(text), analyzer, tuple(fields))
+    return plan(_parser(schema, default_operator).parse(text), analyzer, tuple(fields), schema.exact)
 
 
-def _analyzed(analyzer: Analyzer, text: str, fields: tuple[str, ...], slop: int, boost: float) -> Node | None:
+def _analyzed(
+    analyzer: Analyzer, text: str, fields: tuple[str, ...], slop: int, boost: float, exact: float = 0.0
+) -> Node | None:
     terms, positions = analyzer.analyze(text)
     if not terms:
         return None
     if len(terms) == 1:
-        return TermNode(terms[0], fields, boost)
+        node = TermNode(terms[0], fields, boost)
+        if exact:
+            words = analyzer.words(text)
+            form = analyzer.word_exact(words[0]) if len(words) == 1 else None
+            if form is not None:  # the word as written scores on top of its stem
+                return BoolNode(should=(node, TermNode(form, tuple(exact_field(f) for f in fields), boost * exact)))
+        return node
     base = positions[0]
     return PhraseNode(tuple(terms), tuple(p - base for p in positions), fields, slop, boost)
 
 
-def plan(query: Query, analyzer: Analyzer, fields: tuple[str, ...]) -> Node | None:
-    """The executable node of a parsed query, or None when it can match nothing."""
+def plan(query: Query, analyzer: Analyzer, fields: tuple[str, ...], exact: float = 0.0) -> Node | None:
+    """The executable node of a parsed query, or None when it can match nothing. ``exact`` > 0 adds an
+    exact-form clause with that weight to every word that stemming changes."""
     if isinstance(query, Term):
-        return _analyzed(analyzer, query.text, (query.field,) if query.field else fields, 0, query.boost)
+        return _analyzed(analyzer, query.text, (query.field,) if query.field else fields, 0, query.boost, exact)
     if isinstance(query, Phrase):
         return _analyzed(analyzer, query.text, (query.field,) if query.field else fields, query.slop, query.boost)
     if isinstance(query, KeywordFilter):
@@ -103,8 +116,8 @@ def plan(query: Query, analyzer: Analyzer, fields: tuple[str, ...]) -> Node | No
         return None
     if isinstance(query, BooleanQuery):
         # identical clauses count once: "pertemuan bertemu" is one term (temu) after stemming
-        must = tuple(dict.fromkeys(n for n in (plan(q, analyzer, fields) for q in query.must) if n is not None))
-        should = tuple(dict.fromkeys(n for n in (plan(q, analyzer, fields) for q in query.should) if n is not None))
+        must = tuple(dict.fromkeys(n for n in (plan(q, analyzer, fields, exact) for q in query.must) if n is not None))
+        should = tuple(dict.fromkeys(n for n in (plan(q, analyzer, fields, exact) for q in query.should) if n is not None))
         must_not = tuple(dict.fromkeys(n for n in (plan(q, analyzer, fields) for q in query.must_not) if n is not None))
         should = tuple(n for n in should if n not in must)
         if not must and not should:

@@ -19,7 +19,7 @@ import attrs
 import numpy as np
 
 from idsearch.analysis import Analyzer
-from idsearch.schema import Schema
+from idsearch.schema import EXACT_SUFFIX, Schema, base_field, exact_field
 from idsearch.scoring import bm25_idf, field_inverse_norms, saturate, top_k
 from idsearch.segment import MISSING_DAY, SegmentReader
 from idsearch.storage import IndexCorruptError
@@ -135,6 +135,7 @@ class IndexReader:
     # -- statistics of leaves -------------------------------------------------------------------------------------
 
     def _inverse_norms(self, seg: int, field: str, weight: float) -> np.ndarray:
+        field = base_field(field)  # an exact-form field is normalized by its text field's lengths
         key = (seg, field, weight)
         norms = self._norms.get(key)
         if norms is None:
@@ -209,6 +210,8 @@ class IndexReader:
         field_weights = {f.name: f.weight for f in self.schema.text_fields}
         if weights:
             field_weights.update(weights)
+        for field in list(field_weights):
+            field_weights[exact_field(field)] = field_weights[field]
         flat = _flat_terms(node)
         if flat is not None:
             return self._matches_flat(flat[0], flat[1], limit, field_weights, sort)
@@ -317,7 +320,8 @@ class IndexReader:
                 for f in filters:
                     mask &= ctx.evaluate(f)[1]  # type: ignore[operator]
             per_segment.append((scores, mask))
-        pairs = [(a, b) for a, b in zip(range(nterms - 1), range(1, nterms)) if terms[a].term != terms[b].term]
+        words = [i for i, t in enumerate(terms) if not _is_exact(t)]  # exact-form clauses are not words
+        pairs = [(a, b) for a, b in zip(words, words[1:]) if terms[a].term != terms[b].term]
         weight_of_proximity = self.schema.proximity
         if not pairs or not weight_of_proximity or sort != "score":
             return self._select(per_segment, limit, sort)
@@ -325,7 +329,7 @@ class IndexReader:
         matches, total = self._select(per_segment, depth, sort)
         pair_idf = np.array([(idf[a] + idf[b]) / 2.0 for a, b in pairs])
         bonus = self._proximity(matches, [(terms[a].term, terms[b].term) for a, b in pairs], pair_idf,
-                                terms[0].fields, weights, weight_of_proximity)
+                                terms[words[0]].fields, weights, weight_of_proximity)
         reranked = sorted(
             (Match(m.segment, m.doc, m.score + float(extra)) for m, extra in zip(matches, bonus)),
             key=lambda m: (-m.score, m.segment, m.doc),
@@ -433,9 +437,13 @@ def _candidate_keys(fr: Any, term: str, docs: np.ndarray) -> np.ndarray:
     return (rows << 32) | fr.pos[offsets].astype(np.int64)
 
 
+def _is_exact(node: TermNode) -> bool:
+    return any(f.endswith(EXACT_SUFFIX) for f in node.fields)
+
+
 def _flat_terms(node: Node) -> tuple[list[TermNode], list[Node]] | None:
-    """(terms, filters) when ``node`` is an OR of terms over the same fields with only filters required
-    (the common query shape, scored by the vectorized path), else None."""
+    """(terms, filters) when ``node`` is an OR of terms (nested ORs flattened: a word and its exact form)
+    with only filters required - the common query shape, scored by the vectorized path - else None."""
     if isinstance(node, TermNode):
         return [node], []
     if not isinstance(node, BoolNode) or node.must_not or node.boost != 1.0:
@@ -454,10 +462,16 @@ def _flat_terms(node: Node) -> tuple[list[TermNode], list[Node]] | None:
         else:
             return None
     for child in node.should:
-        if not isinstance(child, TermNode):
+        if isinstance(child, TermNode):
+            terms.append(child)
+        elif isinstance(child, BoolNode) and not child.must and not child.must_not and child.boost == 1.0:
+            inner = _flat_terms(child)
+            if inner is None or inner[1]:
+                return None
+            terms.extend(inner[0])
+        else:
             return None
-        terms.append(child)
-    if not terms or any(t.fields != terms[0].fields for t in terms):
+    if not terms or all(_is_exact(t) for t in terms):
         return None
     return terms, filters
 

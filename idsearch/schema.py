@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["FIELD_NAME_RE", "Schema", "TextField"]
+__all__ = ["FIELD_NAME_RE", "Schema", "TextField", "base_field", "exact_field"]
 
 FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -29,6 +29,17 @@ def _check_positive(_inst: Any, attr: Any, value: float) -> None:
 def _check_unit(_inst: Any, attr: Any, value: float) -> None:
     if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
         raise ValueError(f"{attr.name} must be between 0 and 1, not {value!r}")
+
+
+EXACT_SUFFIX = ".exact"
+
+
+def exact_field(name: str) -> str:
+    return name + EXACT_SUFFIX
+
+
+def base_field(name: str) -> str:
+    return name.removesuffix(EXACT_SUFFIX)
 
 
 @attrs.frozen
@@ -78,6 +89,9 @@ class Schema:
     - ``k1``: BM25 term-frequency saturation, shared by all fields (BM25F saturates once, after combining).
     - ``proximity``: strength of the bonus for query words found next to each other in the same order
       (computed for the best 100 BM25F matches); 0 turns it off.
+    - ``exact``: weight of exact-form matches. Words that stemming changes (``pertemuan`` -> ``temu``) are
+      also indexed as they are, in a companion field ``<field>.exact``; a query word that stemming changes
+      then scores its exact form with this weight on top of its stem. 0: no exact forms are indexed.
 
     The defaults are the best measured on the shared evaluation sets (README, "Retrieval quality").
     """
@@ -90,6 +104,7 @@ class Schema:
     date_fields: tuple[str, ...] = attrs.field(default=("date",), converter=_names)
     k1: float = attrs.field(default=0.7, validator=_check_positive)
     proximity: float = attrs.field(default=0.5, validator=_check_unit_or_more)
+    exact: float = attrs.field(default=0.5, validator=_check_unit_or_more)
 
     def __attrs_post_init__(self) -> None:
         names = [f.name for f in self.text_fields] + list(self.keyword_fields) + list(self.date_fields)
@@ -105,7 +120,14 @@ class Schema:
     def text_field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.text_fields)
 
+    @property
+    def exact_fields(self) -> tuple[str, ...]:
+        """The companion fields holding exact word forms (none when ``exact`` is 0)."""
+        return tuple(exact_field(f.name) for f in self.text_fields) if self.exact else ()
+
     def text_field(self, name: str) -> TextField:
+        """The text field ``name`` (or the one an exact-form field ``name.exact`` belongs to)."""
+        name = base_field(name)
         for f in self.text_fields:
             if f.name == name:
                 return f
@@ -125,15 +147,17 @@ class Schema:
             "date_fields": list(self.date_fields),
             "k1": self.k1,
             "proximity": self.proximity,
+            "exact": self.exact,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Schema:
         if not isinstance(data, Mapping):
             raise ValueError("schema must be a mapping")
-        unknown = set(data) - {"text_fields", "keyword_fields", "date_fields", "k1", "proximity"}
+        unknown = set(data) - {"text_fields", "keyword_fields", "date_fields", "k1", "proximity", "exact"}
         if unknown:
             raise ValueError(f"schema has unknown keys: {sorted(unknown)}")
+        data = {"exact": 0.0, **data}  # an index written before exact forms existed has none
         try:
             return cls(**data)
         except TypeError as exc:

@@ -141,6 +141,8 @@ def segment_file_suffixes(schema: Schema) -> list[str]:
     suffixes = ["ids.txt", "sums.npy", "docs.bin", "docs.off.npy", "docs.dict"]
     for field in schema.text_field_names:
         suffixes += [f"{field}.{part}" for part in ("terms.txt", "tpost.npy", "tpos.npy", "docs.npy", "tf.npy", "pos.npy", "len.npy")]
+    for field in schema.exact_fields:  # lengths are the text field's own
+        suffixes += [f"{field}.{part}" for part in ("terms.txt", "tpost.npy", "tpos.npy", "docs.npy", "tf.npy", "pos.npy")]
     suffixes += [f"{field}.days.npy" for field in schema.date_fields]
     for field in schema.keyword_fields:
         suffixes += [f"{field}.values.txt", f"{field}.codes.npy"]
@@ -170,7 +172,7 @@ def write_segment(
     files["docs.off.npy"] = _npy_bytes(offsets)
     files["docs.dict"] = zdict
     tokens: dict[str, int] = {}
-    for field in schema.text_field_names:
+    for field in (*schema.text_field_names, *schema.exact_fields):
         data = fields[field]
         term_ranks, tpost, tpos, pdocs, ptf, pos = build_postings(data.ranks, data.docs, data.positions)
         terms = [data.terms[r] for r in term_ranks.tolist()]
@@ -180,8 +182,9 @@ def write_segment(
         files[f"{field}.docs.npy"] = _npy_bytes(pdocs.astype(_smallest_uint(max(ndocs - 1, 0))))
         files[f"{field}.tf.npy"] = _npy_bytes(ptf.astype(_smallest_uint(int(ptf.max(initial=0)))))
         files[f"{field}.pos.npy"] = _npy_bytes(pos.astype(_smallest_uint(int(pos.max(initial=0)))))
-        files[f"{field}.len.npy"] = _npy_bytes(data.lengths.astype(np.uint32))
-        tokens[field] = int(data.lengths.sum(dtype=np.int64))
+        if field in schema.text_field_names:
+            files[f"{field}.len.npy"] = _npy_bytes(data.lengths.astype(np.uint32))
+            tokens[field] = int(data.lengths.sum(dtype=np.int64))
     for field in schema.date_fields:
         files[f"{field}.days.npy"] = _npy_bytes(days[field].astype(np.int32))
     for field in schema.keyword_fields:
@@ -309,14 +312,15 @@ class SegmentReader:
         self._zdict = self._path("docs.dict").read_bytes()
         self.checksums = self._array("sums.npy", n, (np.dtype(np.uint32),))
         self.fields: dict[str, _FieldReader] = {}
-        for field in schema.text_field_names:
+        for field in (*schema.text_field_names, *schema.exact_fields):
+            base = field.removesuffix(".exact")
             arrays = {
                 "tpost": self._array(f"{field}.tpost.npy", None, (np.dtype(np.int64),)),
                 "tpos": self._array(f"{field}.tpos.npy", None, (np.dtype(np.int64),)),
                 "docs": self._array(f"{field}.docs.npy", None),
                 "tf": self._array(f"{field}.tf.npy", None),
                 "pos": self._array(f"{field}.pos.npy", None),
-                "len": self._array(f"{field}.len.npy", n, (np.dtype(np.uint32),)),
+                "len": self._array(f"{field}.len.npy", n, (np.dtype(np.uint32),)) if base == field else self.fields[base].lengths,
             }
             if arrays["tpost"].shape != arrays["tpos"].shape or arrays["docs"].shape != arrays["tf"].shape:
                 raise IndexCorruptError(f"{self.directory}: segment {self.name}: field {field}: inconsistent array sizes")

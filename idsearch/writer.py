@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from idsearch.analysis import _TOKEN_RE, Analyzer, AnalyzerSpec, normalize_text
-from idsearch.schema import Schema
+from idsearch.schema import Schema, base_field, exact_field
 from idsearch.segment import (
     MISSING_DAY,
     FieldData,
@@ -146,12 +146,13 @@ class SegmentBuilder:
         self.schema = schema
         self.analyzer = analyzer
         fields = schema.text_field_names
+        postings_fields = (*fields, *schema.exact_fields)
         self.ids: list[str] = []
         self.stored: list[bytes] = []
         self.checksums = array("I")
-        self.codes = {f: array("i") for f in fields}
-        self.docs = {f: array("i") for f in fields}
-        self.positions = {f: array("i") for f in fields}
+        self.codes = {f: array("i") for f in postings_fields}
+        self.docs = {f: array("i") for f in postings_fields}
+        self.positions = {f: array("i") for f in postings_fields}
         self.lengths = {f: array("I") for f in fields}
         self.days = {f: array("i") for f in schema.date_fields}
         self.keywords: dict[str, list[str | None]] = {f: [] for f in schema.keyword_fields}
@@ -160,6 +161,7 @@ class SegmentBuilder:
         self._vocab: dict[str, int] = {}
         self._vocab_terms: list[str] = []
         self._word_code: dict[str, int] = {}
+        self._exact_code: dict[str, int] = {}
         self._multi: list[tuple[int, ...]] = []
 
     def __len__(self) -> int:
@@ -199,6 +201,30 @@ class SegmentBuilder:
         self._word_code[word] = code
         return code
 
+    def _exact(self, word: str) -> int:
+        """Term id of the word's exact form when stemming changed it, else -1."""
+        exact = self.analyzer.word_exact(word)
+        code = self._term_id(exact) if exact is not None else -1
+        self._exact_code[word] = code
+        return code
+
+    def _index_exact(self, field: str, words: list[str], slot_of: np.ndarray | None, local: int) -> None:
+        """Exact forms of the words stemming changed, at the words' positions, into ``field.exact``."""
+        codes = list(map(self._exact_code.get, words))
+        if None in codes:
+            exact = self._exact
+            codes = [c if c is not None else exact(w) for c, w in zip(codes, words)]
+        arr = np.frombuffer(array("i", codes), dtype=np.int32)
+        which = np.flatnonzero(arr >= 0)
+        if not len(which):
+            return
+        target = exact_field(field)
+        self.codes[target].frombytes(arr[which].tobytes())
+        self.docs[target].extend(itertools.repeat(local, len(which)))
+        positions = which if slot_of is None else slot_of[which]
+        self.positions[target].frombytes(positions.astype(np.int32).tobytes())
+        self.occurrences += len(which)
+
     def _term_id(self, term: str) -> int:
         tid = self._vocab.get(term)
         if tid is None:
@@ -217,12 +243,15 @@ class SegmentBuilder:
             code = self._code
             codes = [c if c is not None else code(w) for c, w in zip(codes, words)]
         n = len(codes)
+        exact = bool(self.schema.exact)
         if n and min(codes) >= 0:
             self.codes[field].extend(codes)
             self.docs[field].extend(itertools.repeat(local, n))
             self.positions[field].extend(range(n))
             self.lengths[field].append(n)
             self.occurrences += n
+            if exact:
+                self._index_exact(field, words, None, local)
             return
         # some words are removed (-1) or split into several terms (<= -2): positions shift
         arr = np.frombuffer(array("i", codes), dtype=np.int32)
@@ -251,6 +280,8 @@ class SegmentBuilder:
         self.positions[field].frombytes(pos_all.astype(np.int32).tobytes())
         self.lengths[field].append(m)
         self.occurrences += m
+        if exact:
+            self._index_exact(field, words, starts, local)
 
     def write(self, directory: Path, name: str) -> dict[str, Any]:
         """Write the buffered documents as segment ``name``; returns its manifest entry."""
@@ -260,14 +291,14 @@ class SegmentBuilder:
         rank[np.asarray(order, dtype=np.int64)] = np.arange(len(order), dtype=np.int32)
         sorted_terms = [vocab_terms[i] for i in order]
         fields = {}
-        for field in self.schema.text_field_names:
+        for field in (*self.schema.text_field_names, *self.schema.exact_fields):
             codes = np.frombuffer(self.codes[field], dtype=np.int32)
             fields[field] = FieldData(
                 sorted_terms,
                 rank[codes] if len(codes) else codes,
                 np.frombuffer(self.docs[field], dtype=np.int32),
                 np.frombuffer(self.positions[field], dtype=np.int32),
-                np.frombuffer(self.lengths[field], dtype=np.uint32),
+                np.frombuffer(self.lengths[base_field(field)], dtype=np.uint32),
             )
         return write_segment(
             directory,
@@ -730,7 +761,7 @@ class IndexWriter:
             checksums.append(np.asarray(reader.checksums)[live])
             stored_docs.extend(reader.stored_bytes(doc) for doc in np.flatnonzero(live).tolist())
         fields = {}
-        for field in schema.text_field_names:
+        for field in (*schema.text_field_names, *schema.exact_fields):
             vocab = sorted(set().union(*(r.fields[field].terms for r in readers)))
             index_of = {t: i for i, t in enumerate(vocab)}
             ranks, docs, positions, lengths = [], [], [], []

@@ -219,7 +219,10 @@ def reference_bm25f(docs, analyzer, schema: Schema, query_terms, fields):
 @pytest.mark.parametrize("query", ["putin suriah", "pertemuan bertemu", "banjir jakarta hujan gempa", "anak-anak"])
 def test_scores_equal_reference_bm25f(tmp_path: Path, docs: list[dict], query: str):
     schema = Schema(
-        text_fields=(TextField("title", weight=2.5, b=0.6), TextField("body", weight=1.0, b=0.8)), k1=1.4, proximity=0
+        text_fields=(TextField("title", weight=2.5, b=0.6), TextField("body", weight=1.0, b=0.8)),
+        k1=1.4,
+        proximity=0,
+        exact=0,
     )
     index = Index.create(tmp_path / "i", schema=schema)
     with index.writer(workers=1) as w:
@@ -234,7 +237,7 @@ def test_scores_equal_reference_bm25f(tmp_path: Path, docs: list[dict], query: s
 
 
 def test_scores_equal_reference_with_deletes(tmp_path: Path, docs: list[dict]):
-    index = Index.create(tmp_path / "i", schema=Schema(proximity=0))
+    index = Index.create(tmp_path / "i", schema=Schema(proximity=0, exact=0))
     with index.writer(workers=1) as w:
         for d in docs:
             w.add(d)
@@ -255,8 +258,8 @@ def test_proximity_bonus_rewards_words_in_query_order(tmp_path: Path):
         {"id": "apart", "body": "warga bandung menonton sepak bola di stadion kota"},
         {"id": "reversed", "body": "warga bandung kota menonton sepak bola di stadion"},
     ]
-    plain = Index.create(tmp_path / "plain", schema=Schema(proximity=0))
-    near = Index.create(tmp_path / "near", schema=Schema(proximity=0.5))
+    plain = Index.create(tmp_path / "plain", schema=Schema(proximity=0, exact=0))
+    near = Index.create(tmp_path / "near", schema=Schema(proximity=0.5, exact=0))
     for index in (plain, near):
         with index.writer(workers=1) as w:
             for d in docs:
@@ -270,6 +273,38 @@ def test_proximity_bonus_rewards_words_in_query_order(tmp_path: Path):
     # bonus = strength * mean idf of the pair * c / (c + 1), with c = 1 occurrence in the body (weight 1)
     idf = math.log(1 + (3 - 3 + 0.5) / (3 + 0.5))
     assert scores["adjacent"] - base["adjacent"] == pytest.approx(0.5 * idf * 0.5)
+
+
+def test_exact_forms_rank_above_other_inflections(tmp_path: Path):
+    docs = [
+        {"id": "inflected", "body": "para menteri bertemu di istana"},
+        {"id": "exact", "body": "para menteri mengadakan pertemuan di istana"},
+        {"id": "name", "body": "banjir di Bekasi"},
+        {"id": "word", "body": "barang bekas dijual"},
+    ]
+    index = Index.create(tmp_path / "i")  # default: exact forms on
+    off = Index.create(tmp_path / "off", schema=Schema(exact=0))
+    for ix_ in (index, off):
+        with ix_.writer(workers=1) as w:
+            for d in docs:
+                w.add(d)
+    # stems still match every inflection; the form the user typed ranks first
+    assert [h.id for h in index.search("pertemuan")] == ["exact", "inflected"]
+    assert [h.id for h in index.search("bertemu")] == ["inflected", "exact"]
+    assert [h.id for h in index.search("bekasi")] == ["name", "word"]  # Sastrawi stems bekasi to bekas
+    assert {h.id for h in off.search("bekasi")} == {"name", "word"}
+    # the root itself has no exact form: both inflections score alike
+    temu = {h.id: h.score for h in index.search("temu", limit=None)}
+    assert set(temu) == {"inflected", "exact"}
+    # phrases and exclusions use stems only
+    assert {h.id for h in index.search('"menteri bertemu"')} == {"inflected"}
+    assert {h.id for h in index.search("menteri -pertemuan")} == set()
+    # merging keeps the exact fields
+    with index.writer(workers=1) as w:
+        w.add({"id": "more", "body": "pertemuan lagi"})
+    index.optimize()
+    assert index.search("pertemuan")[0].id in {"exact", "more"}
+    assert index.check().ok
 
 
 # -- segments: many vs one, merging, parallel writers ----------------------------------------------------------------
