@@ -38,7 +38,7 @@ import numpy as np
 
 from idsearch.schema import Schema
 from idsearch.segment import segment_file_suffixes
-from idsearch.storage import MANIFEST, IndexCorruptError, check_file_name, read_manifest
+from idsearch.storage import MANIFEST, IndexCorruptError, check_file_name, crc32_file, read_manifest
 
 __all__ = ["CheckReport", "check_index"]
 
@@ -328,7 +328,7 @@ def _check_segment(
         if size != recorded[0]:
             seg.add(f"{fname}: size {size}, the manifest says {recorded[0]}")
             sizes_ok = False
-        elif _crc32(path) != recorded[1]:
+        elif crc32_file(path) != recorded[1]:
             seg.add(f"{fname}: CRC-32 mismatch (contents changed since the commit)")
             sizes_ok = False
     if missing or not sizes_ok:
@@ -358,14 +358,6 @@ def _check_segment(
         if n and (int(codes.min()) < -1 or int(codes.max()) >= len(values)):
             seg.add(f"{field}.codes.npy: codes outside -1..{len(values) - 1}")
     return [doc_id for doc_id, alive in zip(ids, live.tolist()) if alive]
-
-
-def _crc32(path: Path) -> int:
-    crc = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            crc = zlib.crc32(chunk, crc)
-    return crc
 
 
 def _check_deletes(directory: Path, entry: Mapping[str, Any], seg: _Segment, n: int) -> np.ndarray:
