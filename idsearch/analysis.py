@@ -285,6 +285,8 @@ class Analyzer:
 
     def _analyze_word(self, word: str) -> tuple[str, ...]:
         word = _clean_word(word)
+        if not word.strip("-"):  # only apostrophes (U+02BC is a letter to Unicode): nothing to index
+            return ()
         if "-" not in word:
             term = self._term(word)
             return (term,) if term else ()
@@ -508,7 +510,7 @@ def _clean_word(word: str) -> str:
         word = word.replace("'s-", "-")
         word = word.removesuffix("'s")
         word = word.replace("'", "")
-    if word[0].isdigit() and _THOUSANDS_RE.match(word):
+    if word[:1].isdigit() and _THOUSANDS_RE.match(word):
         word = word.replace(".", "")
     return word
 

@@ -249,3 +249,10 @@ def test_any_unicode_text_analyzes_consistently(text):
 
 
 _SHARED_ANALYZER = IndonesianAnalyzer(stopwords="minimal")
+
+
+@pytest.mark.parametrize("text", ["ʼ", "ʼʼ", "ʼ-ʼ", "x ʼ y"])
+def test_words_of_only_apostrophes_analyze_to_nothing(analyzer, text):
+    # U+02BC MODIFIER LETTER APOSTROPHE is a letter to Unicode, so it forms a word; dropped, it leaves nothing
+    assert [t for t in analyzer.terms(text) if not t.isalpha()] == []
+    assert [t.term for t in analyzer.tokens(text)] == analyzer.terms(text)
