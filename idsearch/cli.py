@@ -364,6 +364,12 @@ def _check_inputs(paths: Sequence[str]) -> None:
         raise CliError(f"no such file or folder: {', '.join(missing)}", EXIT_USAGE)
 
 
+def _where(stats: Any) -> str:
+    """``path:line`` of the document being indexed (``path`` alone when the format has no lines)."""
+    line = getattr(stats, "current_line", None)
+    return f"{stats.current_path}:{line}" if line is not None else f"{stats.current_path}"
+
+
 def cmd_index(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from idsearch.ingest import IngestError, IngestStats, iter_documents
     from idsearch.writer import DocumentError
@@ -396,12 +402,12 @@ def cmd_index(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                             raise
                         bad_docs += 1
                         progress.clear()
-                        err.write(f"{stats.current_path}: {exc}\n")
+                        err.write(f"{_where(stats)}: {exc}\n")
                     progress.update()
             except (IngestError, DocumentError) as exc:
                 progress.clear()
                 if isinstance(exc, DocumentError):
-                    err.write(f"{stats.current_path}: {exc}\n")
+                    err.write(f"{_where(stats)}: {exc}\n")
                 if created:
                     strict_failed_new_index = True
                 raise CliError(

@@ -145,6 +145,7 @@ class IngestStats:
     errors: int = 0
     warnings: int = 0
     current_path: str | None = None
+    current_line: int | None = None  # line of the document just yielded (JSON lines, CSV), for error messages
     problems: list[Problem] = attrs.field(factory=list)
     max_kept: int = 1000
 
@@ -423,6 +424,7 @@ def _read_jsonl(
         doc = _build(value, mapping, path, number, report)
         progress.tick()
         if doc is not None:
+            progress.stats.current_line = number
             yield doc
 
 
@@ -510,6 +512,7 @@ def _read_csv(
         doc = _build(record, mapping, path, start, report)
         progress.tick()
         if doc is not None:
+            progress.stats.current_line = start
             yield doc
 
 
@@ -620,6 +623,7 @@ def iter_documents(
 
     for path, fmt, compressed in files:
         stats.current_path = str(path)
+        stats.current_line = None
         start = stats.bytes_read
         for doc in _read_file(path, fmt, compressed, mapping, report, stats):
             stats.docs += 1

@@ -440,3 +440,16 @@ def test_full_shared_corpus_through_the_cli(tmp_path: Path) -> None:
                            "--until", "2019-10-31", "--limit", "20").stdout)
     assert dated and all("2019-09-01" <= h["date"] <= "2019-10-31" for h in dated)
     assert [h["date"] for h in dated] == sorted((h["date"] for h in dated), reverse=True)
+
+
+def test_writer_rejection_names_file_and_line(tmp_path):
+    import io
+
+    from idsearch.cli import main as cli_main
+
+    source = tmp_path / "x.jsonl"
+    source.write_text('{"id": "a", "body": "kereta"}\n\n{"id": "b", "body": "y", "source": ["list"]}\n', encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    code = cli_main(["--index", str(tmp_path / "i.idx"), "index", str(source), "--progress", "never"], out=out, err=err)
+    assert code == 0
+    assert f"{source}:3: document 'b': field 'source' must be a string" in err.getvalue()
