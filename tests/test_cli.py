@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SEED, shared_path
+from _support import SEED, shared_path
 
 SEED_TITLE = "Putin dan Pezeshkian Bahas Situasi Suriah Lewat Telepon"
 

@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from conftest import shared_path
+from _support import shared_path
 
 from idsearch.dates import DateParseError, find_date, iter_dates, parse_date, search_date
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import shared_path
+from _support import shared_path
 
 from idsearch import Index
 from idsearch.evaluation import (

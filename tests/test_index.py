@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import shared_path
+from _support import shared_path
 
 from idsearch import Index
 from idsearch.analysis import AnalyzerSpec

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 import pytest
-from conftest import SEED, shared_path
+from _support import SEED, shared_path
 
 from idsearch.ingest import (
     FieldMapping,

@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import shared_path
+from _support import shared_path
 
 from idsearch import Index
 from idsearch.analysis import AnalyzerSpec

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import shared_path
+from _support import shared_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, shared_path
+from _support import REPO, shared_path
 
 from idsearch.analysis import Analyzer, AnalyzerSpec, IndonesianAnalyzer, builtin_protected_words
 from idsearch.index import Index
