@@ -241,6 +241,16 @@ class IndexReader:
         sort: str,
     ) -> tuple[list[Match], int]:
         """The best matches over all segments from per-segment (scores, mask); ties by document order."""
+        scores, segs, docs, total = self._select_arrays(per_segment, limit, sort)
+        return _as_matches(scores, segs, docs), total
+
+    def _select_arrays(
+        self,
+        per_segment: Sequence[tuple[np.ndarray | None, np.ndarray | None]],
+        limit: int | None,
+        sort: str,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """(scores, segments, docs) of the best matches, in order, and the number of matches."""
         if sort not in ("score", "date"):
             raise ValueError(f"unknown sort {sort!r}: expected 'score' or 'date'")
         candidates: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (scores, seg, doc)
@@ -261,7 +271,8 @@ class IndexReader:
                 docs, seg_scores = docs[keep], seg_scores[keep]
             candidates.append((seg_scores, np.full(len(docs), seg, dtype=np.int64), docs))
         if not candidates:
-            return [], total
+            empty = np.zeros(0, dtype=np.int64)
+            return np.zeros(0), empty, empty, total
         scores = np.concatenate([c[0] for c in candidates])
         segs = np.concatenate([c[1] for c in candidates])
         docs = np.concatenate([c[2] for c in candidates])
@@ -276,7 +287,7 @@ class IndexReader:
             order = np.lexsort((docs, segs, -scores))
         if limit is not None:
             order = order[:limit]
-        return [Match(int(segs[i]), int(docs[i]), float(scores[i])) for i in order], total
+        return scores[order], segs[order], docs[order], total
 
     def _matches_flat(
         self,
@@ -326,19 +337,59 @@ class IndexReader:
         if not pairs or not weight_of_proximity or sort != "score":
             return self._select(per_segment, limit, sort)
         depth = max(limit or 0, PROXIMITY_DEPTH) if limit is not None else None
-        matches, total = self._select(per_segment, depth, sort)
+        scores, segs, docs, total = self._select_arrays(per_segment, depth, sort)
         pair_idf = np.array([(idf[a] + idf[b]) / 2.0 for a, b in pairs])
-        bonus = self._proximity(matches, [(terms[a].term, terms[b].term) for a, b in pairs], pair_idf,
-                                terms[words[0]].fields, weights, weight_of_proximity)
-        reranked = sorted(
-            (Match(m.segment, m.doc, m.score + float(extra)) for m, extra in zip(matches, bonus)),
-            key=lambda m: (-m.score, m.segment, m.doc),
-        )
-        return (reranked[:limit] if limit is not None else reranked), total
+        scores = scores + self._proximity(segs, docs, [(terms[a].term, terms[b].term) for a, b in pairs], pair_idf,
+                                          terms[words[0]].fields, weights, weight_of_proximity)
+        order = np.lexsort((docs, segs, -scores))
+        if limit is not None:
+            order = order[:limit]
+        return _as_matches(scores[order], segs[order], docs[order]), total
+
+    def _candidate_keys(self, seg: int, field: str, fr: Any, term: str, docs: np.ndarray) -> np.ndarray:
+        """``row << 32 | position`` of every occurrence of ``term`` in the given (sorted) docs, where ``row``
+        is the doc's index in ``docs``."""
+        i = fr.term_index(term)
+        if i < 0:
+            return np.zeros(0, np.int64)
+        a, b = int(fr.tpost[i]), int(fr.tpost[i + 1])
+        pdocs = fr.docs[a:b]
+        where = np.searchsorted(pdocs, docs)
+        inside = where < len(pdocs)
+        hit = np.zeros(len(docs), dtype=bool)
+        hit[inside] = pdocs[where[inside]] == docs[inside]
+        if not hit.any():
+            return np.zeros(0, np.int64)
+        post = where[hit]
+        tf = fr.tf[a:b]
+        starts = self._posting_starts(seg, field, i, tf)
+        first = int(fr.tpos[i]) + starts[post]
+        lens = tf[post].astype(np.int64)
+        total = int(lens.sum())
+        offsets = np.repeat(first - (np.cumsum(lens) - lens), lens) + np.arange(total)
+        rows = np.repeat(np.flatnonzero(hit).astype(np.int64), lens)
+        return (rows << 32) | fr.pos[offsets].astype(np.int64)
+
+    def _posting_starts(self, seg: int, field: str, term_index: int, tf: np.ndarray) -> np.ndarray:
+        """Offset of each posting's positions within its term (cached: frequent terms recur)."""
+        key = ("starts", seg, field, term_index)
+        cache = self._leaf_cache
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit[0]
+        starts = np.cumsum(tf, dtype=np.int64) - tf
+        cache[key] = (starts, np.zeros(0))
+        self._leaf_cache_bytes += starts.nbytes
+        while self._leaf_cache_bytes > LEAF_CACHE_BYTES and len(cache) > 1:
+            _k, (d, t) = cache.popitem(last=False)
+            self._leaf_cache_bytes -= d.nbytes + t.nbytes
+        return starts
 
     def _proximity(
         self,
-        matches: Sequence[Match],
+        segs: np.ndarray,
+        docs_of: np.ndarray,
         pairs: Sequence[tuple[str, str]],
         pair_idf: np.ndarray,
         fields: Sequence[str],
@@ -348,19 +399,17 @@ class IndexReader:
         """Score bonus of each match for the query's adjacent word pairs found in the same order in the
         text (``kota bandung`` in a document that says ``kota Bandung``): for every pair,
         ``strength * idf(pair) * c / (c + 1)`` where ``c`` counts its occurrences (field-weighted)."""
-        bonus = np.zeros(len(matches))
-        by_segment: dict[int, list[int]] = {}
-        for i, m in enumerate(matches):
-            by_segment.setdefault(m.segment, []).append(i)
-        for seg, rows in by_segment.items():
-            docs = np.array([matches[i].doc for i in rows], dtype=np.int64)
+        bonus = np.zeros(len(docs_of))
+        for seg in np.unique(segs).tolist():
+            rows = np.flatnonzero(segs == seg)
+            docs = docs_of[rows]
             order = np.argsort(docs)
             docs_sorted = docs[order]
             counts = np.zeros((len(pairs), len(docs)))
             segment = self.segments[seg]
             for field in fields:
                 fr = segment.fields[field]
-                keys = {t: _candidate_keys(fr, t, docs_sorted) for t in {t for pair in pairs for t in pair}}
+                keys = {t: self._candidate_keys(seg, field, fr, t, docs_sorted) for t in {t for pair in pairs for t in pair}}
                 for k, (a, b) in enumerate(pairs):
                     ka, kb = keys[a], keys[b]
                     if len(ka) and len(kb):
@@ -413,28 +462,8 @@ def _id_lookup(segment: SegmentReader) -> dict[str, int]:
     return lookup
 
 
-def _candidate_keys(fr: Any, term: str, docs: np.ndarray) -> np.ndarray:
-    """``row << 32 | position`` of every occurrence of ``term`` in the given (sorted) docs, where ``row``
-    is the doc's index in ``docs``."""
-    i = fr.term_index(term)
-    if i < 0:
-        return np.zeros(0, np.int64)
-    a, b = int(fr.tpost[i]), int(fr.tpost[i + 1])
-    pdocs = fr.docs[a:b]
-    where = np.searchsorted(pdocs, docs)
-    inside = where < len(pdocs)
-    hit = np.zeros(len(docs), dtype=bool)
-    hit[inside] = pdocs[where[inside]] == docs[inside]
-    if not hit.any():
-        return np.zeros(0, np.int64)
-    post = where[hit]
-    tf = fr.tf[a:b].astype(np.int64)
-    first = int(fr.tpos[i]) + (np.cumsum(tf) - tf)[post]
-    lens = tf[post]
-    total = int(lens.sum())
-    offsets = np.repeat(first - (np.cumsum(lens) - lens), lens) + np.arange(total)
-    rows = np.repeat(np.flatnonzero(hit).astype(np.int64), lens)
-    return (rows << 32) | fr.pos[offsets].astype(np.int64)
+def _as_matches(scores: np.ndarray, segs: np.ndarray, docs: np.ndarray) -> list[Match]:
+    return [Match(s, d, sc) for s, d, sc in zip(segs.tolist(), docs.tolist(), scores.tolist())]
 
 
 def _is_exact(node: TermNode) -> bool:
