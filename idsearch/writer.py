@@ -14,11 +14,12 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import itertools
+import re
 import json
 import os
 import zlib
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,6 +136,12 @@ def encode_document(doc_id: str, doc: Mapping[str, Any]) -> bytes:
         raise DocumentError(f"document {doc_id!r}: cannot be stored as JSON: {exc}") from None
 
 
+BATCH_DOCS = 256  # documents analyzed in one pass by an in-process writer
+_BATCH_SEPARATOR = "\x00"
+_BATCH_TOKEN_RE = re.compile("\x00|" + _TOKEN_RE.pattern)
+_SEPARATOR_CODE = -(1 << 30)
+
+
 class SegmentBuilder:
     """Analyzes documents into in-memory postings and writes them as one segment.
 
@@ -188,6 +195,115 @@ class SegmentBuilder:
         self.checksums.append(doc.checksum)
         self.stored_bytes += len(doc.stored)
         return local
+
+    def add_many(self, docs: Sequence[Prepared]) -> None:
+        """Analyze and buffer a batch of documents at once (local numbers continue from ``len(self)``):
+        the batch's texts of a field are tokenized in one pass and positioned with numpy."""
+        base = len(self.ids)
+        for doc in docs:
+            doc.encode()
+        for index, field in enumerate(self.schema.text_field_names):
+            texts = [doc.texts[index] for doc in docs]
+            if any(_BATCH_SEPARATOR in text for text in texts):  # a NUL in the text: one by one
+                for local, text in enumerate(texts, base):
+                    self._index_text(field, text, local)
+            else:
+                self._index_batch(field, texts, base)
+        for doc in docs:
+            for field, day in zip(self.schema.date_fields, doc.days):
+                self.days[field].append(day)
+            for field, value in zip(self.schema.keyword_fields, doc.keywords):
+                self.keywords[field].append(value)
+            assert doc.stored is not None
+            self.ids.append(doc.doc_id)
+            self.stored.append(doc.stored)
+            self.checksums.append(doc.checksum)
+            self.stored_bytes += len(doc.stored)
+
+    def _index_batch(self, field: str, texts: Sequence[str], base: int) -> None:
+        """One field of a batch of documents: one ``findall`` over the texts joined by NUL (a token of
+        its own), one dict lookup per token, positions from cumulative sums."""
+        words = _BATCH_TOKEN_RE.findall(_BATCH_SEPARATOR.join(normalize_text(t) if t else "" for t in texts))
+        lookup = self._word_code
+        lookup[_BATCH_SEPARATOR] = _SEPARATOR_CODE
+        codes = list(map(lookup.get, words))
+        if None in codes:  # analyze each new word once, however often it occurs
+            code = self._code
+            for word in {w for w, c in zip(words, codes) if c is None}:
+                code(word)
+            codes = list(map(lookup.get, words))
+        arr = np.frombuffer(array("i", codes), dtype=np.int32)
+        separator = arr == _SEPARATOR_CODE
+        doc_of = np.cumsum(separator)  # batch document of every token
+        special = np.flatnonzero((arr <= -2) & ~separator)  # words that yield several terms
+        slots = np.ones(len(arr), dtype=np.int64)  # a removed word keeps its slot
+        slots[separator] = 0
+        out_codes = []
+        out_docs = []
+        out_pos = []
+        out_slot = []
+        if len(special):
+            multi_len, multi_start, multi_flat = self._multi_arrays()
+            which = -2 - arr[special].astype(np.int64)
+            lens = multi_len[which]
+            slots[special] = lens
+        slot = np.cumsum(slots) - slots  # first slot of every token, counted over the whole batch
+        doc_start = np.concatenate(([0], slot[separator]))
+        pos = slot - doc_start[doc_of]
+        keep = arr >= 0
+        out_codes.append(arr[keep])
+        out_docs.append(doc_of[keep])
+        out_pos.append(pos[keep])
+        out_slot.append(slot[keep])
+        if len(special):
+            # every part of every split word: token index repeated, part number within the word
+            token = np.repeat(special, lens)
+            part = np.arange(len(token)) - np.repeat(np.cumsum(lens) - lens, lens)
+            part_codes = multi_flat[np.repeat(multi_start[which], lens) + part]
+            used = part_codes >= 0
+            token, part = token[used], part[used]
+            out_codes.append(part_codes[used])
+            out_docs.append(doc_of[token])
+            out_pos.append(pos[token] + part)
+            out_slot.append(slot[token] + part)
+        codes_all = np.concatenate(out_codes)
+        docs_all = np.concatenate(out_docs)
+        pos_all = np.concatenate(out_pos)
+        if len(special):  # put the parts of split words in text order
+            order = np.argsort(np.concatenate(out_slot), kind="stable")
+            codes_all, docs_all, pos_all = codes_all[order], docs_all[order], pos_all[order]
+        self.codes[field].frombytes(codes_all.astype(np.int32).tobytes())
+        self.docs[field].frombytes((docs_all + base).astype(np.int32).tobytes())
+        self.positions[field].frombytes(pos_all.astype(np.int32).tobytes())
+        self.lengths[field].frombytes(np.bincount(docs_all, minlength=len(texts)).astype(np.uint32).tobytes())
+        self.occurrences += len(codes_all)
+        if self.schema.exact:
+            exact_lookup = self._exact_code
+            exact_lookup[_BATCH_SEPARATOR] = -1
+            exact_codes = list(map(exact_lookup.get, words))
+            if None in exact_codes:
+                exact = self._exact
+                for word in {w for w, c in zip(words, exact_codes) if c is None}:
+                    exact(word)
+                exact_codes = list(map(exact_lookup.get, words))
+            ex = np.frombuffer(array("i", exact_codes), dtype=np.int32)
+            which = np.flatnonzero(ex >= 0)
+            if len(which):
+                target = exact_field(field)
+                self.codes[target].frombytes(ex[which].tobytes())
+                self.docs[target].frombytes((doc_of[which] + base).astype(np.int32).tobytes())
+                self.positions[target].frombytes(pos[which].astype(np.int32).tobytes())
+                self.occurrences += len(which)
+
+    def _multi_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The split-word table as arrays: lengths, offsets, and every part's term id (-1: removed)."""
+        cached = getattr(self, "_multi_cache", None)
+        if cached is None or cached[0] != len(self._multi):
+            lens = np.fromiter((len(m) for m in self._multi), dtype=np.int64, count=len(self._multi))
+            flat = np.fromiter((t for m in self._multi for t in m), dtype=np.int32, count=int(lens.sum()))
+            cached = (len(self._multi), lens, np.cumsum(lens) - lens, flat)
+            self._multi_cache = cached
+        return cached[1], cached[2], cached[3]
 
     def _code(self, word: str) -> int:
         terms = self.analyzer.word_terms(word)
@@ -338,8 +454,7 @@ def _worker_main(conn: Any, schema: Any, analyzer: Any) -> None:
         task_id, directory, name, docs = task
         try:
             builder = SegmentBuilder(schema, analyzer)
-            for doc in docs:
-                builder.add(doc)
+            builder.add_many(docs)
             entry = builder.write(Path(directory), name)
             new = [(w, "\t".join(t)) for w, t in analyzer.word_cache.items() if w not in known]
             known.update(w for w, _t in new)
@@ -503,6 +618,7 @@ class IndexWriter:
         self._load_word_cache(manifest.get("words"))
         self._builder = SegmentBuilder(self.schema, self.analyzer)
         self._builder_name = self._segment_name()
+        self._batch: list[Prepared] = []  # analyzed together by the in-process builder
         self._chunk: list[Prepared] = []
         self._chunk_bytes = 0
         self._chunk_name = self._builder_name
@@ -651,10 +767,14 @@ class IndexWriter:
             if self._chunk_bytes >= self.chunk_limit:
                 self._dispatch_chunk()
             return
-        local = self._builder.add(doc)
+        local = len(self._builder) + len(self._batch)
+        self._batch.append(doc)
         self._where[doc.doc_id] = (self._builder_name, local, doc.checksum)
-        if self._builder.memory > self.buffer_limit:
-            self.flush()
+        if len(self._batch) >= BATCH_DOCS:
+            self._builder.add_many(self._batch)
+            self._batch = []
+            if self._builder.memory > self.buffer_limit:
+                self.flush()
 
     def add_many(self, docs: Iterable[Mapping[str, Any]]) -> int:
         """Add (or replace) many documents; returns how many were added or updated."""
@@ -702,8 +822,7 @@ class IndexWriter:
             if self._pool is None:
                 # a small session: analyze here rather than start worker processes
                 builder = SegmentBuilder(self.schema, self.analyzer)
-                for doc in self._chunk:
-                    builder.add(doc)
+                builder.add_many(self._chunk)
                 entry = builder.write(self.directory, self._chunk_name)
                 self._new_files.extend(self.directory / f"{self._chunk_name}.{s}" for s in entry["files"])
                 self._collect_workers()
@@ -714,6 +833,9 @@ class IndexWriter:
             else:
                 self._dispatch_chunk()
         self._collect_workers()
+        if self._batch:
+            self._builder.add_many(self._batch)
+            self._batch = []
         if len(self._builder):
             name = self._builder_name
             entry = self._builder.write(self.directory, name)

@@ -453,3 +453,40 @@ def test_check_reports_a_healthy_index_and_a_damaged_one(ix: Index):
     report = ix.check()
     assert not report.ok
     assert any(victim.name in problem for problem in report.problems)
+
+
+@pytest.mark.parametrize("stopwords", ["none", "minimal"])
+def test_batched_analysis_equals_document_by_document(tmp_path: Path, docs: list[dict], stopwords: str):
+    """The writer analyzes batches in one pass (texts joined by NUL); it must yield exactly the arrays of
+    analyzing each document alone: compounds, removed words, empty fields, exact forms, a NUL in a text."""
+    from idsearch.analysis import Analyzer
+    from idsearch.writer import Prepared, SegmentBuilder
+
+    extra = [
+        {"id": "x1", "title": "", "body": "al-Assad dan covid-19 di sela-sela KTT, Putin-nya bertemu"},
+        {"id": "x2", "title": "Jum’at yang ʼ ganjil", "body": ""},
+        {"id": "x3", "title": None, "body": "2.000.000 orang dan 2,5 persen pada 2/12/2024 yang pertemuan"},
+    ]
+    sample = [*docs[:40], *extra]
+    analyzer = Analyzer(AnalyzerSpec(stopwords=stopwords))
+    schema = Schema()
+
+    def prepared() -> list:
+        return [Prepared(d["id"], None, (d.get("title") or "", d.get("body") or ""), (), (), d) for d in sample]
+
+    one, many = SegmentBuilder(schema, analyzer), SegmentBuilder(schema, analyzer)
+    for p in prepared():
+        one.add(p)
+    many.add_many(prepared())
+    for field in (*schema.text_field_names, *schema.exact_fields):
+        terms_one = [one._vocab_terms[c] for c in one.codes[field]]
+        terms_many = [many._vocab_terms[c] for c in many.codes[field]]
+        assert terms_one == terms_many, field
+        assert list(one.docs[field]) == list(many.docs[field]), field
+        assert list(one.positions[field]) == list(many.positions[field]), field
+    for field in schema.text_field_names:
+        assert list(one.lengths[field]) == list(many.lengths[field])
+    nul = [Prepared("n", None, ("a\x00b", "kota"), (), (), {"id": "n"})]
+    fallback = SegmentBuilder(schema, analyzer)
+    fallback.add_many(nul)
+    assert [fallback._vocab_terms[c] for c in fallback.codes["title"]] == ["a", "b"]
