@@ -43,3 +43,11 @@ def corpus_docs(request: pytest.FixtureRequest, bench_full: bool) -> list[dict]:
     if not bench_full and not custom:
         docs = docs[::max(1, len(docs) // SMOKE_DOCS)][:SMOKE_DOCS]
     return docs
+
+
+@pytest.fixture(scope="session")
+def docs(corpus_docs: list[dict]) -> list[dict]:
+    """The benchmark documents as every system gets them (dates normalized by ``idsearch.ingest``)."""
+    from _peers import normalize_docs
+
+    return normalize_docs(corpus_docs)

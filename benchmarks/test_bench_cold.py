@@ -12,14 +12,8 @@ from typing import Any
 
 import pytest
 
-from _peers import normalize_docs
-
 RESULTS: dict[str, float] = {}
 
-
-@pytest.fixture(scope="module")
-def docs(corpus_docs: list[dict]) -> list[dict[str, Any]]:
-    return normalize_docs(corpus_docs)
 
 
 def _whoosh_pysastrawi(docs: list[dict[str, Any]], path: Path) -> int:

@@ -26,7 +26,6 @@ from _peers import (
     load_queries,
     make_system,
     measure_in_subprocess,
-    normalize_docs,
     percentile,
     register_summary,
     repeat_docs,
@@ -46,10 +45,6 @@ SYSTEMS = ["idsearch-cold:1", "idsearch:1", f"idsearch-cold:{CORES}", f"idsearch
 def _summary(request: pytest.FixtureRequest) -> None:
     register_summary(request.config)
 
-
-@pytest.fixture(scope="module")
-def docs(corpus_docs: list[dict]) -> list[dict[str, Any]]:
-    return normalize_docs(corpus_docs)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ from _peers import (
     RESULTS,
     load_queries,
     make_system,
-    normalize_docs,
     percentile,
     register_summary,
     warm_analyzer,
@@ -40,10 +39,6 @@ QUERY_SETS = ["eval", *(f"terms-{n}" for n in TERM_COUNTS)]
 def _summary(request: pytest.FixtureRequest) -> None:
     register_summary(request.config)
 
-
-@pytest.fixture(scope="module")
-def docs(corpus_docs: list[dict]) -> list[dict[str, Any]]:
-    return normalize_docs(corpus_docs)
 
 
 @pytest.fixture(scope="module")

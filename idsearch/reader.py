@@ -129,7 +129,7 @@ class IndexReader:
     def __enter__(self) -> IndexReader:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- statistics of leaves -------------------------------------------------------------------------------------

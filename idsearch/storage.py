@@ -46,7 +46,7 @@ FORMAT = "idsearch-index-1"
 FILE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,120}$")
 
 
-class IndexError_(Exception):  # noqa: N801 - avoid shadowing the builtin IndexError
+class IndexError_(Exception):
     """Base of idsearch's index errors."""
 
 

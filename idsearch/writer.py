@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import itertools
-import re
 import json
 import os
+import re
 import zlib
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
