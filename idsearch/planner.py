@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Sequence
 
-import attrs
 
 from idsearch.analysis import Analyzer
 from idsearch.query import (
@@ -126,10 +125,3 @@ def plan(query: Query, analyzer: Analyzer, fields: tuple[str, ...], exact: float
             return (must or should)[0]
         return BoolNode(should=should, must=must, must_not=must_not, boost=query.boost)
     raise TypeError(f"not a query node: {query!r}")
-
-
-def boosted(node: Node, boost: float) -> Node:
-    """``node`` with its boost multiplied (used by callers that weight whole clauses)."""
-    if isinstance(node, (TermNode, PhraseNode, BoolNode)):
-        return attrs.evolve(node, boost=node.boost * boost)
-    return node

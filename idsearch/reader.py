@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -673,24 +673,3 @@ def _phrase_counts(fr: Any, node: PhraseNode) -> tuple[np.ndarray, np.ndarray]:
     assert keys is not None
     docs, counts = np.unique(keys >> 32, return_counts=True)
     return docs, counts
-
-
-def plain_terms_node(analyzer: Analyzer, text: str, fields: Sequence[str]) -> Node | None:
-    """The executable form of a bare word or phrase text: one term, a phrase for a word that analyzes to
-    several terms (``covid-19``, ``2/12/2024``), or None when nothing is left (stopwords, punctuation)."""
-    terms, positions = analyzer.analyze(text)
-    if not terms:
-        return None
-    if len(terms) == 1:
-        return TermNode(terms[0], tuple(fields))
-    base = positions[0]
-    return PhraseNode(tuple(terms), tuple(p - base for p in positions), tuple(fields))
-
-
-def words_node(analyzer: Analyzer, text: str, fields: Iterable[str]) -> Node | None:
-    """Free text as an OR of its words (each word analyzed on its own)."""
-    fields = tuple(fields)
-    clauses = [n for n in (plain_terms_node(analyzer, w, fields) for w in text.split()) if n is not None]
-    if not clauses:
-        return None
-    return BoolNode(should=tuple(clauses))

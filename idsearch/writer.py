@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import itertools
 import json
 import os
 import re
@@ -179,23 +178,6 @@ class SegmentBuilder:
         """Rough bytes held: 12 per buffered occurrence plus the stored documents."""
         return self.occurrences * 12 + self.stored_bytes
 
-    def add(self, doc: Prepared) -> int:
-        """Analyze and buffer one document; returns its local doc number."""
-        doc.encode()
-        assert doc.stored is not None
-        local = len(self.ids)
-        for field, text in zip(self.schema.text_field_names, doc.texts):
-            self._index_text(field, text, local)
-        for field, day in zip(self.schema.date_fields, doc.days):
-            self.days[field].append(day)
-        for field, value in zip(self.schema.keyword_fields, doc.keywords):
-            self.keywords[field].append(value)
-        self.ids.append(doc.doc_id)
-        self.stored.append(doc.stored)
-        self.checksums.append(doc.checksum)
-        self.stored_bytes += len(doc.stored)
-        return local
-
     def add_many(self, docs: Sequence[Prepared]) -> None:
         """Analyze and buffer a batch of documents at once (local numbers continue from ``len(self)``):
         the batch's texts of a field are tokenized in one pass and positioned with numpy."""
@@ -203,12 +185,9 @@ class SegmentBuilder:
         for doc in docs:
             doc.encode()
         for index, field in enumerate(self.schema.text_field_names):
-            texts = [doc.texts[index] for doc in docs]
-            if any(_BATCH_SEPARATOR in text for text in texts):  # a NUL in the text: one by one
-                for local, text in enumerate(texts, base):
-                    self._index_text(field, text, local)
-            else:
-                self._index_batch(field, texts, base)
+            # a NUL inside a text separates words anyway: a space keeps the batch separator unambiguous
+            texts = [doc.texts[index].replace(_BATCH_SEPARATOR, " ") for doc in docs]
+            self._index_batch(field, texts, base)
         for doc in docs:
             for field, day in zip(self.schema.date_fields, doc.days):
                 self.days[field].append(day)
@@ -324,23 +303,6 @@ class SegmentBuilder:
         self._exact_code[word] = code
         return code
 
-    def _index_exact(self, field: str, words: list[str], slot_of: np.ndarray | None, local: int) -> None:
-        """Exact forms of the words stemming changed, at the words' positions, into ``field.exact``."""
-        codes = list(map(self._exact_code.get, words))
-        if None in codes:
-            exact = self._exact
-            codes = [c if c is not None else exact(w) for c, w in zip(codes, words)]
-        arr = np.frombuffer(array("i", codes), dtype=np.int32)
-        which = np.flatnonzero(arr >= 0)
-        if not len(which):
-            return
-        target = exact_field(field)
-        self.codes[target].frombytes(arr[which].tobytes())
-        self.docs[target].extend(itertools.repeat(local, len(which)))
-        positions = which if slot_of is None else slot_of[which]
-        self.positions[target].frombytes(positions.astype(np.int32).tobytes())
-        self.occurrences += len(which)
-
     def _term_id(self, term: str) -> int:
         tid = self._vocab.get(term)
         if tid is None:
@@ -348,56 +310,6 @@ class SegmentBuilder:
             self._vocab[term] = tid
             self._vocab_terms.append(term)
         return tid
-
-    def _index_text(self, field: str, text: str, local: int) -> None:
-        if not text:
-            self.lengths[field].append(0)
-            return
-        words = _TOKEN_RE.findall(normalize_text(text))
-        codes = list(map(self._word_code.get, words))
-        if None in codes:
-            code = self._code
-            codes = [c if c is not None else code(w) for c, w in zip(codes, words)]
-        n = len(codes)
-        exact = bool(self.schema.exact)
-        if n and min(codes) >= 0:
-            self.codes[field].extend(codes)
-            self.docs[field].extend(itertools.repeat(local, n))
-            self.positions[field].extend(range(n))
-            self.lengths[field].append(n)
-            self.occurrences += n
-            if exact:
-                self._index_exact(field, words, None, local)
-            return
-        # some words are removed (-1) or split into several terms (<= -2): positions shift
-        arr = np.frombuffer(array("i", codes), dtype=np.int32)
-        special = np.flatnonzero(arr <= -2)
-        slots = np.ones(n, dtype=np.int64)
-        multi = self._multi
-        for i in special.tolist():
-            slots[i] = len(multi[-2 - int(arr[i])])
-        starts = np.cumsum(slots) - slots
-        keep = arr >= 0
-        out_codes = [arr[keep]]
-        out_pos = [starts[keep]]
-        for i in special.tolist():
-            parts = np.asarray(multi[-2 - int(arr[i])], dtype=np.int32)
-            used = parts >= 0
-            out_codes.append(parts[used])
-            out_pos.append(starts[i] + np.flatnonzero(used))
-        codes_all = np.concatenate(out_codes)
-        pos_all = np.concatenate(out_pos)
-        if len(special):
-            order = np.argsort(pos_all, kind="stable")
-            codes_all, pos_all = codes_all[order], pos_all[order]
-        m = len(codes_all)
-        self.codes[field].frombytes(codes_all.astype(np.int32).tobytes())
-        self.docs[field].extend(itertools.repeat(local, m))
-        self.positions[field].frombytes(pos_all.astype(np.int32).tobytes())
-        self.lengths[field].append(m)
-        self.occurrences += m
-        if exact:
-            self._index_exact(field, words, starts, local)
 
     def write(self, directory: Path, name: str) -> dict[str, Any]:
         """Write the buffered documents as segment ``name``; returns its manifest entry."""

@@ -476,7 +476,7 @@ def test_batched_analysis_equals_document_by_document(tmp_path: Path, docs: list
 
     one, many = SegmentBuilder(schema, analyzer), SegmentBuilder(schema, analyzer)
     for p in prepared():
-        one.add(p)
+        one.add_many([p])  # document by document
     many.add_many(prepared())
     for field in (*schema.text_field_names, *schema.exact_fields):
         terms_one = [one._vocab_terms[c] for c in one.codes[field]]
