@@ -36,8 +36,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from idsearch.schema import Schema
-from idsearch.segment import segment_file_suffixes
+from idsearch.schema import Schema, base_field
+from idsearch.segment import LEGACY_EXACT_PARTS, segment_file_suffixes
 from idsearch.storage import MANIFEST, IndexCorruptError, check_file_name, crc32_file, read_manifest
 
 __all__ = ["CheckReport", "check_index"]
@@ -302,8 +302,9 @@ def _check_segment(
         raise _Stop
     seg.files = files
     expected = set(segment_file_suffixes(schema))
+    legacy = {f"{field}.{part}" for field in schema.exact_fields for part in LEGACY_EXACT_PARTS}
     missing = sorted(expected - set(files))
-    extra = sorted(set(files) - expected)
+    extra = sorted(set(files) - expected - legacy)
     if missing:
         seg.add(f"the manifest lists no file for {missing}")
     if extra:
@@ -344,10 +345,13 @@ def _check_segment(
     checksums = seg.array("sums.npy", (np.dtype(np.uint32),), n)
     _check_stored(seg, ids, checksums, n)
     tokens = entry.get("tokens")
+    lengths = {}
     for field in schema.text_field_names:
-        total = _check_field(seg, field, n)
+        total, lengths[field] = _check_field(seg, field, n)
         if isinstance(tokens, dict) and field in tokens and tokens[field] != total:
             seg.add(f"field {field}: 'tokens' says {tokens[field]!r}, the lengths sum to {total}")
+    for field in schema.exact_fields:
+        _check_postings(seg, field, n, lengths[base_field(field)])
     for field in schema.date_fields:
         seg.array(f"{field}.days.npy", (np.dtype(np.int32),), n)
     for field in schema.keyword_fields:
@@ -443,55 +447,61 @@ def _ranges(starts: np.ndarray, total: int) -> np.ndarray:
     return mask
 
 
-def _check_field(seg: _Segment, field: str, n: int) -> int:
-    """Check one text field's postings; returns the sum of its field lengths."""
+def _check_field(seg: _Segment, field: str, n: int) -> tuple[int, np.ndarray]:
+    """Check one text field's postings and positions; returns the sum of its field lengths and the lengths."""
+    lengths = np.asarray(seg.array(f"{field}.len.npy", (np.dtype(np.uint32),), n), dtype=np.int64)
+    total_len = int(lengths.sum())
+    _check_postings(seg, field, n, lengths, positions=True)
+    return total_len, lengths
+
+
+def _check_postings(seg: _Segment, field: str, n: int, lengths: np.ndarray, *, positions: bool = False) -> None:
+    """Check a field's term list and postings; with ``positions``, its positions too, and that every
+    document's occurrences add up to its length (an exact-form field holds at most that many)."""
     terms = seg.lines(f"{field}.terms.txt")
     tpost = seg.array(f"{field}.tpost.npy", (np.dtype(np.int64),), len(terms) + 1)
-    tpos = seg.array(f"{field}.tpos.npy", (np.dtype(np.int64),), len(terms) + 1)
     docs = seg.array(f"{field}.docs.npy", _UINTS, None)
     tf = seg.array(f"{field}.tf.npy", _UINTS, len(docs))
-    pos = seg.array(f"{field}.pos.npy", _UINTS, None)
-    lengths = seg.array(f"{field}.len.npy", (np.dtype(np.uint32),), n)
-    total_len = int(np.asarray(lengths).sum(dtype=np.int64))
     prefix = f"field {field}:"
     if any(a >= b for a, b in itertools.pairwise(terms)):
         seg.add(f"{prefix} {field}.terms.txt: terms are not sorted and unique")
     if "" in terms:
         seg.add(f"{prefix} {field}.terms.txt: an empty term")
     tpost = np.asarray(tpost)
-    tpos = np.asarray(tpos)
-    if int(tpost[0]) != 0 or int(tpos[0]) != 0:
+    if int(tpost[0]) != 0:
         seg.add(f"{prefix} term offsets must start at 0")
-        return total_len
-    if np.any(np.diff(tpost) <= 0) or np.any(np.diff(tpos) <= 0):
+        return
+    if np.any(np.diff(tpost) <= 0):
         seg.add(f"{prefix} term offsets must increase (every term has at least one posting)")
-        return total_len
-    if int(tpost[-1]) != len(docs) or int(tpos[-1]) != len(pos):
-        seg.add(
-            f"{prefix} term offsets end at {int(tpost[-1])}/{int(tpos[-1])}, arrays hold {len(docs)}/{len(pos)}"
-        )
-        return total_len
+        return
+    if int(tpost[-1]) != len(docs):
+        seg.add(f"{prefix} term offsets end at {int(tpost[-1])}, the postings hold {len(docs)}")
+        return
     d = np.asarray(docs, dtype=np.int64)
     f = np.asarray(tf, dtype=np.int64)
     if len(d) and (int(d.max()) >= n):
         seg.add(f"{prefix} a posting names document {int(d.max())} of a segment of {n}")
-        return total_len
+        return
     if len(d) > 1 and np.any(np.diff(d)[_ranges(tpost[1:-1], len(d))[1:]] <= 0):
         seg.add(f"{prefix} doc ids are not strictly ascending within a term")
     if len(f) and int(f.min()) < 1:
         seg.add(f"{prefix} a term frequency is 0")
-        return total_len
-    cum = np.concatenate(([0], np.cumsum(f)))
-    if not np.array_equal(cum[tpost], tpos):
-        seg.add(f"{prefix} position offsets do not match the term frequencies")
-        return total_len
-    p = np.asarray(pos, dtype=np.int64)
-    if len(p) > 1 and np.any(np.diff(p)[_ranges(cum[1:-1], len(p))[1:]] <= 0):
-        seg.add(f"{prefix} positions are not strictly ascending within a posting")
-    per_doc = np.bincount(d, weights=f, minlength=n) if len(d) else np.zeros(n)
-    if not np.array_equal(per_doc.astype(np.int64), np.asarray(lengths, dtype=np.int64)):
-        bad = int(np.flatnonzero(per_doc.astype(np.int64) != np.asarray(lengths, dtype=np.int64))[0])
-        seg.add(
-            f"{prefix} document {bad}: length {int(lengths[bad])}, its postings hold {int(per_doc[bad])} occurrences"
-        )
-    return total_len
+        return
+    if positions:
+        tpos = np.asarray(seg.array(f"{field}.tpos.npy", (np.dtype(np.int64),), len(terms) + 1))
+        pos = seg.array(f"{field}.pos.npy", _UINTS, None)
+        cum = np.concatenate(([0], np.cumsum(f)))
+        if int(tpos[-1]) != len(pos):
+            seg.add(f"{prefix} position offsets end at {int(tpos[-1])}, the positions hold {len(pos)}")
+            return
+        if not np.array_equal(cum[tpost], tpos):
+            seg.add(f"{prefix} position offsets do not match the term frequencies")
+            return
+        p = np.asarray(pos, dtype=np.int64)
+        if len(p) > 1 and np.any(np.diff(p)[_ranges(cum[1:-1], len(p))[1:]] <= 0):
+            seg.add(f"{prefix} positions are not strictly ascending within a posting")
+    per_doc = (np.bincount(d, weights=f, minlength=n) if len(d) else np.zeros(n)).astype(np.int64)
+    wrong = per_doc != lengths if positions else per_doc > lengths
+    if np.any(wrong):
+        bad = int(np.flatnonzero(wrong)[0])
+        seg.add(f"{prefix} document {bad}: length {int(lengths[bad])}, its postings hold {int(per_doc[bad])} occurrences")

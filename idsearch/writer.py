@@ -19,6 +19,7 @@ import re
 import zlib
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,34 +142,114 @@ _BATCH_TOKEN_RE = re.compile("\x00|" + _TOKEN_RE.pattern)
 _SEPARATOR_CODE = -(1 << 30)
 
 
+class Vocabulary:
+    """Every distinct normalized word a writer (or a worker process) has seen, with what it indexes as.
+
+    A word gets a number once; per number, ``stem_codes`` holds its term id (-1: removed, ``-2 - k``: it
+    yields several terms, ``multi[k]``) and ``exact_codes`` the term id of its exact form (-1: none). Term
+    ids are shared by all fields and all segments built with this vocabulary, so a word is analyzed once
+    per writer, not once per segment; a segment writes only the terms it uses."""
+
+    SEPARATOR = "\x00"  # joins the texts of a batch; word number 0
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self.word_ids: dict[str, int] = {}
+        self.term_ids: dict[str, int] = {}
+        self.terms: list[str] = []
+        self.multi: list[tuple[int, ...]] = []
+        self._stem = np.empty(1024, dtype=np.int32)
+        self._exact = np.empty(1024, dtype=np.int32)
+        self._multi_cache: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._put(self.SEPARATOR, _SEPARATOR_CODE, -1)
+
+    @property
+    def stem_codes(self) -> np.ndarray:
+        return self._stem[: len(self.word_ids)]
+
+    @property
+    def exact_codes(self) -> np.ndarray:
+        return self._exact[: len(self.word_ids)]
+
+    def word_numbers(self, words: list[str]) -> np.ndarray:
+        """The number of every word (new words are analyzed and numbered first), as an int32 array."""
+        lookup = self.word_ids
+        numbers = np.fromiter(map(lookup.get, words, repeat(-1)), dtype=np.int32, count=len(words))
+        missing = np.flatnonzero(numbers < 0).tolist()
+        if missing:
+            for word in {words[i] for i in missing}:
+                self._add(word)
+            numbers[missing] = [lookup[words[i]] for i in missing]
+        return numbers
+
+    def _add(self, word: str) -> None:
+        analyzer = self.analyzer
+        terms = analyzer.word_terms(word)
+        if len(terms) == 1:
+            code = self.term_id(terms[0])
+        elif not terms:
+            code = -1
+        else:
+            self.multi.append(tuple(self.term_id(t) if t else -1 for t in terms))
+            code = -1 - len(self.multi)
+        exact = analyzer.word_exact(word)
+        self._put(word, code, self.term_id(exact) if exact is not None else -1)
+
+    def _put(self, word: str, stem_code: int, exact_code: int) -> None:
+        n = len(self.word_ids)
+        if n == len(self._stem):
+            self._stem = np.concatenate((self._stem, np.empty(n, dtype=np.int32)))
+            self._exact = np.concatenate((self._exact, np.empty(n, dtype=np.int32)))
+        self._stem[n] = stem_code
+        self._exact[n] = exact_code
+        self.word_ids[word] = n
+
+    def term_id(self, term: str) -> int:
+        tid = self.term_ids.get(term)
+        if tid is None:
+            tid = len(self.terms)
+            self.term_ids[term] = tid
+            self.terms.append(term)
+        return tid
+
+    def multi_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The split-word table as arrays: lengths, offsets, and every part's term id (-1: removed)."""
+        cached = self._multi_cache
+        if cached is None or cached[0] != len(self.multi):
+            lens = np.fromiter((len(m) for m in self.multi), dtype=np.int64, count=len(self.multi))
+            flat = np.fromiter((t for m in self.multi for t in m), dtype=np.int32, count=int(lens.sum()))
+            cached = (len(self.multi), lens, np.cumsum(lens) - lens, flat)
+            self._multi_cache = cached
+        return cached[1], cached[2], cached[3]
+
+
 class SegmentBuilder:
     """Analyzes documents into in-memory postings and writes them as one segment.
 
-    Each distinct normalized word is mapped once to a code: a term id, -1 for a removed word, or
-    ``-2 - k`` for a word that yields several terms (``multi[k]``). Per token, the hot path is one dict
-    lookup and appends to typed arrays."""
+    Words are numbered by a :class:`Vocabulary` (pass the writer's, so that words are analyzed once per
+    writer); per token, the hot path is one dict lookup, then numpy."""
 
-    def __init__(self, schema: Schema, analyzer: Analyzer) -> None:
+    def __init__(self, schema: Schema, analyzer: Analyzer, vocabulary: Vocabulary | None = None) -> None:
         self.schema = schema
         self.analyzer = analyzer
+        if vocabulary is None:
+            vocabulary = Vocabulary(analyzer)
+        elif vocabulary.analyzer is not analyzer:
+            raise ValueError("the vocabulary belongs to another analyzer")
+        self.vocabulary = vocabulary
         fields = schema.text_field_names
         postings_fields = (*fields, *schema.exact_fields)
         self.ids: list[str] = []
         self.stored: list[bytes] = []
         self.checksums = array("I")
-        self.codes = {f: array("i") for f in postings_fields}
+        self.codes = {f: array("i") for f in postings_fields}  # term ids (the vocabulary's), occurrence by occurrence
         self.docs = {f: array("i") for f in postings_fields}
-        self.positions = {f: array("i") for f in postings_fields}
+        self.positions = {f: array("i") for f in fields}  # exact-form fields keep no positions
         self.lengths = {f: array("I") for f in fields}
         self.days = {f: array("i") for f in schema.date_fields}
         self.keywords: dict[str, list[str | None]] = {f: [] for f in schema.keyword_fields}
         self.occurrences = 0
         self.stored_bytes = 0
-        self._vocab: dict[str, int] = {}
-        self._vocab_terms: list[str] = []
-        self._word_code: dict[str, int] = {}
-        self._exact_code: dict[str, int] = {}
-        self._multi: list[tuple[int, ...]] = []
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -203,16 +284,10 @@ class SegmentBuilder:
         """One field of a batch of documents: one ``findall`` over the texts joined by NUL (a token of
         its own), one dict lookup per token, positions from cumulative sums."""
         words = _BATCH_TOKEN_RE.findall(_BATCH_SEPARATOR.join(normalize_text(t) if t else "" for t in texts))
-        lookup = self._word_code
-        lookup[_BATCH_SEPARATOR] = _SEPARATOR_CODE
-        codes = list(map(lookup.get, words))
-        if None in codes:  # analyze each new word once, however often it occurs
-            code = self._code
-            for word in {w for w, c in zip(words, codes) if c is None}:
-                code(word)
-            codes = list(map(lookup.get, words))
-        arr = np.frombuffer(array("i", codes), dtype=np.int32)
-        separator = arr == _SEPARATOR_CODE
+        vocabulary = self.vocabulary
+        numbers = vocabulary.word_numbers(words)
+        arr = vocabulary.stem_codes[numbers]
+        separator = numbers == 0
         doc_of = np.cumsum(separator)  # batch document of every token
         special = np.flatnonzero((arr <= -2) & ~separator)  # words that yield several terms
         slots = np.ones(len(arr), dtype=np.int64)  # a removed word keeps its slot
@@ -222,7 +297,7 @@ class SegmentBuilder:
         out_pos = []
         out_slot = []
         if len(special):
-            multi_len, multi_start, multi_flat = self._multi_arrays()
+            multi_len, multi_start, multi_flat = vocabulary.multi_arrays()
             which = -2 - arr[special].astype(np.int64)
             lens = multi_len[which]
             slots[special] = lens
@@ -257,65 +332,22 @@ class SegmentBuilder:
         self.lengths[field].frombytes(np.bincount(docs_all, minlength=len(texts)).astype(np.uint32).tobytes())
         self.occurrences += len(codes_all)
         if self.schema.exact:
-            exact_lookup = self._exact_code
-            exact_lookup[_BATCH_SEPARATOR] = -1
-            exact_codes = list(map(exact_lookup.get, words))
-            if None in exact_codes:
-                exact = self._exact
-                for word in {w for w, c in zip(words, exact_codes) if c is None}:
-                    exact(word)
-                exact_codes = list(map(exact_lookup.get, words))
-            ex = np.frombuffer(array("i", exact_codes), dtype=np.int32)
+            ex = vocabulary.exact_codes[numbers]
             which = np.flatnonzero(ex >= 0)
             if len(which):
                 target = exact_field(field)
                 self.codes[target].frombytes(ex[which].tobytes())
                 self.docs[target].frombytes((doc_of[which] + base).astype(np.int32).tobytes())
-                self.positions[target].frombytes(pos[which].astype(np.int32).tobytes())
                 self.occurrences += len(which)
-
-    def _multi_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The split-word table as arrays: lengths, offsets, and every part's term id (-1: removed)."""
-        cached = getattr(self, "_multi_cache", None)
-        if cached is None or cached[0] != len(self._multi):
-            lens = np.fromiter((len(m) for m in self._multi), dtype=np.int64, count=len(self._multi))
-            flat = np.fromiter((t for m in self._multi for t in m), dtype=np.int32, count=int(lens.sum()))
-            cached = (len(self._multi), lens, np.cumsum(lens) - lens, flat)
-            self._multi_cache = cached
-        return cached[1], cached[2], cached[3]
-
-    def _code(self, word: str) -> int:
-        terms = self.analyzer.word_terms(word)
-        if len(terms) == 1:
-            code = self._term_id(terms[0])
-        elif not terms:
-            code = -1
-        else:
-            self._multi.append(tuple(self._term_id(t) if t else -1 for t in terms))
-            code = -1 - len(self._multi)
-        self._word_code[word] = code
-        return code
-
-    def _exact(self, word: str) -> int:
-        """Term id of the word's exact form when stemming changed it, else -1."""
-        exact = self.analyzer.word_exact(word)
-        code = self._term_id(exact) if exact is not None else -1
-        self._exact_code[word] = code
-        return code
-
-    def _term_id(self, term: str) -> int:
-        tid = self._vocab.get(term)
-        if tid is None:
-            tid = len(self._vocab_terms)
-            self._vocab[term] = tid
-            self._vocab_terms.append(term)
-        return tid
 
     def write(self, directory: Path, name: str) -> dict[str, Any]:
         """Write the buffered documents as segment ``name``; returns its manifest entry."""
-        vocab_terms = self._vocab_terms
-        order = sorted(range(len(vocab_terms)), key=vocab_terms.__getitem__)
-        rank = np.empty(len(vocab_terms), dtype=np.int32)
+        vocab_terms = self.vocabulary.terms
+        used = np.zeros(len(vocab_terms), dtype=bool)
+        for codes in self.codes.values():
+            used[np.frombuffer(codes, dtype=np.int32)] = True
+        order = sorted(np.flatnonzero(used).tolist(), key=vocab_terms.__getitem__)
+        rank = np.full(len(vocab_terms), -1, dtype=np.int32)
         rank[np.asarray(order, dtype=np.int64)] = np.arange(len(order), dtype=np.int32)
         sorted_terms = [vocab_terms[i] for i in order]
         fields = {}
@@ -325,7 +357,7 @@ class SegmentBuilder:
                 sorted_terms,
                 rank[codes] if len(codes) else codes,
                 np.frombuffer(self.docs[field], dtype=np.int32),
-                np.frombuffer(self.positions[field], dtype=np.int32),
+                np.frombuffer(self.positions[field], dtype=np.int32) if field in self.positions else None,
                 np.frombuffer(self.lengths[base_field(field)], dtype=np.uint32),
             )
         return write_segment(
@@ -356,6 +388,7 @@ def _worker_main(conn: Any, schema: Any, analyzer: Any) -> None:
         analyzer = Analyzer(AnalyzerSpec.from_dict(spec))
         analyzer.word_cache.update((w, tuple(t.split("\t")) if t else ()) for w, t in words)
     known = set(analyzer.word_cache)
+    vocabulary = Vocabulary(analyzer)  # words numbered once for every segment this worker builds
     while True:
         try:
             task = conn.recv()
@@ -365,7 +398,7 @@ def _worker_main(conn: Any, schema: Any, analyzer: Any) -> None:
             return
         task_id, directory, name, docs = task
         try:
-            builder = SegmentBuilder(schema, analyzer)
+            builder = SegmentBuilder(schema, analyzer, vocabulary)
             builder.add_many(docs)
             entry = builder.write(Path(directory), name)
             new = [(w, "\t".join(t)) for w, t in analyzer.word_cache.items() if w not in known]
@@ -528,7 +561,8 @@ class IndexWriter:
                 if live[local]:
                     self._where[doc_id] = (name, local, sums[local])
         self._load_word_cache(manifest.get("words"))
-        self._builder = SegmentBuilder(self.schema, self.analyzer)
+        self._vocabulary = Vocabulary(self.analyzer)
+        self._builder = SegmentBuilder(self.schema, self.analyzer, self._vocabulary)
         self._builder_name = self._segment_name()
         self._batch: list[Prepared] = []  # analyzed together by the in-process builder
         self._chunk: list[Prepared] = []
@@ -733,7 +767,7 @@ class IndexWriter:
         if self._chunk:
             if self._pool is None:
                 # a small session: analyze here rather than start worker processes
-                builder = SegmentBuilder(self.schema, self.analyzer)
+                builder = SegmentBuilder(self.schema, self.analyzer, self._vocabulary)
                 builder.add_many(self._chunk)
                 entry = builder.write(self.directory, self._chunk_name)
                 self._new_files.extend(self.directory / f"{self._chunk_name}.{s}" for s in entry["files"])
@@ -753,7 +787,7 @@ class IndexWriter:
             entry = self._builder.write(self.directory, name)
             self._new_files.extend(self.directory / f"{name}.{s}" for s in entry["files"])
             self._pending.append(entry)
-            self._builder = SegmentBuilder(self.schema, self.analyzer)
+            self._builder = SegmentBuilder(self.schema, self.analyzer, self._vocabulary)
             self._builder_name = self._segment_name()
 
     def _apply_deletes(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -809,16 +843,16 @@ class IndexWriter:
                 post_rank = np.repeat(term_map, df)
                 post_docs = np.asarray(fr.docs, dtype=np.int64)
                 keep_post = live[post_docs]
-                keep_occ = np.repeat(keep_post, tf)
                 ranks.append(np.repeat(post_rank[keep_post], tf[keep_post]))
                 docs.append(np.repeat(new_doc[post_docs[keep_post]], tf[keep_post]))
-                positions.append(np.asarray(fr.pos, dtype=np.int64)[keep_occ])
+                if fr.pos is not None:
+                    positions.append(np.asarray(fr.pos, dtype=np.int64)[np.repeat(keep_post, tf)])
                 lengths.append(np.asarray(fr.lengths)[live])
             fields[field] = FieldData(
                 vocab,
                 np.concatenate(ranks),
                 np.concatenate(docs),
-                np.concatenate(positions),
+                np.concatenate(positions) if field in schema.text_field_names else None,
                 np.concatenate(lengths),
             )
         days = {f: np.concatenate([np.asarray(r.days[f])[r.live] for r in readers]) for f in schema.date_fields}
