@@ -187,8 +187,11 @@ class IndexReader:
         if not parts_docs:
             return np.zeros(0, np.int64), np.zeros(0, np.float64)
         docs, tf = parts_docs[0], parts_tf[0]
-        for more_docs, more_tf in zip(parts_docs[1:], parts_tf[1:]):
-            docs, tf = _merge_sparse(docs, tf, more_docs, more_tf)
+        for k in range(1, len(parts_docs)):
+            if k > 1:  # a merge leaves the docs unsorted; the next one looks them up
+                order = np.argsort(docs)
+                docs, tf = docs[order], tf[order]
+            docs, tf = _merge_sparse(docs, tf, parts_docs[k], parts_tf[k])
         live = segment.live[docs]
         if not live.all():
             docs, tf = docs[live], tf[live]
@@ -440,9 +443,12 @@ class IndexReader:
 
 
 def _merge_sparse(docs: np.ndarray, tf: np.ndarray, more_docs: np.ndarray, more_tf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sum two sparse vectors (unique doc ids, sorted ``docs``); the result's docs are unique, not sorted."""
+    """Sum two sparse vectors (unique doc ids, each sorted); the result's docs are unique, not sorted.
+    The shorter vector is looked up in the longer one (a title's postings in the body's)."""
     if not len(docs):
         return more_docs, more_tf
+    if len(more_docs) > len(docs):  # float addition commutes: the sums do not depend on the order
+        docs, tf, more_docs, more_tf = more_docs, more_tf, docs, tf
     where = np.searchsorted(docs, more_docs)
     np.minimum(where, len(docs) - 1, out=where)
     found = docs[where] == more_docs

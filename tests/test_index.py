@@ -236,6 +236,28 @@ def test_scores_equal_reference_bm25f(tmp_path: Path, docs: list[dict], query: s
         assert h.score == pytest.approx(expected[h.id], rel=1e-9, abs=1e-6)
 
 
+def test_scores_equal_reference_bm25f_three_fields(tmp_path: Path, docs: list[dict]):
+    """With more than two text fields a term's per-field postings are merged more than once: every
+    document must still be counted once (one df, one saturation of the summed tf~)."""
+    schema = Schema(
+        text_fields=(TextField("title", weight=2.0), TextField("body", b=0.9), TextField("lead", weight=1.5, b=0.5)),
+        proximity=0,
+        exact=0,
+    )
+    three = [{**d, "lead": " ".join((d.get("body") or "").split()[:12])} for d in docs]
+    three += [{"id": f"lead-only-{i}", "lead": "kereta gempa jakarta"} for i in range(3)]
+    index = Index.create(tmp_path / "i", schema=schema)
+    with index.writer(workers=1) as w:
+        for d in three:
+            w.add(d)
+    for query in ("kereta gempa", "jakarta banjir", "pertemuan"):
+        terms = sorted(set(index.analyzer.terms(query)))
+        expected = reference_bm25f(three, index.analyzer, schema, terms, ["title", "body", "lead"])
+        hits = index.search(query, limit=None)
+        assert hits.total == len(expected), query
+        assert {h.id: round(h.score, 9) for h in hits} == {k: round(v, 9) for k, v in expected.items()}, query
+
+
 def test_scores_equal_reference_with_deletes(tmp_path: Path, docs: list[dict]):
     index = Index.create(tmp_path / "i", schema=Schema(proximity=0, exact=0))
     with index.writer(workers=1) as w:
