@@ -95,7 +95,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store a value of type {type(value).__name__}")
 
 
-_PLAIN_TYPES = (str, int, float, bool, type(None))
+_PLAIN_TYPES = frozenset((str, int, float, bool, type(None)))
 
 
 class Prepared:
@@ -699,7 +699,7 @@ class IndexWriter:
             if value is not None and not isinstance(value, str):
                 raise DocumentError(f"document {doc_id!r}: field {field!r} must be a string, not {type(value).__name__}")
             keywords.append(_clean_keyword(value) if value else None)
-        if defer and all(isinstance(k, str) and type(v) in _PLAIN_TYPES for k, v in doc.items()):
+        if defer and set(map(type, doc)) == {str} and _PLAIN_TYPES.issuperset(map(type, doc.values())):
             # plain values always encode: leave that to the worker process
             return Prepared(doc_id, None, tuple(texts), tuple(days), tuple(keywords), dict(doc))
         return Prepared(doc_id, encode_document(doc_id, doc), tuple(texts), tuple(days), tuple(keywords))
