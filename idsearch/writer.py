@@ -561,7 +561,8 @@ class IndexWriter:
                 if live[local]:
                     self._where[doc_id] = (name, local, sums[local])
         self._load_word_cache(manifest.get("words"))
-        self._vocabulary = Vocabulary(self.analyzer)
+        if getattr(self, "_vocabulary", None) is None:  # kept across commits: words are analyzed once
+            self._vocabulary = Vocabulary(self.analyzer)
         self._builder = SegmentBuilder(self.schema, self.analyzer, self._vocabulary)
         self._builder_name = self._segment_name()
         self._batch: list[Prepared] = []  # analyzed together by the in-process builder
