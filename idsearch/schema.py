@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["FIELD_NAME_RE", "Schema", "TextField", "base_field", "exact_field"]
+__all__ = ["FIELD_NAME_RE", "QUESTION_WORDS", "Schema", "TextField", "base_field", "exact_field"]
 
 FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -57,6 +57,23 @@ def _check_unit_or_more(_inst: Any, attr: Any, value: float) -> None:
         raise ValueError(f"{attr.name} must be zero or positive, not {value!r}")
 
 
+QUESTION_WORDS = (
+    "apa", "apakah", "siapa", "siapakah", "kapan", "kapankah", "berapa", "berapakah", "mana", "manakah",
+    "dimana", "dimanakah", "mengapa", "kenapa", "bagaimana", "bagaimanakah",
+)
+"""Indonesian interrogatives: the default ``query_stopwords``. A question's answer rarely contains them."""
+
+
+def _words(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise ValueError("query_stopwords must be a list of words, not one string")
+    words = tuple(value)
+    for word in words:
+        if not isinstance(word, str) or not word or word != word.casefold() or len(word.split()) != 1:
+            raise ValueError(f"query stopword {word!r} must be one lowercase word")
+    return words
+
+
 def _text_fields(value: Any) -> tuple[TextField, ...]:
     out = []
     for item in value:
@@ -92,6 +109,10 @@ class Schema:
     - ``exact``: weight of exact-form matches. Words that stemming changes (``pertemuan`` -> ``temu``) are
       also indexed as they are, in a companion field ``<field>.exact``; a query word that stemming changes
       then scores its exact form with this weight on top of its stem. 0: no exact forms are indexed.
+    - ``query_stopwords``: words dropped from the optional words of a query (never from documents, phrases
+      or required words) when other words remain: by default the interrogatives (``siapa``, ``apakah``,
+      ``berapa``...), so ``Siapakah presiden Venezuela?`` searches ``presiden venezuela``; ``apa`` alone
+      still searches ``apa``. ``()`` keeps every word.
 
     The defaults are the best measured on the shared evaluation sets (README, "Retrieval quality").
     """
@@ -105,6 +126,7 @@ class Schema:
     k1: float = attrs.field(default=0.7, validator=_check_positive)
     proximity: float = attrs.field(default=0.5, validator=_check_unit_or_more)
     exact: float = attrs.field(default=0.5, validator=_check_unit_or_more)
+    query_stopwords: tuple[str, ...] = attrs.field(default=QUESTION_WORDS, converter=_words)
 
     def __attrs_post_init__(self) -> None:
         names = [f.name for f in self.text_fields] + list(self.keyword_fields) + list(self.date_fields)
@@ -148,13 +170,15 @@ class Schema:
             "k1": self.k1,
             "proximity": self.proximity,
             "exact": self.exact,
+            "query_stopwords": list(self.query_stopwords),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Schema:
         if not isinstance(data, Mapping):
             raise ValueError("schema must be a mapping")
-        unknown = set(data) - {"text_fields", "keyword_fields", "date_fields", "k1", "proximity", "exact"}
+        unknown = set(data) - {"text_fields", "keyword_fields", "date_fields", "k1", "proximity", "exact",
+                               "query_stopwords"}
         if unknown:
             raise ValueError(f"schema has unknown keys: {sorted(unknown)}")
         data = {"exact": 0.0, **data}  # an index written before exact forms existed has none

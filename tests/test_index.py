@@ -307,6 +307,41 @@ def test_exact_forms_rank_above_other_inflections(tmp_path: Path):
     assert index.check().ok
 
 
+def test_question_words_are_dropped_from_queries_not_from_documents(tmp_path: Path):
+    docs = [
+        {"id": "answer", "body": "Presiden Venezuela Nicolas Maduro berpidato di Caracas"},
+        {"id": "question", "body": "Siapakah yang berpidato? Apa kata presiden?"},
+        {"id": "other", "body": "kapan hujan turun"},
+    ]
+    index = Index.create(tmp_path / "i")  # default: interrogatives are query stopwords
+    keep = Index.create(tmp_path / "keep", schema=Schema(query_stopwords=()))
+    for ix_ in (index, keep):
+        with ix_.writer(workers=1) as w:
+            for d in docs:
+                w.add(d)
+    question = "Siapakah presiden Venezuela yang berpidato?"
+    for syntax in (True, False):
+        assert {h.id: h.score for h in index.search(question, syntax=syntax, limit=None)} == pytest.approx(
+            {h.id: h.score for h in keep.search("presiden Venezuela yang berpidato", syntax=syntax, limit=None)})
+    assert "question" in {h.id for h in keep.search("siapakah kapan", limit=None)}
+    # a query of nothing but question words still searches them; so do phrases and required words
+    assert {h.id for h in index.search("siapakah kapan", limit=None)} == {"question", "other"}
+    assert {h.id for h in index.search("apa", syntax=False)} == {"question"}
+    assert {h.id for h in index.search('"kata presiden" kapan')} == {"question"}
+    assert {h.id for h in keep.search('"kata presiden" kapan')} == {"question", "other"}
+    assert {h.id for h in index.search("+kapan presiden")} == {"other"}
+    # stored in the manifest; an index written before the setting existed gets the default
+    assert Index.open(keep.path).schema.query_stopwords == ()
+    data = index.schema.to_dict()
+    assert Schema.from_dict(data) == index.schema
+    del data["query_stopwords"]
+    assert Schema.from_dict(data).query_stopwords == Schema().query_stopwords
+    with pytest.raises(ValueError, match="one lowercase word"):
+        Schema(query_stopwords=("Siapa",))
+    with pytest.raises(ValueError, match="list of words"):
+        Schema(query_stopwords="siapa")  # type: ignore[arg-type]
+
+
 # -- segments: many vs one, merging, parallel writers ----------------------------------------------------------------
 
 
