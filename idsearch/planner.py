@@ -12,6 +12,9 @@ Words and phrases are analyzed with the index's analyzer here, so queries and do
 - a word that stemming changes also scores its exact form (``pertemuan`` in the ``.exact`` fields), with
   the schema's ``exact`` weight: exact matches rank higher, inflections still match. Exclusions and
   phrases use stems only.
+- the schema's ``query_stopwords`` (interrogatives: ``siapa``, ``apakah``...) are dropped from a query's
+  optional words when another word remains: a question's answer rarely repeats them, and they would
+  favour documents that are questions themselves. Phrases and required words keep them.
 """
 
 from __future__ import annotations
@@ -69,15 +72,27 @@ def compile_query(
     questions). Raises :class:`idsearch.query.QuerySyntaxError` for a malformed query."""
     if default_operator not in ("or", "and"):
         raise ValueError(f"default_operator must be 'or' or 'and', not {default_operator!r}")
+    stop = frozenset(schema.query_stopwords)
     if not syntax:
-        nodes = (_analyzed(analyzer, w, tuple(fields), 0, 1.0, schema.exact) for w in text.split())
-        words = tuple(dict.fromkeys(n for n in nodes if n))
+        items = [(_analyzed(analyzer, w, tuple(fields), 0, 1.0, schema.exact), _is_stopword(analyzer, w, stop))
+                 for w in text.split()]
+        if any(node and not dropped for node, dropped in items):
+            items = [item for item in items if not item[1]]
+        words = tuple(dict.fromkeys(node for node, _dropped in items if node))
         if not words:
             return None
         if len(words) == 1:
             return words[0]
         return BoolNode(must=words) if default_operator == "and" else BoolNode(should=words)
-    return plan(_parser(schema, default_operator).parse(text), analyzer, tuple(fields), schema.exact)
+    return plan(_parser(schema, default_operator).parse(text), analyzer, tuple(fields), schema.exact, stop)
+
+
+def _is_stopword(analyzer: Analyzer, text: str, stop: frozenset[str]) -> bool:
+    """Whether a query word is a query stopword (every normalized word of it in ``stop``)."""
+    if not stop:
+        return False
+    words = analyzer.words(text)
+    return bool(words) and all(w in stop for w in words)
 
 
 def _analyzed(
@@ -98,9 +113,16 @@ def _analyzed(
     return PhraseNode(tuple(terms), tuple(p - base for p in positions), fields, slop, boost)
 
 
-def plan(query: Query, analyzer: Analyzer, fields: tuple[str, ...], exact: float = 0.0) -> Node | None:
+def plan(
+    query: Query,
+    analyzer: Analyzer,
+    fields: tuple[str, ...],
+    exact: float = 0.0,
+    stop: frozenset[str] = frozenset(),
+) -> Node | None:
     """The executable node of a parsed query, or None when it can match nothing. ``exact`` > 0 adds an
-    exact-form clause with that weight to every word that stemming changes."""
+    exact-form clause with that weight to every word that stemming changes; optional words in ``stop``
+    are dropped when another positive clause remains."""
     if isinstance(query, Term):
         return _analyzed(analyzer, query.text, (query.field,) if query.field else fields, 0, query.boost, exact)
     if isinstance(query, Phrase):
@@ -115,8 +137,13 @@ def plan(query: Query, analyzer: Analyzer, fields: tuple[str, ...], exact: float
         return None
     if isinstance(query, BooleanQuery):
         # identical clauses count once: "pertemuan bertemu" is one term (temu) after stemming
-        must = tuple(dict.fromkeys(n for n in (plan(q, analyzer, fields, exact) for q in query.must) if n is not None))
-        should = tuple(dict.fromkeys(n for n in (plan(q, analyzer, fields, exact) for q in query.should) if n is not None))
+        must = tuple(dict.fromkeys(n for n in (plan(q, analyzer, fields, exact, stop) for q in query.must) if n is not None))
+        optional = [(plan(q, analyzer, fields, exact, stop), isinstance(q, Term) and _is_stopword(analyzer, q.text, stop))
+                    for q in query.should]
+        scoring_must = any(not isinstance(n, (KeywordNode, DateNode)) for n in must)
+        if scoring_must or any(n is not None and not dropped for n, dropped in optional):
+            optional = [item for item in optional if not item[1]]
+        should = tuple(dict.fromkeys(n for n, _dropped in optional if n is not None))
         must_not = tuple(dict.fromkeys(n for n in (plan(q, analyzer, fields) for q in query.must_not) if n is not None))
         should = tuple(n for n in should if n not in must)
         if not must and not should:

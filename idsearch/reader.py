@@ -20,7 +20,7 @@ import numpy as np
 
 from idsearch.analysis import Analyzer
 from idsearch.schema import EXACT_SUFFIX, Schema, base_field, exact_field
-from idsearch.scoring import bm25_idf, field_inverse_norms, saturate, top_k
+from idsearch.scoring import bm25_idf, field_inverse_norms, lead_bonus, saturate, top_k
 from idsearch.segment import MISSING_DAY, SegmentReader
 from idsearch.storage import IndexCorruptError
 
@@ -326,7 +326,7 @@ class IndexReader:
                 per_segment.append((None, np.zeros(segment.ndocs, dtype=bool)))
                 continue
             term_of, docs, tfs = item
-            contrib = weight[term_of] * tfs / (k1 + tfs)
+            contrib = weight[term_of] * (tfs / (k1 + tfs) + self.schema.delta)
             scores = np.bincount(docs, weights=contrib, minlength=segment.ndocs)
             mask = scores > 0
             if filters:
@@ -336,14 +336,19 @@ class IndexReader:
             per_segment.append((scores, mask))
         words = [i for i, t in enumerate(terms) if not _is_exact(t)]  # exact-form clauses are not words
         pairs = [(a, b) for a, b in zip(words, words[1:]) if terms[a].term != terms[b].term]
-        weight_of_proximity = self.schema.proximity
-        if not pairs or not weight_of_proximity or sort != "score":
+        weight_of_proximity = self.schema.proximity if pairs else 0.0
+        lead = self.schema.lead if words else 0.0
+        if not (weight_of_proximity or lead) or sort != "score":
             return self._select(per_segment, limit, sort)
         depth = max(limit or 0, PROXIMITY_DEPTH) if limit is not None else None
         scores, segs, docs, total = self._select_arrays(per_segment, depth, sort)
-        pair_idf = np.array([(idf[a] + idf[b]) / 2.0 for a, b in pairs])
-        scores = scores + self._proximity(segs, docs, [(terms[a].term, terms[b].term) for a, b in pairs], pair_idf,
-                                          terms[words[0]].fields, weights, weight_of_proximity)
+        if weight_of_proximity:
+            pair_idf = np.array([(idf[a] + idf[b]) / 2.0 for a, b in pairs])
+            scores = scores + self._proximity(segs, docs, [(terms[a].term, terms[b].term) for a, b in pairs],
+                                              pair_idf, terms[words[0]].fields, weights, weight_of_proximity)
+        if lead:  # idsearch.scoring.lead_bonus: query words among the first words of a field
+            first = self._first_positions(segs, docs, [terms[i].term for i in words], terms[words[0]].fields)
+            scores = scores + lead_bonus(first, (boosts * idf)[words], weights, self.schema.lead_window, lead)
         order = np.lexsort((docs, segs, -scores))
         if limit is not None:
             order = order[:limit]
@@ -372,6 +377,30 @@ class IndexReader:
         offsets = np.repeat(first - (np.cumsum(lens) - lens), lens) + np.arange(total)
         rows = np.repeat(np.flatnonzero(hit).astype(np.int64), lens)
         return (rows << 32) | fr.pos[offsets].astype(np.int64)
+
+    def _first_positions(
+        self, segs: np.ndarray, docs_of: np.ndarray, words: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, np.ndarray]:
+        """Per field, a (words x matches) array: the first position of each word in each match, -1 if absent."""
+        out = {f: np.full((len(words), len(docs_of)), -1, dtype=np.int64) for f in fields}
+        for seg in np.unique(segs).tolist():
+            rows = np.flatnonzero(segs == seg)
+            docs = docs_of[rows]
+            segment = self.segments[seg]
+            for field in fields:
+                fr = segment.fields[field]
+                for k, term in enumerate(words):
+                    i = fr.term_index(term)
+                    if i < 0:
+                        continue
+                    a, b = int(fr.tpost[i]), int(fr.tpost[i + 1])
+                    pdocs = fr.docs[a:b]
+                    where = np.minimum(np.searchsorted(pdocs, docs), len(pdocs) - 1)
+                    hit = pdocs[where] == docs
+                    if hit.any():
+                        starts = self._posting_starts(seg, field, i, fr.tf[a:b])
+                        out[field][k, rows[hit]] = fr.pos[int(fr.tpos[i]) + starts[where[hit]]]
+        return out
 
     def _posting_starts(self, seg: int, field: str, term_index: int, tf: np.ndarray) -> np.ndarray:
         """Offset of each posting's positions within its term (cached: frequent terms recur)."""
@@ -552,7 +581,7 @@ class _SegmentContext:
             docs, tf = self.stats[i]
             scores = np.zeros(self.n, dtype=np.float64)
             if len(docs):
-                scores[docs] = saturate(tf, self.k1, self.idf[i], node.boost)
+                scores[docs] = saturate(tf, self.k1, self.idf[i], node.boost, self.reader.schema.delta)
                 mask[docs] = True
             return scores, mask
         if isinstance(node, DateNode):
@@ -592,7 +621,7 @@ class _SegmentContext:
             i = self.leaf_index[id(child)]
             docs, tf = self.stats[i]
             if len(docs):
-                scores[docs] += saturate(tf, self.k1, self.idf[i], child.boost)
+                scores[docs] += saturate(tf, self.k1, self.idf[i], child.boost, self.reader.schema.delta)
                 matched = True
         if not matched:
             return scores, np.zeros(self.n, dtype=bool)

@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["FIELD_NAME_RE", "Schema", "TextField", "base_field", "exact_field"]
+__all__ = ["FIELD_NAME_RE", "QUESTION_WORDS", "Schema", "TextField", "base_field", "exact_field"]
 
 FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -57,6 +57,28 @@ def _check_unit_or_more(_inst: Any, attr: Any, value: float) -> None:
         raise ValueError(f"{attr.name} must be zero or positive, not {value!r}")
 
 
+QUESTION_WORDS = (
+    "apa", "apakah", "siapa", "siapakah", "kapan", "kapankah", "berapa", "berapakah", "mana", "manakah",
+    "dimana", "dimanakah", "mengapa", "kenapa", "bagaimana", "bagaimanakah",
+)
+"""Indonesian interrogatives: the default ``query_stopwords``. A question's answer rarely contains them."""
+
+
+def _words(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise ValueError("query_stopwords must be a list of words, not one string")
+    words = tuple(value)
+    for word in words:
+        if not isinstance(word, str) or not word or word != word.casefold() or len(word.split()) != 1:
+            raise ValueError(f"query stopword {word!r} must be one lowercase word")
+    return words
+
+
+def _check_window(_inst: Any, attr: Any, value: int) -> None:
+    if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        raise ValueError(f"{attr.name} must be a positive whole number, not {value!r}")
+
+
 def _text_fields(value: Any) -> tuple[TextField, ...]:
     out = []
     for item in value:
@@ -83,7 +105,7 @@ class Schema:
     """Fields of an index.
 
     - ``text_fields``: analyzed, positional, ranked with BM25F (default: title and body weighted 1, with
-      length normalization b 0.75 and 0.95).
+      length normalization b 0.75 and 1.0).
     - ``keyword_fields``: exact-match filters (``source:detik``), case-insensitive.
     - ``date_fields``: dates parsed from many formats, for ranges and sorting.
     - ``k1``: BM25 term-frequency saturation, shared by all fields (BM25F saturates once, after combining).
@@ -92,19 +114,32 @@ class Schema:
     - ``exact``: weight of exact-form matches. Words that stemming changes (``pertemuan`` -> ``temu``) are
       also indexed as they are, in a companion field ``<field>.exact``; a query word that stemming changes
       then scores its exact form with this weight on top of its stem. 0: no exact forms are indexed.
+    - ``query_stopwords``: words dropped from the optional words of a query (never from documents, phrases
+      or required words) when other words remain: by default the interrogatives (``siapa``, ``apakah``,
+      ``berapa``...), so ``Siapakah presiden Venezuela?`` searches ``presiden venezuela``; ``apa`` alone
+      still searches ``apa``. ``()`` keeps every word.
+    - ``delta``: BM25+ lower bound: a term a document contains scores at least ``delta * (k1 + 1) * idf``,
+      however long the document; it rewards matching more of the query's words. 0: plain BM25F.
+    - ``lead``: strength of the bonus for query words among the first ``lead_window`` words of a field
+      (news put the main facts first), computed for the best 100 BM25F matches like the proximity bonus;
+      0 turns it off.
 
     The defaults are the best measured on the shared evaluation sets (README, "Retrieval quality").
     """
 
     text_fields: tuple[TextField, ...] = attrs.field(
-        default=(TextField("title", weight=1.0, b=0.75), TextField("body", weight=1.0, b=0.95)),
+        default=(TextField("title", weight=1.0, b=0.75), TextField("body", weight=1.0, b=1.0)),
         converter=_text_fields,
     )
     keyword_fields: tuple[str, ...] = attrs.field(default=("source", "category"), converter=_names)
     date_fields: tuple[str, ...] = attrs.field(default=("date",), converter=_names)
-    k1: float = attrs.field(default=0.7, validator=_check_positive)
+    k1: float = attrs.field(default=0.9, validator=_check_positive)
     proximity: float = attrs.field(default=0.5, validator=_check_unit_or_more)
     exact: float = attrs.field(default=0.5, validator=_check_unit_or_more)
+    query_stopwords: tuple[str, ...] = attrs.field(default=QUESTION_WORDS, converter=_words)
+    delta: float = attrs.field(default=0.2, validator=_check_unit_or_more)
+    lead: float = attrs.field(default=0.2, validator=_check_unit_or_more)
+    lead_window: int = attrs.field(default=50, validator=_check_window)
 
     def __attrs_post_init__(self) -> None:
         names = [f.name for f in self.text_fields] + list(self.keyword_fields) + list(self.date_fields)
@@ -148,13 +183,18 @@ class Schema:
             "k1": self.k1,
             "proximity": self.proximity,
             "exact": self.exact,
+            "query_stopwords": list(self.query_stopwords),
+            "delta": self.delta,
+            "lead": self.lead,
+            "lead_window": self.lead_window,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Schema:
         if not isinstance(data, Mapping):
             raise ValueError("schema must be a mapping")
-        unknown = set(data) - {"text_fields", "keyword_fields", "date_fields", "k1", "proximity", "exact"}
+        unknown = set(data) - {"text_fields", "keyword_fields", "date_fields", "k1", "proximity", "exact",
+                               "query_stopwords", "delta", "lead", "lead_window"}
         if unknown:
             raise ValueError(f"schema has unknown keys: {sorted(unknown)}")
         data = {"exact": 0.0, **data}  # an index written before exact forms existed has none

@@ -3,10 +3,11 @@
 For a term (or phrase) ``t`` and document ``d`` with fields ``f``::
 
     tf~(t, d) = sum_f  w_f * tf_f(t, d) / (1 - b_f + b_f * len_f(d) / avglen_f)
-    score     = boost * idf(t) * (k1 + 1) * tf~ / (k1 + tf~)
+    score     = boost * idf(t) * (k1 + 1) * (tf~ / (k1 + tf~) + delta)      (0 when tf~ = 0)
     idf(t)    = ln(1 + (N - df + 0.5) / (df + 0.5))
 
-with ``N`` the live documents of the whole index and ``df`` the live documents that contain ``t`` in any
+``delta`` (BM25+, Lv & Zhai 2011) is a lower bound for a term a document contains: without it a long
+document that mentions a word once scores almost as if it lacked the word. With ``N`` the live documents of the whole index and ``df`` the live documents that contain ``t`` in any
 searched field. Statistics are over live documents only, so merging segments or purging deletes never
 changes a score.
 """
@@ -14,10 +15,11 @@ changes a score.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["bm25_idf", "field_inverse_norms", "saturate", "top_k"]
+__all__ = ["bm25_idf", "field_inverse_norms", "lead_bonus", "saturate", "top_k"]
 
 
 def bm25_idf(n_docs: int, df: int) -> float:
@@ -33,8 +35,25 @@ def field_inverse_norms(lengths: np.ndarray, avglen: float, b: float, weight: fl
     return np.divide(weight, denominator, out=np.zeros_like(denominator), where=denominator > 0)
 
 
-def saturate(tf_tilde: np.ndarray, k1: float, idf: float, boost: float) -> np.ndarray:
-    return (boost * idf * (k1 + 1.0)) * tf_tilde / (k1 + tf_tilde)
+def saturate(tf_tilde: np.ndarray, k1: float, idf: float, boost: float, delta: float = 0.0) -> np.ndarray:
+    """BM25 weight of a term for documents that contain it (``tf_tilde`` > 0)."""
+    return (boost * idf * (k1 + 1.0)) * (tf_tilde / (k1 + tf_tilde) + delta)
+
+
+def lead_bonus(
+    first: Mapping[str, np.ndarray], word_idf: np.ndarray, weights: Mapping[str, float], window: int, strength: float
+) -> np.ndarray:
+    """Bonus of each match for query words among the first ``window`` words of a field (news put the
+    main facts first): ``strength * sum_w boost(w) * idf(w) * c / (c + 1)`` with ``c`` the summed weights of the fields
+    whose first ``window`` words contain ``w``. ``first[field]`` is (words x matches): the first position
+    of each word in each match, -1 when absent; ``word_idf`` is each word's idf times its boost."""
+    counts: np.ndarray | None = None
+    for field, positions in first.items():
+        early = ((positions >= 0) & (positions < window)) * weights[field]
+        counts = early if counts is None else counts + early
+    if counts is None:
+        return np.zeros(0)
+    return strength * (word_idf[:, None] * counts / (counts + 1.0)).sum(axis=0)
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

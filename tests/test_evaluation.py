@@ -397,6 +397,9 @@ def test_main_prints_a_table_and_reports_bad_files(
 
 # Best row per set of the baseline table in ../shared/eval/README.md (plain BM25, MRR@10).
 BASELINE_BEST = {"facqa": 0.756, "clickid_titles": 0.733, "indosum_lead": 0.982}
+# What the default must keep: issue 7's targets where the default reaches them (clickid 0.75, indosum
+# 0.985), else the best baseline row (facqa: target 0.78, default 0.7765).
+FLOOR = {**BASELINE_BEST, "clickid_titles": 0.75, "indosum_lead": 0.985}
 CORPUS_FILES = ("clickid.jsonl", "indosum.jsonl", "facqa_passages.jsonl")
 
 
@@ -438,11 +441,11 @@ def test_shared_sets_beat_the_best_baseline_row(shared_index: Index) -> None:
         )
     )
     below = {
-        name: (round(rep.metrics.mrr10, 4), BASELINE_BEST[name])
+        name: (round(rep.metrics.mrr10, 4), FLOOR[name])
         for name, rep in reports.items()
-        if rep.metrics.mrr10 < BASELINE_BEST[name]
+        if rep.metrics.mrr10 < FLOOR[name]
     }
-    assert not below, f"MRR@10 below the best baseline row (got, baseline): {below}"
+    assert not below, f"MRR@10 below the baseline row or the reached issue target (got, floor): {below}"
 
 
 def _baseline_reports(reports: dict[str, EvalReport]) -> dict[str, EvalReport]:

@@ -223,6 +223,8 @@ def test_scores_equal_reference_bm25f(tmp_path: Path, docs: list[dict], query: s
         k1=1.4,
         proximity=0,
         exact=0,
+        delta=0,
+        lead=0,
     )
     index = Index.create(tmp_path / "i", schema=schema)
     with index.writer(workers=1) as w:
@@ -259,7 +261,7 @@ def test_scores_equal_reference_bm25f_three_fields(tmp_path: Path, docs: list[di
 
 
 def test_scores_equal_reference_with_deletes(tmp_path: Path, docs: list[dict]):
-    index = Index.create(tmp_path / "i", schema=Schema(proximity=0, exact=0))
+    index = Index.create(tmp_path / "i", schema=Schema(proximity=0, exact=0, delta=0, lead=0))
     with index.writer(workers=1) as w:
         for d in docs:
             w.add(d)
@@ -327,6 +329,94 @@ def test_exact_forms_rank_above_other_inflections(tmp_path: Path):
     index.optimize()
     assert index.search("pertemuan")[0].id in {"exact", "more"}
     assert index.check().ok
+
+
+@pytest.mark.parametrize("query", ["kereta gempa", "+kereta gempa banjir", "gempa kereta -hujan"])
+def test_bm25_plus_delta_is_a_lower_bound_per_matched_term(tmp_path: Path, docs: list[dict], query: str):
+    plain = Index.create(tmp_path / "plain", schema=Schema(proximity=0, exact=0, lead=0, delta=0))
+    plus = Index.create(tmp_path / "plus", schema=Schema(proximity=0, exact=0, lead=0, delta=0.3))
+    for index in (plain, plus):
+        with index.writer(workers=1) as w:
+            for d in docs:
+                w.add(d)
+    n = len(docs)
+    base = {h.id: h.score for h in plain.search(query, limit=None)}
+    assert base
+    expected = dict(base)
+    for word in ("kereta", "gempa", "banjir"):
+        matching = {h.id for h in plain.search(word, limit=None)}
+        idf = math.log(1 + (n - len(matching) + 0.5) / (len(matching) + 0.5))
+        for doc_id in matching & set(base):
+            if word in query:
+                expected[doc_id] += 0.3 * (plus.schema.k1 + 1) * idf
+    assert {h.id: h.score for h in plus.search(query, limit=None)} == pytest.approx(expected, rel=1e-9)
+
+
+def test_lead_bonus_rewards_query_words_at_the_start_of_a_field(tmp_path: Path):
+    filler = " ".join(f"kata{i}" for i in range(60))
+    docs = [
+        {"id": "late", "body": f"{filler} gempa"},
+        {"id": "early", "body": f"gempa {filler}"},
+        {"id": "title", "title": "gempa", "body": f"{filler} gempa"},
+        {"id": "none", "body": "hujan"},
+    ]
+    plain = Index.create(tmp_path / "plain", schema=Schema(proximity=0, exact=0, lead=0))
+    lead = Index.create(tmp_path / "lead", schema=Schema(proximity=0, exact=0, lead=0.5, lead_window=50))
+    wide = Index.create(tmp_path / "wide", schema=Schema(proximity=0, exact=0, lead=0.5, lead_window=100))
+    for index in (plain, lead, wide):
+        with index.writer(workers=1) as w:
+            for d in docs:
+                w.add(d)
+    base = {h.id: h.score for h in plain.search("gempa", limit=None)}
+    assert base["early"] == pytest.approx(base["late"])  # BM25F alone ties
+    scores = {h.id: h.score for h in lead.search("gempa", limit=None)}
+    idf = math.log(1 + (4 - 3 + 0.5) / (3 + 0.5))
+    # bonus = strength * idf * c / (c + 1), c = the weights of the fields whose first 50 words have the word
+    assert scores["early"] - base["early"] == pytest.approx(0.5 * idf * 0.5)
+    assert scores["late"] == pytest.approx(base["late"])
+    assert scores["title"] - base["title"] == pytest.approx(0.5 * idf * 0.5)  # title, not the body's end
+    assert lead.search("gempa", fields=["body"])[0].id == "early"
+    assert {h.id: round(h.score, 9) for h in wide.search("gempa", fields=["body"], limit=None)} == {
+        k: round(base_score, 9) for k, base_score in
+        ((h.id, h.score + 0.5 * idf * 0.5) for h in plain.search("gempa", fields=["body"], limit=None))}
+    assert "lead" in Schema().to_dict() and Schema.from_dict(Schema(lead=0.3, lead_window=7).to_dict()).lead_window == 7
+    with pytest.raises(ValueError, match="lead_window"):
+        Schema(lead_window=0)
+
+
+def test_question_words_are_dropped_from_queries_not_from_documents(tmp_path: Path):
+    docs = [
+        {"id": "answer", "body": "Presiden Venezuela Nicolas Maduro berpidato di Caracas"},
+        {"id": "question", "body": "Siapakah yang berpidato? Apa kata presiden?"},
+        {"id": "other", "body": "kapan hujan turun"},
+    ]
+    index = Index.create(tmp_path / "i")  # default: interrogatives are query stopwords
+    keep = Index.create(tmp_path / "keep", schema=Schema(query_stopwords=()))
+    for ix_ in (index, keep):
+        with ix_.writer(workers=1) as w:
+            for d in docs:
+                w.add(d)
+    question = "Siapakah presiden Venezuela yang berpidato?"
+    for syntax in (True, False):
+        assert {h.id: h.score for h in index.search(question, syntax=syntax, limit=None)} == pytest.approx(
+            {h.id: h.score for h in keep.search("presiden Venezuela yang berpidato", syntax=syntax, limit=None)})
+    assert "question" in {h.id for h in keep.search("siapakah kapan", limit=None)}
+    # a query of nothing but question words still searches them; so do phrases and required words
+    assert {h.id for h in index.search("siapakah kapan", limit=None)} == {"question", "other"}
+    assert {h.id for h in index.search("apa", syntax=False)} == {"question"}
+    assert {h.id for h in index.search('"kata presiden" kapan')} == {"question"}
+    assert {h.id for h in keep.search('"kata presiden" kapan')} == {"question", "other"}
+    assert {h.id for h in index.search("+kapan presiden")} == {"other"}
+    # stored in the manifest; an index written before the setting existed gets the default
+    assert Index.open(keep.path).schema.query_stopwords == ()
+    data = index.schema.to_dict()
+    assert Schema.from_dict(data) == index.schema
+    del data["query_stopwords"]
+    assert Schema.from_dict(data).query_stopwords == Schema().query_stopwords
+    with pytest.raises(ValueError, match="one lowercase word"):
+        Schema(query_stopwords=("Siapa",))
+    with pytest.raises(ValueError, match="list of words"):
+        Schema(query_stopwords="siapa")  # type: ignore[arg-type]
 
 
 # -- segments: many vs one, merging, parallel writers ----------------------------------------------------------------
