@@ -197,7 +197,9 @@ class Schema:
                                "query_stopwords", "delta", "lead", "lead_window"}
         if unknown:
             raise ValueError(f"schema has unknown keys: {sorted(unknown)}")
-        data = {"exact": 0.0, **data}  # an index written before exact forms existed has none
+        # an index written before a setting existed keeps ranking as it did: no exact forms, no query
+        # stopwords, no BM25+ lower bound, no lead bonus
+        data = {"exact": 0.0, "query_stopwords": (), "delta": 0.0, "lead": 0.0, **data}
         try:
             return cls(**data)
         except TypeError as exc:

@@ -245,6 +245,8 @@ def test_scores_equal_reference_bm25f_three_fields(tmp_path: Path, docs: list[di
         text_fields=(TextField("title", weight=2.0), TextField("body", b=0.9), TextField("lead", weight=1.5, b=0.5)),
         proximity=0,
         exact=0,
+        delta=0,
+        lead=0,
     )
     three = [{**d, "lead": " ".join((d.get("body") or "").split()[:12])} for d in docs]
     three += [{"id": f"lead-only-{i}", "lead": "kereta gempa jakarta"} for i in range(3)]
@@ -407,12 +409,14 @@ def test_question_words_are_dropped_from_queries_not_from_documents(tmp_path: Pa
     assert {h.id for h in index.search('"kata presiden" kapan')} == {"question"}
     assert {h.id for h in keep.search('"kata presiden" kapan')} == {"question", "other"}
     assert {h.id for h in index.search("+kapan presiden")} == {"other"}
-    # stored in the manifest; an index written before the setting existed gets the default
+    # stored in the manifest; an index written before the setting existed keeps ranking as it did
     assert Index.open(keep.path).schema.query_stopwords == ()
     data = index.schema.to_dict()
     assert Schema.from_dict(data) == index.schema
-    del data["query_stopwords"]
-    assert Schema.from_dict(data).query_stopwords == Schema().query_stopwords
+    for key in ("query_stopwords", "delta", "lead"):
+        del data[key]
+    old = Schema.from_dict(data)
+    assert (old.query_stopwords, old.delta, old.lead) == ((), 0.0, 0.0)
     with pytest.raises(ValueError, match="one lowercase word"):
         Schema(query_stopwords=("Siapa",))
     with pytest.raises(ValueError, match="list of words"):
