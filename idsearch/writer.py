@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import gc
 import json
 import os
 import re
@@ -427,13 +428,23 @@ class _WorkerPool:
             args = (schema.to_dict(), (analyzer.spec.to_dict(), words))
         self._conns = []
         self._procs = []
-        for _ in range(workers):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker_main, args=(child, *args), daemon=True)
-            proc.start()
-            child.close()
-            self._conns.append(parent)
-            self._procs.append(proc)
+        # a forked worker shares the parent's memory until it writes to it; the cyclic garbage collector
+        # would write to every object it visits (and so copy the parent's whole heap, page by page),
+        # so the objects that exist now are moved out of its sight first (gc.freeze)
+        frozen = method == "fork" and gc.isenabled()
+        if frozen:
+            gc.freeze()
+        try:
+            for _ in range(workers):
+                parent, child = ctx.Pipe()
+                proc = ctx.Process(target=_worker_main, args=(child, *args), daemon=True)
+                proc.start()
+                child.close()
+                self._conns.append(parent)
+                self._procs.append(proc)
+        finally:
+            if frozen:
+                gc.unfreeze()
         self._busy: dict[int, int] = {}  # worker -> task id
         self._done: dict[int, tuple[str, Any]] = {}
         self._next_task = 0
