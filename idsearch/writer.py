@@ -449,12 +449,19 @@ class _WorkerPool:
         self._done: dict[int, tuple[str, Any]] = {}
         self._next_task = 0
 
-    def _receive(self) -> None:
-        """Wait for one busy worker to report."""
+    def has_idle_worker(self) -> bool:
+        """Whether a worker could take a chunk now (reports that already arrived are taken in)."""
+        if len(self._busy) < len(self._conns):
+            return True
+        self._receive(timeout=0)
+        return len(self._busy) < len(self._conns)
+
+    def _receive(self, timeout: float | None = None) -> None:
+        """Wait for busy workers to report (one at least, unless ``timeout`` runs out)."""
         from multiprocessing.connection import wait
 
         busy = [self._conns[w] for w in self._busy]
-        ready = wait(busy)
+        ready = wait(busy, timeout)
         for conn in ready:
             worker = self._conns.index(conn)
             try:
@@ -777,12 +784,16 @@ class IndexWriter:
         """Write the buffered documents as segments (visible after the next commit)."""
         self._check_open()
         if self._chunk:
-            if self._pool is None:
-                # a small session: analyze here rather than start worker processes
+            if self._pool is None or not self._pool.has_idle_worker():
+                # a small session: analyze here rather than start worker processes; or the last chunk
+                # while every worker is busy: this process would only wait for them
                 builder = SegmentBuilder(self.schema, self.analyzer, self._vocabulary)
                 builder.add_many(self._chunk)
+                # named before they exist, so that a failed write leaves nothing behind (see _discard)
+                self._new_files.extend(
+                    self.directory / f"{self._chunk_name}.{s}" for s in segment_file_suffixes(self.schema)
+                )
                 entry = builder.write(self.directory, self._chunk_name)
-                self._new_files.extend(self.directory / f"{self._chunk_name}.{s}" for s in entry["files"])
                 self._collect_workers()
                 self._pending.append(entry)
                 self._chunk = []
