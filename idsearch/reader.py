@@ -342,49 +342,32 @@ class IndexReader:
             return self._select(per_segment, limit, sort)
         depth = max(limit or 0, PROXIMITY_DEPTH) if limit is not None else None
         scores, segs, docs, total = self._select_arrays(per_segment, depth, sort)
+        word_pairs = [(terms[a].term, terms[b].term) for a, b in pairs] if weight_of_proximity else []
+        first, keys = self._gather_positions(segs, docs, [terms[i].term for i in words], terms[words[0]].fields,
+                                             {t for pair in word_pairs for t in pair})
         if weight_of_proximity:
             pair_idf = np.array([(idf[a] + idf[b]) / 2.0 for a, b in pairs])
-            scores = scores + self._proximity(segs, docs, [(terms[a].term, terms[b].term) for a, b in pairs],
-                                              pair_idf, terms[words[0]].fields, weights, weight_of_proximity)
+            scores = scores + self._proximity(segs, docs, word_pairs, pair_idf, terms[words[0]].fields, weights,
+                                              weight_of_proximity, keys)
         if lead:  # idsearch.scoring.lead_bonus: query words among the first words of a field
-            first = self._first_positions(segs, docs, [terms[i].term for i in words], terms[words[0]].fields)
             scores = scores + lead_bonus(first, (boosts * idf)[words], weights, self.schema.lead_window, lead)
         order = np.lexsort((docs, segs, -scores))
         if limit is not None:
             order = order[:limit]
         return _as_matches(scores[order], segs[order], docs[order]), total
 
-    def _candidate_keys(self, seg: int, field: str, fr: Any, term: str, docs: np.ndarray) -> np.ndarray:
-        """``row << 32 | position`` of every occurrence of ``term`` in the given (sorted) docs, where ``row``
-        is the doc's index in ``docs``."""
-        i = fr.term_index(term)
-        if i < 0:
-            return np.zeros(0, np.int64)
-        a, b = int(fr.tpost[i]), int(fr.tpost[i + 1])
-        pdocs = fr.docs[a:b]
-        where = np.searchsorted(pdocs, docs)
-        inside = where < len(pdocs)
-        hit = np.zeros(len(docs), dtype=bool)
-        hit[inside] = pdocs[where[inside]] == docs[inside]
-        if not hit.any():
-            return np.zeros(0, np.int64)
-        post = where[hit]
-        tf = fr.tf[a:b]
-        starts = self._posting_starts(seg, field, i, tf)
-        first = int(fr.tpos[i]) + starts[post]
-        lens = tf[post].astype(np.int64)
-        total = int(lens.sum())
-        offsets = np.repeat(first - (np.cumsum(lens) - lens), lens) + np.arange(total)
-        rows = np.repeat(np.flatnonzero(hit).astype(np.int64), lens)
-        return (rows << 32) | fr.pos[offsets].astype(np.int64)
-
-    def _first_positions(
-        self, segs: np.ndarray, docs_of: np.ndarray, words: Sequence[str], fields: Sequence[str]
-    ) -> dict[str, np.ndarray]:
-        """Per field, a (words x matches) array: the first position of each word in each match, -1 if absent."""
-        out = {f: np.full((len(words), len(docs_of)), -1, dtype=np.int64) for f in fields}
+    def _gather_positions(
+        self, segs: np.ndarray, docs_of: np.ndarray, words: Sequence[str], fields: Sequence[str], with_keys: set[str]
+    ) -> tuple[dict[str, np.ndarray], dict[tuple[int, str, str], np.ndarray]]:
+        """Positions of the query words in the matches to rerank, each word looked up once per field:
+        ``first[field]`` is (words x matches), the first position of each word in each match (-1: absent);
+        for the words in ``with_keys``, ``keys[(segment, field, word)]`` holds ``row << 32 | position`` of
+        every occurrence, ``row`` being the match's index among the segment's matches in doc order."""
+        first = {f: np.full((len(words), len(docs_of)), -1, dtype=np.int64) for f in fields}
+        keys: dict[tuple[int, str, str], np.ndarray] = {}
         for seg in np.unique(segs).tolist():
             rows = np.flatnonzero(segs == seg)
+            rows = rows[np.argsort(docs_of[rows])]
             docs = docs_of[rows]
             segment = self.segments[seg]
             for field in fields:
@@ -397,10 +380,18 @@ class IndexReader:
                     pdocs = fr.docs[a:b]
                     where = np.minimum(np.searchsorted(pdocs, docs), len(pdocs) - 1)
                     hit = pdocs[where] == docs
-                    if hit.any():
-                        starts = self._posting_starts(seg, field, i, fr.tf[a:b])
-                        out[field][k, rows[hit]] = fr.pos[int(fr.tpos[i]) + starts[where[hit]]]
-        return out
+                    if not hit.any():
+                        continue
+                    post = where[hit]
+                    tf = fr.tf[a:b]
+                    begin = int(fr.tpos[i]) + self._posting_starts(seg, field, i, tf)[post]
+                    first[field][k, rows[hit]] = fr.pos[begin]
+                    if term in with_keys and (seg, field, term) not in keys:
+                        lens = tf[post].astype(np.int64)
+                        offsets = np.repeat(begin - (np.cumsum(lens) - lens), lens) + np.arange(int(lens.sum()))
+                        row = np.repeat(np.flatnonzero(hit).astype(np.int64), lens)
+                        keys[(seg, field, term)] = (row << 32) | fr.pos[offsets].astype(np.int64)
+        return first, keys
 
     def _posting_starts(self, seg: int, field: str, term_index: int, tf: np.ndarray) -> np.ndarray:
         """Offset of each posting's positions within its term (cached: frequent terms recur)."""
@@ -427,24 +418,22 @@ class IndexReader:
         fields: Sequence[str],
         weights: Mapping[str, float],
         strength: float,
+        keys: Mapping[tuple[int, str, str], np.ndarray],
     ) -> np.ndarray:
         """Score bonus of each match for the query's adjacent word pairs found in the same order in the
         text (``kota bandung`` in a document that says ``kota Bandung``): for every pair,
-        ``strength * idf(pair) * c / (c + 1)`` where ``c`` counts its occurrences (field-weighted)."""
+        ``strength * idf(pair) * c / (c + 1)`` where ``c`` counts its occurrences (field-weighted).
+        ``keys`` are the words' occurrences from :meth:`_gather_positions`."""
         bonus = np.zeros(len(docs_of))
         for seg in np.unique(segs).tolist():
             rows = np.flatnonzero(segs == seg)
             docs = docs_of[rows]
             order = np.argsort(docs)
-            docs_sorted = docs[order]
             counts = np.zeros((len(pairs), len(docs)))
-            segment = self.segments[seg]
             for field in fields:
-                fr = segment.fields[field]
-                keys = {t: self._candidate_keys(seg, field, fr, t, docs_sorted) for t in {t for pair in pairs for t in pair}}
                 for k, (a, b) in enumerate(pairs):
-                    ka, kb = keys[a], keys[b]
-                    if len(ka) and len(kb):
+                    ka, kb = keys.get((seg, field, a)), keys.get((seg, field, b))
+                    if ka is not None and kb is not None:
                         both = np.intersect1d(ka + 1, kb, assume_unique=True)
                         if len(both):
                             counts[k] += weights[field] * np.bincount(both >> 32, minlength=len(docs))
