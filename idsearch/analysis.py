@@ -66,6 +66,7 @@ _WORD = f"[^\\W_]+(?:[{_HYPHENS}{_APOSTROPHES}][^\\W_]+)*"  # '-' first: a liter
 _NUMBER = r"\d+(?:[.,]\d+)+(?![^\W_])"
 _TOKEN_RE = re.compile(f"{_NUMBER}|{_WORD}")
 _THOUSANDS_RE = re.compile(r"^\d{1,3}(?:\.\d{3})+$")
+_DIGIT_RE = re.compile("[0-9]")
 _CLITICS = frozenset({"nya", "ku", "mu", "lah", "kah", "tah", "pun"})
 
 
@@ -517,7 +518,7 @@ def _clean_word(word: str) -> str:
 
 def _stemmable(word: str) -> bool:
     """Sastrawi knows ASCII Indonesian words; words with digits or other scripts are kept as they are."""
-    return word.isascii() and not any(c.isdigit() for c in word)
+    return word.isascii() and (word.isalpha() or _DIGIT_RE.search(word) is None)
 
 
 def _normalize_with_offsets(text: str) -> tuple[str, list[int]]:
