@@ -482,6 +482,12 @@ class _WorkerPool:
         self._busy[worker] = task_id
         return task_id
 
+    def finished(self, task_id: int) -> bool:
+        """Whether a task's outcome is in (reports that already arrived are taken in)."""
+        if task_id not in self._done and self._busy:
+            self._receive(timeout=0)
+        return task_id in self._done
+
     def result(self, task_id: int) -> Any:
         while task_id not in self._done:
             if not self._busy:
@@ -764,12 +770,14 @@ class IndexWriter:
         self._chunk_bytes = 0
         self._chunk_name = self._segment_name()
 
-    def _collect_workers(self) -> None:
-        """Wait for the workers' segments and take them, in order, as pending segments."""
+    def _collect_workers(self, *, wait: bool = True) -> None:
+        """Take the workers' segments, in order, as pending segments, and the stems of the words they
+        met; without ``wait``, only the segments finished already (up to the first one that is not)."""
         cache = self.analyzer.word_cache
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            entry, new_words = self._pool.result(task)
+        while self._tasks:
+            if not wait and not self._pool.finished(self._tasks[0]):
+                break
+            entry, new_words = self._pool.result(self._tasks.pop(0))
             self._pending.append(entry)
             for word, terms in new_words:
                 cache.setdefault(word, tuple(terms.split("\t")) if terms else ())
@@ -787,6 +795,8 @@ class IndexWriter:
             if self._pool is None or not self._pool.has_idle_worker():
                 # a small session: analyze here rather than start worker processes; or the last chunk
                 # while every worker is busy: this process would only wait for them
+                if self._pool is not None:  # learn the stems the finished workers found first
+                    self._collect_workers(wait=False)
                 builder = SegmentBuilder(self.schema, self.analyzer, self._vocabulary)
                 builder.add_many(self._chunk)
                 # named before they exist, so that a failed write leaves nothing behind (see _discard)
