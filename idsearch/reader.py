@@ -318,7 +318,6 @@ class IndexReader:
         n_docs = self.doc_count
         idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
         k1 = self.schema.k1
-        weight = boosts * idf * (k1 + 1.0)
         per_segment: list[tuple[np.ndarray | None, np.ndarray | None]] = []
         for seg, segment in enumerate(self.segments):
             item = gathered[seg]
@@ -326,7 +325,7 @@ class IndexReader:
                 per_segment.append((None, np.zeros(segment.ndocs, dtype=bool)))
                 continue
             term_of, docs, tfs = item
-            contrib = weight[term_of] * (tfs / (k1 + tfs) + self.schema.delta)
+            contrib = saturate(tfs, k1, idf[term_of], boosts[term_of], self.schema.delta)
             scores = np.bincount(docs, weights=contrib, minlength=segment.ndocs)
             mask = scores > 0
             if filters:
@@ -343,12 +342,12 @@ class IndexReader:
         depth = max(limit or 0, PROXIMITY_DEPTH) if limit is not None else None
         scores, segs, docs, total = self._select_arrays(per_segment, depth, sort)
         word_pairs = [(terms[a].term, terms[b].term) for a, b in pairs] if weight_of_proximity else []
-        first, keys = self._gather_positions(segs, docs, [terms[i].term for i in words], terms[words[0]].fields,
-                                             {t for pair in word_pairs for t in pair})
+        first, keys, rows = self._gather_positions(segs, docs, [terms[i].term for i in words],
+                                                   terms[words[0]].fields, {t for pair in word_pairs for t in pair})
         if weight_of_proximity:
             pair_idf = np.array([(idf[a] + idf[b]) / 2.0 for a, b in pairs])
-            scores = scores + self._proximity(segs, docs, word_pairs, pair_idf, terms[words[0]].fields, weights,
-                                              weight_of_proximity, keys)
+            scores = scores + self._proximity(len(docs), rows, word_pairs, pair_idf, terms[words[0]].fields,
+                                              weights, weight_of_proximity, keys)
         if lead:  # idsearch.scoring.lead_bonus: query words among the first words of a field
             scores = scores + lead_bonus(first, (boosts * idf)[words], weights, self.schema.lead_window, lead)
         order = np.lexsort((docs, segs, -scores))
@@ -358,16 +357,18 @@ class IndexReader:
 
     def _gather_positions(
         self, segs: np.ndarray, docs_of: np.ndarray, words: Sequence[str], fields: Sequence[str], with_keys: set[str]
-    ) -> tuple[dict[str, np.ndarray], dict[tuple[int, str, str], np.ndarray]]:
+    ) -> tuple[dict[str, np.ndarray], dict[tuple[int, str, str], np.ndarray], dict[int, np.ndarray]]:
         """Positions of the query words in the matches to rerank, each word looked up once per field:
         ``first[field]`` is (words x matches), the first position of each word in each match (-1: absent);
-        for the words in ``with_keys``, ``keys[(segment, field, word)]`` holds ``row << 32 | position`` of
-        every occurrence, ``row`` being the match's index among the segment's matches in doc order."""
+        ``rows[segment]`` are the indices of the segment's matches in doc order; for the words in
+        ``with_keys``, ``keys[(segment, field, word)]`` holds ``row << 32 | position`` of every occurrence,
+        ``row`` being an index into ``rows[segment]``."""
         first = {f: np.full((len(words), len(docs_of)), -1, dtype=np.int64) for f in fields}
         keys: dict[tuple[int, str, str], np.ndarray] = {}
+        rows_of: dict[int, np.ndarray] = {}
         for seg in np.unique(segs).tolist():
             rows = np.flatnonzero(segs == seg)
-            rows = rows[np.argsort(docs_of[rows])]
+            rows = rows_of[seg] = rows[np.argsort(docs_of[rows])]
             docs = docs_of[rows]
             segment = self.segments[seg]
             for field in fields:
@@ -391,7 +392,7 @@ class IndexReader:
                         offsets = np.repeat(begin - (np.cumsum(lens) - lens), lens) + np.arange(int(lens.sum()))
                         row = np.repeat(np.flatnonzero(hit).astype(np.int64), lens)
                         keys[(seg, field, term)] = (row << 32) | fr.pos[offsets].astype(np.int64)
-        return first, keys
+        return first, keys, rows_of
 
     def _posting_starts(self, seg: int, field: str, term_index: int, tf: np.ndarray) -> np.ndarray:
         """Offset of each posting's positions within its term (cached: frequent terms recur)."""
@@ -411,8 +412,8 @@ class IndexReader:
 
     def _proximity(
         self,
-        segs: np.ndarray,
-        docs_of: np.ndarray,
+        n_matches: int,
+        rows_of: Mapping[int, np.ndarray],
         pairs: Sequence[tuple[str, str]],
         pair_idf: np.ndarray,
         fields: Sequence[str],
@@ -423,24 +424,18 @@ class IndexReader:
         """Score bonus of each match for the query's adjacent word pairs found in the same order in the
         text (``kota bandung`` in a document that says ``kota Bandung``): for every pair,
         ``strength * idf(pair) * c / (c + 1)`` where ``c`` counts its occurrences (field-weighted).
-        ``keys`` are the words' occurrences from :meth:`_gather_positions`."""
-        bonus = np.zeros(len(docs_of))
-        for seg in np.unique(segs).tolist():
-            rows = np.flatnonzero(segs == seg)
-            docs = docs_of[rows]
-            order = np.argsort(docs)
-            counts = np.zeros((len(pairs), len(docs)))
+        ``rows_of`` and ``keys`` are the matches and the words' occurrences from :meth:`_gather_positions`."""
+        bonus = np.zeros(n_matches)
+        for seg, rows in rows_of.items():
+            counts = np.zeros((len(pairs), len(rows)))
             for field in fields:
                 for k, (a, b) in enumerate(pairs):
                     ka, kb = keys.get((seg, field, a)), keys.get((seg, field, b))
                     if ka is not None and kb is not None:
                         both = np.intersect1d(ka + 1, kb, assume_unique=True)
                         if len(both):
-                            counts[k] += weights[field] * np.bincount(both >> 32, minlength=len(docs))
-            saturated = (pair_idf[:, None] * counts / (counts + 1.0)).sum(axis=0)
-            extra = np.empty(len(docs))
-            extra[order] = saturated
-            bonus[rows] = strength * extra
+                            counts[k] += weights[field] * np.bincount(both >> 32, minlength=len(rows))
+            bonus[rows] = strength * (pair_idf[:, None] * counts / (counts + 1.0)).sum(axis=0)
         return bonus
 
     def stored(self, match: Match) -> dict[str, Any]:

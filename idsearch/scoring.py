@@ -35,8 +35,11 @@ def field_inverse_norms(lengths: np.ndarray, avglen: float, b: float, weight: fl
     return np.divide(weight, denominator, out=np.zeros_like(denominator), where=denominator > 0)
 
 
-def saturate(tf_tilde: np.ndarray, k1: float, idf: float, boost: float, delta: float = 0.0) -> np.ndarray:
-    """BM25 weight of a term for documents that contain it (``tf_tilde`` > 0)."""
+def saturate(
+    tf_tilde: np.ndarray, k1: float, idf: float | np.ndarray, boost: float | np.ndarray, delta: float = 0.0
+) -> np.ndarray:
+    """BM25 weight of a term for documents that contain it (``tf_tilde`` > 0); ``idf`` and ``boost`` may
+    be given per posting."""
     return (boost * idf * (k1 + 1.0)) * (tf_tilde / (k1 + tf_tilde) + delta)
 
 
