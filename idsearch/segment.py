@@ -188,8 +188,7 @@ def write_segment(
     tokens: dict[str, int] = {}
     for field in (*schema.text_field_names, *schema.exact_fields):
         data = fields[field]
-        positions = data.positions if field in schema.text_field_names else None
-        term_ranks, tpost, tpos, pdocs, ptf, pos = build_postings(data.ranks, data.docs, positions)
+        term_ranks, tpost, tpos, pdocs, ptf, pos = build_postings(data.ranks, data.docs, data.positions)
         terms = [data.terms[r] for r in term_ranks.tolist()]
         files[f"{field}.terms.txt"] = _encode_lines(terms)
         files[f"{field}.tpost.npy"] = _npy_bytes(tpost)

@@ -151,8 +151,6 @@ class Vocabulary:
     ids are shared by all fields and all segments built with this vocabulary, so a word is analyzed once
     per writer, not once per segment; a segment writes only the terms it uses."""
 
-    SEPARATOR = "\x00"  # joins the texts of a batch; word number 0
-
     def __init__(self, analyzer: Analyzer) -> None:
         self.analyzer = analyzer
         self.word_ids: dict[str, int] = {}
@@ -162,7 +160,7 @@ class Vocabulary:
         self._stem = np.empty(1024, dtype=np.int32)
         self._exact = np.empty(1024, dtype=np.int32)
         self._multi_cache: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._put(self.SEPARATOR, _SEPARATOR_CODE, -1)
+        self._put(_BATCH_SEPARATOR, _SEPARATOR_CODE, -1)  # joins the texts of a batch: word number 0
 
     @property
     def stem_codes(self) -> np.ndarray:
@@ -866,6 +864,7 @@ class IndexWriter:
             vocab = sorted(set().union(*(r.fields[field].terms for r in readers)))
             index_of = {t: i for i, t in enumerate(vocab)}
             ranks, docs, positions, lengths = [], [], [], []
+            with_positions = field in schema.text_field_names  # exact-form fields have none
             for reader, base in zip(readers, bases):
                 fr = reader.fields[field]
                 live = reader.live
@@ -878,14 +877,14 @@ class IndexWriter:
                 keep_post = live[post_docs]
                 ranks.append(np.repeat(post_rank[keep_post], tf[keep_post]))
                 docs.append(np.repeat(new_doc[post_docs[keep_post]], tf[keep_post]))
-                if fr.pos is not None:
+                if with_positions:
                     positions.append(np.asarray(fr.pos, dtype=np.int64)[np.repeat(keep_post, tf)])
                 lengths.append(np.asarray(fr.lengths)[live])
             fields[field] = FieldData(
                 vocab,
                 np.concatenate(ranks),
                 np.concatenate(docs),
-                np.concatenate(positions) if field in schema.text_field_names else None,
+                np.concatenate(positions) if with_positions else None,
                 np.concatenate(lengths),
             )
         days = {f: np.concatenate([np.asarray(r.days[f])[r.live] for r in readers]) for f in schema.date_fields}
