@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Sequence
 
-
 from idsearch.analysis import Analyzer
 from idsearch.query import (
     BooleanQuery,
@@ -76,15 +75,21 @@ def compile_query(
     if not syntax:
         items = [(_analyzed(analyzer, w, tuple(fields), 0, 1.0, schema.exact), _is_stopword(analyzer, w, stop))
                  for w in text.split()]
-        if any(node and not dropped for node, dropped in items):
-            items = [item for item in items if not item[1]]
-        words = tuple(dict.fromkeys(node for node, _dropped in items if node))
+        words = tuple(dict.fromkeys(_without_stopwords(items)))
         if not words:
             return None
         if len(words) == 1:
             return words[0]
         return BoolNode(must=words) if default_operator == "and" else BoolNode(should=words)
     return plan(_parser(schema, default_operator).parse(text), analyzer, tuple(fields), schema.exact, stop)
+
+
+def _without_stopwords(items: Sequence[tuple[Node | None, bool]], *, other_words: bool = False) -> list[Node]:
+    """The nodes of ``(node, is a query stopword)`` items, without the stopwords when another word is
+    left (``other_words``: one is elsewhere in the query)."""
+    if other_words or any(node is not None and not stop for node, stop in items):
+        items = [item for item in items if not item[1]]
+    return [node for node, _stop in items if node is not None]
 
 
 def _is_stopword(analyzer: Analyzer, text: str, stop: frozenset[str]) -> bool:
@@ -141,9 +146,7 @@ def plan(
         optional = [(plan(q, analyzer, fields, exact, stop), isinstance(q, Term) and _is_stopword(analyzer, q.text, stop))
                     for q in query.should]
         scoring_must = any(not isinstance(n, (KeywordNode, DateNode)) for n in must)
-        if scoring_must or any(n is not None and not dropped for n, dropped in optional):
-            optional = [item for item in optional if not item[1]]
-        should = tuple(dict.fromkeys(n for n, _dropped in optional if n is not None))
+        should = tuple(dict.fromkeys(_without_stopwords(optional, other_words=scoring_must)))
         must_not = tuple(dict.fromkeys(n for n in (plan(q, analyzer, fields) for q in query.must_not) if n is not None))
         should = tuple(n for n in should if n not in must)
         if not must and not should:
