@@ -16,7 +16,6 @@ import functools
 import gc
 import json
 import os
-import re
 import zlib
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from idsearch.analysis import _TOKEN_RE, Analyzer, AnalyzerSpec, normalize_text
+from idsearch.analysis import Analyzer, AnalyzerSpec, WordScan, normalize_text, scan_words
 from idsearch.schema import Schema, base_field, exact_field
 from idsearch.segment import (
     MISSING_DAY,
@@ -139,8 +138,61 @@ def encode_document(doc_id: str, doc: Mapping[str, Any]) -> bytes:
 
 BATCH_DOCS = 256  # documents analyzed in one pass by an in-process writer
 _BATCH_SEPARATOR = "\x00"
-_BATCH_TOKEN_RE = re.compile("\x00|" + _TOKEN_RE.pattern)
 _SEPARATOR_CODE = -(1 << 30)
+
+
+class _KeyTable:
+    """Exact word keys (two uint64, see :class:`~idsearch.analysis.WordScan`) -> word numbers: open addressing
+    over numpy arrays, looked up for a whole batch at once; at most half full."""
+
+    _MIX_LO = np.uint64(0x9E3779B97F4A7C15)
+    _MIX_HI = np.uint64(0xC2B2AE3D27D4EB4F)
+
+    def __init__(self, bits: int = 16) -> None:
+        self._alloc(bits)
+
+    def _alloc(self, bits: int) -> None:
+        self.bits = bits
+        self.lo = np.zeros(1 << bits, dtype=np.uint64)
+        self.hi = np.zeros(1 << bits, dtype=np.uint64)
+        self.values = np.full(1 << bits, -1, dtype=np.int32)
+        self.size = 0
+
+    def _slots(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return (((lo * self._MIX_LO) ^ (hi * self._MIX_HI)) >> np.uint64(64 - self.bits)).astype(np.int64)
+
+    def get(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """The number of every key (-1: not in the table)."""
+        mask = (1 << self.bits) - 1
+        slots = self._slots(lo, hi)
+        found = np.full(len(lo), -1, dtype=np.int32)
+        todo = np.arange(len(lo))
+        while len(todo):
+            at = slots[todo]
+            value = self.values[at]
+            hit = (value >= 0) & (self.lo[at] == lo[todo]) & (self.hi[at] == hi[todo])
+            found[todo[hit]] = value[hit]
+            todo = todo[(value >= 0) & ~hit]  # an occupied slot holding another key: probe the next one
+            slots[todo] = (slots[todo] + 1) & mask
+        return found
+
+    def put(self, lo: np.ndarray, hi: np.ndarray, values: np.ndarray) -> None:
+        """Add keys that are not in the table yet (each once)."""
+        if 2 * (self.size + len(lo)) > (1 << self.bits):
+            old_lo, old_hi, old_values = self.lo, self.hi, self.values
+            bits = self.bits
+            while 2 * (self.size + len(lo)) > (1 << bits):
+                bits += 1
+            self._alloc(bits)
+            used = old_values >= 0
+            self.put(old_lo[used], old_hi[used], old_values[used])
+        mask = (1 << self.bits) - 1
+        table_lo, table_hi, table_values = self.lo, self.hi, self.values
+        for slot, key_lo, key_hi, value in zip(self._slots(lo, hi).tolist(), lo.tolist(), hi.tolist(), values.tolist()):
+            while table_values[slot] >= 0:
+                slot = (slot + 1) & mask
+            table_lo[slot], table_hi[slot], table_values[slot] = key_lo, key_hi, value
+        self.size += len(lo)
 
 
 class Vocabulary:
@@ -161,6 +213,9 @@ class Vocabulary:
         self._exact = np.empty(1024, dtype=np.int32)
         self._multi_cache: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._put(_BATCH_SEPARATOR, _SEPARATOR_CODE, -1)  # joins the texts of a batch: word number 0
+        self._keys = _KeyTable()
+        zero = np.zeros(1, dtype=np.uint64)
+        self._keys.put(zero, zero, np.zeros(1, dtype=np.int32))  # the separator's key: its one byte, NUL
 
     @property
     def stem_codes(self) -> np.ndarray:
@@ -180,6 +235,38 @@ class Vocabulary:
                 self._add(word)
             numbers[missing] = [lookup[words[i]] for i in missing]
         return numbers
+
+    def scan_numbers(self, scan: WordScan) -> np.ndarray:
+        """The number of every word of a :func:`~idsearch.analysis.scan_words` result: keyed words through
+        the key table (a word met for the first time is analyzed and numbered first), the others by text."""
+        numbers = np.empty(scan.count, dtype=np.int32)
+        found = self._keys.get(scan.key_lo, scan.key_hi)
+        missing = np.flatnonzero(found < 0)
+        if len(missing):
+            lo, hi = scan.key_lo[missing], scan.key_hi[missing]
+            _folded, first, which = np.unique(lo ^ (hi * _KeyTable._MIX_HI), return_index=True, return_inverse=True)
+            first_lo, first_hi = lo[first], hi[first]
+            if not (np.array_equal(first_lo[which], lo) and np.array_equal(first_hi[which], hi)):
+                # two keys folded into one 64-bit value: tell them apart as pairs of Python ints instead
+                groups: dict[tuple[int, int], int] = {}
+                which = np.array([groups.setdefault(pair, len(groups)) for pair in zip(lo.tolist(), hi.tolist())])
+                first = np.zeros(len(groups), dtype=np.int64)
+                first[which[::-1]] = np.arange(len(which))[::-1]
+                first_lo, first_hi = lo[first], hi[first]
+            new = np.array([self._number(scan.keyed_word(i)) for i in missing[first].tolist()], dtype=np.int32)
+            self._keys.put(first_lo, first_hi, new)
+            found[missing] = new[which]
+        numbers[scan.keyed_at] = found
+        if scan.other:
+            numbers[scan.other_at] = self.word_numbers(scan.other)
+        return numbers
+
+    def _number(self, word: str) -> int:
+        number = self.word_ids.get(word)
+        if number is None:
+            self._add(word)
+            number = self.word_ids[word]
+        return number
 
     def _add(self, word: str) -> None:
         analyzer = self.analyzer
@@ -280,11 +367,12 @@ class SegmentBuilder:
             self.stored_bytes += len(doc.stored)
 
     def _index_batch(self, field: str, texts: Sequence[str], base: int) -> None:
-        """One field of a batch of documents: one ``findall`` over the texts joined by NUL (a token of
-        its own), one dict lookup per token, positions from cumulative sums."""
-        words = _BATCH_TOKEN_RE.findall(_BATCH_SEPARATOR.join(normalize_text(t) if t else "" for t in texts))
+        """One field of a batch of documents: one :func:`scan_words` over the texts joined by NUL (a word of
+        its own), the words numbered in one batch lookup, positions from cumulative sums."""
         vocabulary = self.vocabulary
-        numbers = vocabulary.word_numbers(words)
+        numbers = vocabulary.scan_numbers(
+            scan_words(_BATCH_SEPARATOR.join(normalize_text(t) if t else "" for t in texts))
+        )
         arr = vocabulary.stem_codes[numbers]
         separator = numbers == 0
         doc_of = np.cumsum(separator)  # batch document of every token

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from _support import shared_path
@@ -256,3 +257,56 @@ def test_words_of_only_apostrophes_analyze_to_nothing(analyzer, text):
     # U+02BC MODIFIER LETTER APOSTROPHE is a letter to Unicode, so it forms a word; dropped, it leaves nothing
     assert [t for t in analyzer.terms(text) if not t.isalpha()] == []
     assert [t.term for t in analyzer.tokens(text)] == analyzer.terms(text)
+
+
+# -- the vectorized batch tokenizer (the indexing path) equals the regex, word for word ---------------------
+
+from idsearch.analysis import _TOKEN_RE, scan_words  # noqa: E402
+
+_TRICKY = "ab9z0-.,'`_ \x00\u2010\u2019\u02bcé٣\u00ad\u201c"
+
+
+def _regex_words(text: str) -> list[str]:
+    return ["\x00" if w == "" else w for w in re.findall("\x00|" + _TOKEN_RE.pattern, text)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "\x00",
+        "\x00\x00a\x00\x00",
+        "anak-anak 2.000.000 rp2,5 jum'at",
+        "1.5a 2.000.000a a1.5 1.5 1,5. 5.a a.5 1..2 1.-2",
+        "x- -x -- x--y x-y-z x'y 'x x' a-1 1-a",
+        "abcdefgh abcdefghi abcdefghijklmnop abcdefghijklmnopq abcdefghijklmnopqrstuvwxyz",
+        "café naïve x-é é-x ʼ ʼʼ ab_cd _x x_",
+        "covid\u201019 jum\u2019at soft\u00adhyphen",
+        "a\x00-b -\x00- 1.\x002 1\x00.2",
+    ],
+)
+def test_scan_words_finds_what_the_regex_finds(text):
+    assert scan_words(text).words() == _regex_words(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.text(alphabet=_TRICKY, max_size=40), max_size=6))
+def test_scan_words_equals_the_regex_on_tricky_batches(texts):
+    text = "\x00".join(texts)
+    assert scan_words(text).words() == _regex_words(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_scan_words_equals_the_regex_on_any_normalized_text(text):
+    text = normalize_text(text)
+    assert scan_words(text).words() == _regex_words(text)
+
+
+def test_scan_words_keys_are_exact_bytes():
+    scan = scan_words("abc abcdefgh abcdefghi abc")
+    assert scan.count == 4
+    lo, hi = scan.key_lo.tolist(), scan.key_hi.tolist()
+    assert lo[0] == lo[3] == int.from_bytes(b"abc", "little") and hi[0] == 0
+    assert lo[1] == lo[2] == int.from_bytes(b"abcdefgh", "little")
+    assert (hi[1], hi[2]) == (0, ord("i"))

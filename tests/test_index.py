@@ -9,6 +9,7 @@ import random
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from _support import shared_path
 
@@ -612,3 +613,57 @@ def test_batched_analysis_equals_document_by_document(tmp_path: Path, docs: list
     fallback = SegmentBuilder(schema, analyzer)
     fallback.add_many(nul)
     assert [fallback.vocabulary.terms[c] for c in fallback.codes["title"]] == ["a", "b"]
+
+
+def test_builder_terms_equal_the_analyzer_document_by_document(docs: list[dict]):
+    """The writer's vectorized tokenizer and batch numbering give, per document and field, the terms and
+    positions of :meth:`Analyzer.analyze` (the regex path)."""
+    from idsearch.analysis import Analyzer
+    from idsearch.writer import Prepared, SegmentBuilder
+
+    sample = [*docs[:60], {"id": "odd", "title": "1.5a 2.000.000a a1.5 café x-é", "body": "a\x00b abcdefghijklmnopqrstu"}]
+    analyzer = Analyzer(AnalyzerSpec())
+    schema = Schema()
+    builder = SegmentBuilder(schema, analyzer)
+    builder.add_many([Prepared(d["id"], None, (d.get("title") or "", d.get("body") or ""), (), (), d) for d in sample])
+    for index, field in enumerate(schema.text_field_names):
+        codes = np.frombuffer(builder.codes[field], dtype=np.int32)
+        at = np.frombuffer(builder.docs[field], dtype=np.int32)
+        positions = np.frombuffer(builder.positions[field], dtype=np.int32)
+        for number, doc in enumerate(sample):
+            text = (doc.get(field) or "").replace("\x00", " ")
+            mine = at == number
+            expected_terms, expected_positions = analyzer.analyze(text)
+            assert [builder.vocabulary.terms[c] for c in codes[mine]] == expected_terms, (doc["id"], field)
+            assert positions[mine].tolist() == expected_positions, (doc["id"], field)
+
+
+def test_word_numbering_survives_folded_key_collisions(monkeypatch):
+    """New words are grouped by a 64-bit fold of their 128-bit key; when two keys fold alike, they are told
+    apart exactly (forced here by a fold that ignores the second half)."""
+    from idsearch.analysis import Analyzer, scan_words
+    from idsearch.writer import Vocabulary, _KeyTable
+
+    monkeypatch.setattr(_KeyTable, "_MIX_HI", np.uint64(0))
+    vocabulary = Vocabulary(Analyzer(AnalyzerSpec(stemmer="none")))
+    text = "abcdefghi abcdefghj abcdefghi kota\x00abcdefghj kota"
+    numbers = vocabulary.scan_numbers(scan_words(text)).tolist()
+    words = {n: w for w, n in vocabulary.word_ids.items()}
+    assert [words[n] for n in numbers] == ["abcdefghi", "abcdefghj", "abcdefghi", "kota", "\x00", "abcdefghj", "kota"]
+    assert vocabulary.scan_numbers(scan_words(text)).tolist() == numbers  # now every key is in the table
+
+
+def test_key_table_grows_and_finds_every_key():
+    from idsearch.writer import _KeyTable
+
+    table = _KeyTable(bits=2)
+    rng = np.random.default_rng(7)
+    lo = rng.integers(0, 2**63, size=3000, dtype=np.uint64)
+    hi = lo % np.uint64(5)  # many equal halves
+    lo, index = np.unique(lo, return_index=True)
+    hi = hi[index]
+    table.put(lo[:1000], hi[:1000], np.arange(1000, dtype=np.int32))
+    table.put(lo[1000:], hi[1000:], np.arange(1000, len(lo), dtype=np.int32))
+    assert table.get(lo, hi).tolist() == list(range(len(lo)))
+    assert table.get(lo + np.uint64(1), hi).tolist().count(-1) >= len(lo) - 3  # near-misses are not found
+    assert 2 * table.size <= len(table.values)
