@@ -16,6 +16,8 @@ import functools
 import gc
 import json
 import os
+import threading
+import weakref
 import zlib
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
@@ -199,20 +201,23 @@ class Vocabulary:
     """Every distinct normalized word a writer (or a worker process) has seen, with what it indexes as.
 
     A word gets a number once; per number, ``stem_codes`` holds its term id (-1: removed, ``-2 - k``: it
-    yields several terms, ``multi[k]``) and ``exact_codes`` the term id of its exact form (-1: none). Term
+    yields several terms, the ``k``-th of :meth:`multi_arrays`) and ``exact_codes`` the term id of its exact form (-1: none). Term
     ids are shared by all fields and all segments built with this vocabulary, so a word is analyzed once
     per writer, not once per segment; a segment writes only the terms it uses."""
 
     def __init__(self, analyzer: Analyzer) -> None:
         self.analyzer = analyzer
+        self.lock = threading.Lock()  # writers in several threads may share one vocabulary
         self.word_ids: dict[str, int] = {}
         self.term_ids: dict[str, int] = {}
         self.terms: list[str] = []
-        self.multi: list[tuple[int, ...]] = []
+        self._multi_len = array("q")  # per split word: how many parts
+        self._multi_flat = array("i")  # every part's term id (-1: removed), split word after split word
         self._stem = np.empty(1024, dtype=np.int32)
         self._exact = np.empty(1024, dtype=np.int32)
         self._multi_cache: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._put(_BATCH_SEPARATOR, _SEPARATOR_CODE, -1)  # joins the texts of a batch: word number 0
+        # joins the texts of a batch: word number 0
+        self._put([_BATCH_SEPARATOR], array("i", [_SEPARATOR_CODE]), array("i", [-1]))
         self._keys = _KeyTable()
         zero = np.zeros(1, dtype=np.uint64)
         self._keys.put(zero, zero, np.zeros(1, dtype=np.int32))  # the separator's key: its one byte, NUL
@@ -227,18 +232,25 @@ class Vocabulary:
 
     def word_numbers(self, words: list[str]) -> np.ndarray:
         """The number of every word (new words are analyzed and numbered first), as an int32 array."""
+        with self.lock:
+            return self._word_numbers(words)
+
+    def _word_numbers(self, words: list[str]) -> np.ndarray:
         lookup = self.word_ids
         numbers = np.fromiter(map(lookup.get, words, repeat(-1)), dtype=np.int32, count=len(words))
         missing = np.flatnonzero(numbers < 0).tolist()
         if missing:
-            for word in {words[i] for i in missing}:
-                self._add(word)
+            self._add_words(list(dict.fromkeys(words[i] for i in missing)))
             numbers[missing] = [lookup[words[i]] for i in missing]
         return numbers
 
     def scan_numbers(self, scan: WordScan) -> np.ndarray:
         """The number of every word of a :func:`~idsearch.analysis.scan_words` result: keyed words through
         the key table (a word met for the first time is analyzed and numbered first), the others by text."""
+        with self.lock:
+            return self._scan_numbers(scan)
+
+    def _scan_numbers(self, scan: WordScan) -> np.ndarray:
         numbers = np.empty(scan.count, dtype=np.int32)
         found = self._keys.get(scan.key_lo, scan.key_hi)
         missing = np.flatnonzero(found < 0)
@@ -253,42 +265,58 @@ class Vocabulary:
                 first = np.zeros(len(groups), dtype=np.int64)
                 first[which[::-1]] = np.arange(len(which))[::-1]
                 first_lo, first_hi = lo[first], hi[first]
-            new = np.array([self._number(scan.keyed_word(i)) for i in missing[first].tolist()], dtype=np.int32)
+            text = scan.text
+            at = missing[first]
+            words = [
+                text[start : start + length]
+                for start, length in zip(scan.keyed_start[at].tolist(), scan.keyed_length[at].tolist())
+            ]
+            new = self._word_numbers(words)  # a word may be known by its text (it was part of a span before)
             self._keys.put(first_lo, first_hi, new)
             found[missing] = new[which]
         numbers[scan.keyed_at] = found
         if scan.other:
-            numbers[scan.other_at] = self.word_numbers(scan.other)
+            numbers[scan.other_at] = self._word_numbers(scan.other)
         return numbers
 
-    def _number(self, word: str) -> int:
-        number = self.word_ids.get(word)
-        if number is None:
-            self._add(word)
-            number = self.word_ids[word]
-        return number
-
-    def _add(self, word: str) -> None:
+    def _add_words(self, words: list[str]) -> None:
+        """Analyze and number distinct words never seen before."""
         analyzer = self.analyzer
-        terms = analyzer.word_terms(word)
-        if len(terms) == 1:
-            code = self.term_id(terms[0])
-        elif not terms:
-            code = -1
-        else:
-            self.multi.append(tuple(self.term_id(t) if t else -1 for t in terms))
-            code = -1 - len(self.multi)
-        exact = analyzer.word_exact(word)
-        self._put(word, code, self.term_id(exact) if exact is not None else -1)
+        cache, word_terms = analyzer.word_cache, analyzer.word_terms
+        exact_cache, word_exact = analyzer.exact_cache, analyzer.word_exact
+        term_ids, term_id = self.term_ids, self.term_id
+        multi_len, multi_flat = self._multi_len, self._multi_flat
+        stem_codes = array("i")
+        exact_codes = array("i")
+        for word in words:
+            terms = cache.get(word)
+            if terms is None:
+                terms = word_terms(word)
+            if len(terms) == 1:
+                code = term_ids.get(terms[0])
+                if code is None:
+                    code = term_id(terms[0])
+            elif not terms:
+                code = -1
+            else:
+                multi_flat.extend(term_id(t) if t else -1 for t in terms)
+                multi_len.append(len(terms))
+                code = -1 - len(multi_len)
+            stem_codes.append(code)
+            exact = exact_cache[word] if word in exact_cache else word_exact(word)
+            exact_codes.append(-1 if exact is None else term_id(exact))
+        self._put(words, stem_codes, exact_codes)
 
-    def _put(self, word: str, stem_code: int, exact_code: int) -> None:
+    def _put(self, words: list[str], stem_codes: array, exact_codes: array) -> None:
         n = len(self.word_ids)
-        if n == len(self._stem):
-            self._stem = np.concatenate((self._stem, np.empty(n, dtype=np.int32)))
-            self._exact = np.concatenate((self._exact, np.empty(n, dtype=np.int32)))
-        self._stem[n] = stem_code
-        self._exact[n] = exact_code
-        self.word_ids[word] = n
+        end = n + len(words)
+        if end > len(self._stem):
+            size = max(end, 2 * len(self._stem))
+            self._stem = np.concatenate((self._stem, np.empty(size - len(self._stem), dtype=np.int32)))
+            self._exact = np.concatenate((self._exact, np.empty(size - len(self._exact), dtype=np.int32)))
+        self._stem[n:end] = np.frombuffer(stem_codes, dtype=np.int32)
+        self._exact[n:end] = np.frombuffer(exact_codes, dtype=np.int32)
+        self.word_ids.update(zip(words, range(n, end)))
 
     def term_id(self, term: str) -> int:
         tid = self.term_ids.get(term)
@@ -301,12 +329,27 @@ class Vocabulary:
     def multi_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The split-word table as arrays: lengths, offsets, and every part's term id (-1: removed)."""
         cached = self._multi_cache
-        if cached is None or cached[0] != len(self.multi):
-            lens = np.fromiter((len(m) for m in self.multi), dtype=np.int64, count=len(self.multi))
-            flat = np.fromiter((t for m in self.multi for t in m), dtype=np.int32, count=int(lens.sum()))
-            cached = (len(self.multi), lens, np.cumsum(lens) - lens, flat)
+        if cached is None or cached[0] != len(self._multi_len):
+            lens = np.array(self._multi_len, dtype=np.int64)
+            flat = np.array(self._multi_flat, dtype=np.int32)
+            cached = (len(lens), lens, np.cumsum(lens) - lens, flat)
             self._multi_cache = cached
         return cached[1], cached[2], cached[3]
+
+
+_VOCABULARIES: weakref.WeakKeyDictionary[Analyzer, Vocabulary] = weakref.WeakKeyDictionary()
+_VOCABULARIES_LOCK = threading.Lock()
+
+
+def vocabulary_of(analyzer: Analyzer) -> Vocabulary:
+    """The :class:`Vocabulary` of an analyzer object, shared by every writer (and, through ``fork``, every
+    worker process) that uses it in this process: like the analyzer's word cache, a word is numbered once
+    per process, not once per writing session."""
+    with _VOCABULARIES_LOCK:
+        vocabulary = _VOCABULARIES.get(analyzer)
+        if vocabulary is None:
+            vocabulary = _VOCABULARIES[analyzer] = Vocabulary(analyzer)
+        return vocabulary
 
 
 class SegmentBuilder:
@@ -475,7 +518,8 @@ def _worker_main(conn: Any, schema: Any, analyzer: Any) -> None:
         analyzer = Analyzer(AnalyzerSpec.from_dict(spec))
         analyzer.word_cache.update((w, tuple(t.split("\t")) if t else ()) for w, t in words)
     known = set(analyzer.word_cache)
-    vocabulary = Vocabulary(analyzer)  # words numbered once for every segment this worker builds
+    vocabulary = vocabulary_of(analyzer)  # a forked worker starts from the words its parent numbered
+    vocabulary.lock = threading.Lock()  # the parent's lock may have been held by another thread at the fork
     while True:
         try:
             task = conn.recv()
@@ -672,7 +716,7 @@ class IndexWriter:
                     self._where[doc_id] = (name, local, sums[local])
         self._load_word_cache(manifest.get("words"))
         if getattr(self, "_vocabulary", None) is None:  # kept across commits: words are analyzed once
-            self._vocabulary = Vocabulary(self.analyzer)
+            self._vocabulary = vocabulary_of(self.analyzer)
         self._builder = SegmentBuilder(self.schema, self.analyzer, self._vocabulary)
         self._builder_name = self._segment_name()
         self._batch: list[Prepared] = []  # analyzed together by the in-process builder
