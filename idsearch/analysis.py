@@ -285,6 +285,35 @@ class Analyzer:
         cache[word] = exact
         return exact
 
+    def word_analyses(self, words: Iterable[str]) -> list[tuple[tuple[str, ...], str | None]]:
+        """``(word_terms(w), word_exact(w))`` for every word, memoized the same way; a word of ASCII letters
+        (most of them) takes a short path: it has nothing to clean or split."""
+        cache, exact_cache = self.word_cache, self.exact_cache
+        stopwords, protected, stem = self._stopwords, self._protected, self._stem
+        out: list[tuple[tuple[str, ...], str | None]] = []
+        for word in words:
+            terms = cache.get(word)
+            if terms is not None and word in exact_cache:
+                out.append((terms, exact_cache[word]))
+                continue
+            if word.isascii() and word.isalpha():
+                if terms is None:
+                    if word in stopwords:
+                        terms = ()
+                    elif stem is None or word in protected:
+                        terms = (word,)
+                    else:
+                        self.stem_calls += 1
+                        root = stem(word)
+                        terms = (root,) if root else ()
+                    cache[word] = terms
+                exact = word if stem is not None and len(terms) == 1 and terms[0] != word else None
+                exact_cache[word] = exact
+                out.append((terms, exact))
+            else:
+                out.append((self.word_terms(word), self.word_exact(word)))
+        return out
+
     def _analyze_word(self, word: str) -> tuple[str, ...]:
         word = _clean_word(word)
         if not word.strip("-"):  # only apostrophes (U+02BC is a letter to Unicode): nothing to index

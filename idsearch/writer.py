@@ -281,17 +281,11 @@ class Vocabulary:
 
     def _add_words(self, words: list[str]) -> None:
         """Analyze and number distinct words never seen before."""
-        analyzer = self.analyzer
-        cache, word_terms = analyzer.word_cache, analyzer.word_terms
-        exact_cache, word_exact = analyzer.exact_cache, analyzer.word_exact
         term_ids, term_id = self.term_ids, self.term_id
         multi_len, multi_flat = self._multi_len, self._multi_flat
         stem_codes = array("i")
         exact_codes = array("i")
-        for word in words:
-            terms = cache.get(word)
-            if terms is None:
-                terms = word_terms(word)
+        for terms, exact in self.analyzer.word_analyses(words):
             if len(terms) == 1:
                 code = term_ids.get(terms[0])
                 if code is None:
@@ -303,7 +297,6 @@ class Vocabulary:
                 multi_len.append(len(terms))
                 code = -1 - len(multi_len)
             stem_codes.append(code)
-            exact = exact_cache[word] if word in exact_cache else word_exact(word)
             exact_codes.append(-1 if exact is None else term_id(exact))
         self._put(words, stem_codes, exact_codes)
 

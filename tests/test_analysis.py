@@ -310,3 +310,14 @@ def test_scan_words_keys_are_exact_bytes():
     assert lo[0] == lo[3] == int.from_bytes(b"abc", "little") and hi[0] == 0
     assert lo[1] == lo[2] == int.from_bytes(b"abcdefgh", "little")
     assert (hi[1], hi[2]) == (0, ord("i"))
+
+
+@pytest.mark.parametrize("spec", [AnalyzerSpec(), AnalyzerSpec(stopwords="minimal", protected=("bekasi",)),
+                                  AnalyzerSpec(stemmer="none")])
+def test_word_analyses_equal_word_terms_and_word_exact(spec):
+    words = ["pertemuan", "bekasi", "yang", "dan", "anak-anak", "jum'at", "putin's", "2.000", "g20", "café",
+             "berbalas-balasan", "al-assad", "ʼ", "kota", "menyetujui", "pertemuan"]
+    batch, single = Analyzer(spec), Analyzer(spec)
+    assert batch.word_analyses(words) == [(single.word_terms(w), single.word_exact(w)) for w in words]
+    assert batch.word_cache == single.word_cache
+    assert batch.exact_cache == single.exact_cache
