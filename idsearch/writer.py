@@ -189,11 +189,18 @@ class _KeyTable:
             used = old_values >= 0
             self.put(old_lo[used], old_hi[used], old_values[used])
         mask = (1 << self.bits) - 1
-        table_lo, table_hi, table_values = self.lo, self.hi, self.values
-        for slot, key_lo, key_hi, value in zip(self._slots(lo, hi).tolist(), lo.tolist(), hi.tolist(), values.tolist()):
-            while table_values[slot] >= 0:
-                slot = (slot + 1) & mask
-            table_lo[slot], table_hi[slot], table_values[slot] = key_lo, key_hi, value
+        slots = self._slots(lo, hi)
+        todo = np.arange(len(lo))
+        while len(todo):  # linear probing, every key at once: of the keys that reach a free slot, the first wins it
+            at = slots[todo]
+            free = np.flatnonzero(self.values[at] < 0)
+            taken, first = np.unique(at[free], return_index=True)
+            winners = todo[free[first]]
+            self.lo[taken], self.hi[taken], self.values[taken] = lo[winners], hi[winners], values[winners]
+            placed = np.zeros(len(todo), dtype=bool)
+            placed[free[first]] = True
+            todo = todo[~placed]
+            slots[todo] = (slots[todo] + 1) & mask
         self.size += len(lo)
 
 
