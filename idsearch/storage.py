@@ -120,7 +120,7 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise IndexCorruptError(f"{path}: not an idsearch manifest (format must be {FORMAT!r})")
     generation = data.get("generation")
-    if not isinstance(generation, int) or generation < 0:
+    if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
         raise IndexCorruptError(f"{path}: 'generation' must be a non-negative integer")
     if not isinstance(data.get("segments"), list):
         raise IndexCorruptError(f"{path}: 'segments' must be a list")

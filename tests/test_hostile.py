@@ -187,6 +187,7 @@ MANIFEST_EDITS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "wrong format": lambda m: {**m, "format": "something-else"},
     "generation is a string": lambda m: {**m, "generation": "7"},
     "negative generation": lambda m: {**m, "generation": -1},
+    "generation is a boolean": lambda m: {**m, "generation": True},
     "segments is a mapping": lambda m: {**m, "segments": {"s000000": m["segments"][0]}},
     "missing schema": lambda m: {k: v for k, v in m.items() if k != "schema"},
     "missing analyzer": lambda m: {k: v for k, v in m.items() if k != "analyzer"},
