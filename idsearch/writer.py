@@ -708,12 +708,14 @@ class IndexWriter:
             raise IndexCorruptError(f"{self.directory / MANIFEST}: malformed segment entry ({exc!r})") from None
         self._cleanup_unreferenced()
         for entry, reader in zip(self._committed, readers):
-            live = reader.live
-            sums = reader.checksums.tolist()
-            name = entry["name"]
-            for local, doc_id in enumerate(reader.ids):
-                if live[local]:
-                    self._where[doc_id] = (name, local, sums[local])
+            ids, sums = reader.ids, reader.checksums.tolist()
+            if reader.live.all():
+                self._where.update(zip(ids, zip(repeat(entry["name"]), range(len(ids)), sums)))
+            else:
+                live = np.flatnonzero(reader.live).tolist()
+                self._where.update(
+                    zip([ids[i] for i in live], zip(repeat(entry["name"]), live, [sums[i] for i in live]))
+                )
         self._load_word_cache(manifest.get("words"))
         if getattr(self, "_vocabulary", None) is None:  # kept across commits: words are analyzed once
             self._vocabulary = vocabulary_of(self.analyzer)
