@@ -637,35 +637,38 @@ def _in_word(before: int, this: int, after: int) -> bool:
     return False
 
 
-def _window_tables() -> tuple[Any, Any, Any]:
-    """Over the classes of 4 consecutive characters ``(a, b, c, d)``: whether a word starts at ``c``, whether
-    one ends at ``b``, and whether ``c`` is a ``.``/``,`` inside a word (a number: the regex decides)."""
+_STARTS, _ENDS, _NUMBER_SEP_INSIDE = 1, 2, 4  # bits of the window table
+
+
+def _window_table() -> Any:
+    """Over the classes of 4 consecutive characters ``(a, b, c, d)`` (code ``((a*6 + b)*6 + c)*6 + d``):
+    bit ``_STARTS`` if a word starts at ``c``, ``_ENDS`` if one ends at ``b``, ``_NUMBER_SEP_INSIDE`` if ``c``
+    is a ``.``/``,`` inside a word (a number: the regex decides)."""
     import numpy as np
 
-    size = _CLASSES**4
-    starts = np.zeros(size, dtype=bool)
-    ends = np.zeros(size, dtype=bool)
-    number_seps = np.zeros(size, dtype=bool)
+    table = np.zeros(_CLASSES**4, dtype=np.uint8)
     for a in range(_CLASSES):
         for b in range(_CLASSES):
             for c in range(_CLASSES):
                 for d in range(_CLASSES):
                     code = ((a * _CLASSES + b) * _CLASSES + c) * _CLASSES + d
                     if _in_word(b, c, d):
-                        number_seps[code] = c == _NUMBER_SEP
-                        starts[code] = not _in_word(a, b, c) or _NUL in (b, c)
-                    if _in_word(a, b, c):
-                        ends[code] = not _in_word(b, c, d) or _NUL in (b, c)
-    return starts, ends, number_seps
+                        if c == _NUMBER_SEP:
+                            table[code] |= _NUMBER_SEP_INSIDE
+                        if not _in_word(a, b, c) or _NUL in (b, c):
+                            table[code] |= _STARTS
+                    if _in_word(a, b, c) and (not _in_word(b, c, d) or _NUL in (b, c)):
+                        table[code] |= _ENDS
+    return table
 
 
 @functools.lru_cache(maxsize=1)
-def _scan_tables() -> tuple[Any, Any, Any, Any, Any]:
+def _scan_tables() -> tuple[Any, Any, Any]:
     import numpy as np
 
     ascii_classes = np.array([_char_class(chr(i)) for i in range(128)], dtype=np.uint16)
     masks = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
-    return (ascii_classes, *_window_tables(), masks)
+    return ascii_classes, _window_table(), masks
 
 
 @attrs.frozen(slots=True, eq=False)
@@ -703,28 +706,34 @@ def scan_words(text: str) -> WordScan:
     located with numpy; see the section comment above."""
     import numpy as np
 
-    ascii_classes, starts_at, ends_at, number_seps_at, masks = _scan_tables()
+    ascii_classes, window_table, masks = _scan_tables()
     n = len(text)
+    padded = np.zeros(n + 4, dtype=np.uint16)  # two characters of class OTHER before the text and after it
+    classes = padded[2 : n + 2]
     if text.isascii():
         raw = text.encode("ascii")
-        classes = ascii_classes[np.frombuffer(raw, dtype=np.uint8)]
+        np.take(ascii_classes, np.frombuffer(raw, dtype=np.uint8), out=classes)
         outside_ascii = None
     else:
         codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
         ascii_ = codes < 128
-        classes = ascii_classes[np.where(ascii_, codes, 0)]
+        np.take(ascii_classes, np.where(ascii_, codes, 0), out=classes)
         outside_ascii = np.flatnonzero(~ascii_)
         distinct, which = np.unique(codes[outside_ascii], return_inverse=True)
         classes[outside_ascii] = np.array([_char_class(chr(c)) for c in distinct.tolist()], dtype=np.uint16)[which]
         raw = np.where(ascii_, codes, 0xFF).astype(np.uint8).tobytes()  # such words are not keyed anyway
-    padded = np.zeros(n + 4, dtype=np.uint16)  # two characters of class OTHER before the text and after it
-    padded[2 : n + 2] = classes
-    window = ((padded[:-3] * _CLASSES + padded[1:-2]) * _CLASSES + padded[2:-1]) * _CLASSES + padded[3:]
-    starts = np.flatnonzero(starts_at[window[:n]])
-    ends = np.flatnonzero(ends_at[window[1:]]) + 1
+    pairs = padded[:-1] * _CLASSES
+    pairs += padded[1:]
+    window = pairs[:-2] * (_CLASSES * _CLASSES)
+    window += pairs[2:]
+    flags = window_table[window]  # flags[j]: the window (j-2, j-1, j, j+1)
+    marked = np.flatnonzero(flags)  # one pass over the text; the rest works on the few marked characters
+    bits = flags[marked]
+    starts = marked[(bits & _STARTS) != 0]
+    ends = marked[(bits & _ENDS) != 0]  # flags[j] marks a word ending at j - 1: its end (exclusive) is j
     lengths = ends - starts
     irregular = lengths > 16
-    odd = np.flatnonzero(number_seps_at[window[:n]])
+    odd = marked[(bits & _NUMBER_SEP_INSIDE) != 0]
     if outside_ascii is not None:
         odd = np.concatenate((odd, outside_ascii))
     if len(odd):

@@ -167,15 +167,17 @@ class _KeyTable:
         """The number of every key (-1: not in the table)."""
         mask = (1 << self.bits) - 1
         slots = self._slots(lo, hi)
-        found = np.full(len(lo), -1, dtype=np.int32)
-        todo = np.arange(len(lo))
-        while len(todo):
+        found = self.values[slots]
+        hit = (self.lo[slots] == lo) & (self.hi[slots] == hi)  # an empty slot holds (0, 0), the NUL's key,
+        todo = np.flatnonzero(~hit & (found >= 0))  # which sits where probing for it never meets an empty slot
+        found[~hit] = -1
+        while len(todo):  # an occupied slot holding another key: probe the next one
+            slots[todo] = (slots[todo] + 1) & mask
             at = slots[todo]
             value = self.values[at]
-            hit = (value >= 0) & (self.lo[at] == lo[todo]) & (self.hi[at] == hi[todo])
+            hit = (self.lo[at] == lo[todo]) & (self.hi[at] == hi[todo])
             found[todo[hit]] = value[hit]
-            todo = todo[(value >= 0) & ~hit]  # an occupied slot holding another key: probe the next one
-            slots[todo] = (slots[todo] + 1) & mask
+            todo = todo[~hit & (value >= 0)]
         return found
 
     def put(self, lo: np.ndarray, hi: np.ndarray, values: np.ndarray) -> None:
