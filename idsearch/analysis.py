@@ -716,12 +716,11 @@ def scan_words(text: str) -> WordScan:
         outside_ascii = None
     else:
         codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        ascii_ = codes < 128
-        np.take(ascii_classes, np.where(ascii_, codes, 0), out=classes)
-        outside_ascii = np.flatnonzero(~ascii_)
+        np.take(ascii_classes, codes, out=classes, mode="clip")  # the others are classified below
+        outside_ascii = np.flatnonzero(codes >= 128)
         distinct, which = np.unique(codes[outside_ascii], return_inverse=True)
         classes[outside_ascii] = np.array([_char_class(chr(c)) for c in distinct.tolist()], dtype=np.uint16)[which]
-        raw = np.where(ascii_, codes, 0xFF).astype(np.uint8).tobytes()  # such words are not keyed anyway
+        raw = codes.astype(np.uint8).tobytes()  # a word with a character outside ASCII is not keyed: its bytes do not matter
     pairs = padded[:-1] * _CLASSES
     pairs += padded[1:]
     window = pairs[:-2] * (_CLASSES * _CLASSES)

@@ -261,7 +261,7 @@ def test_words_of_only_apostrophes_analyze_to_nothing(analyzer, text):
 
 # -- the vectorized batch tokenizer (the indexing path) equals the regex, word for word ---------------------
 
-from idsearch.analysis import _TOKEN_RE, scan_words  # noqa: E402
+from idsearch.analysis import _TOKEN_RE, scan_words
 
 _TRICKY = "ab9z0-.,'`_ \x00\u2010\u2019\u02bcé٣\u00ad\u201c"
 
