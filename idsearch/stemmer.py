@@ -18,6 +18,7 @@ for differential tests and benchmarks.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.resources
 import os
@@ -31,8 +32,10 @@ __all__ = [
     "CorrectedStemmer",
     "ReferenceStemmer",
     "SastrawiStemmer",
+    "attested_roots",
     "load_dictionary",
     "packaged_dictionary_path",
+    "passive_counts",
 ]
 
 DictionarySource = Iterable[str] | str | os.PathLike[str] | None
@@ -119,6 +122,7 @@ def _build_stem_parts(
     prefix_order: bool = False,
     tail: bool = True,
     confix_first: bool = True,
+    recoded_first: bool = False,
 ) -> _StemParts:
     """The stemming stages for one dictionary; ``stem_word`` is PySastrawi's stem.
 
@@ -126,7 +130,8 @@ def _build_stem_parts(
     rules and ``ku-``/``kau-`` (rules 37-42) apply only to the word as given, not after another prefix
     was removed; ``tail=False``: they never apply; ``prefix_order``: after ``meN-``/``peN-`` only a
     ``pe``/``be`` prefix (``per-``, ``ber-``) is removed; ``confix_first=False``: no confix precedence
-    adjustment (suffixes always first)."""
+    adjustment (suffixes always first); ``recoded_first``: where ``meN-``/``peN-`` leave two readings
+    (rules 13, 15, 17, 18, 26, 28, 30, 31), the recoded one (``mengawal`` -> ``kawal``) is tried first."""
     vowels, consonants, consonants_no_r, consonants_35 = (
         _VOWELS,
         _CONSONANTS,
@@ -183,8 +188,10 @@ def _build_stem_parts(
                 if c3 in bfv:  # 11: mem{b,f,v} -> {b,f,v}
                     return w[3:]
                 if c3 in vowels:  # 13: memV -> mV | pV
-                    x = "m" + w[3:]
-                    return x if x in roots else "p" + w[3:]
+                    x, y = "m" + w[3:], "p" + w[3:]
+                    if recoded_first:
+                        x, y = y, x
+                    return x if x in roots else y
                 if c3 == "p":
                     c4 = w[4:5]
                     if c4 == "e":  # 12: mempe -> pe
@@ -195,14 +202,18 @@ def _build_stem_parts(
                 if c3 in cdjstz:  # 14: men{c,d,j,s,t,z} -> {c,d,j,s,t,z}
                     return w[3:]
                 if c3 in vowels:  # 15: menV -> nV | tV
-                    x = "n" + w[3:]
-                    return x if x in roots else "t" + w[3:]
+                    x, y = "n" + w[3:], "t" + w[3:]
+                    if recoded_first:
+                        x, y = y, x
+                    return x if x in roots else y
                 if c3 == "g":
                     c4 = w[4:5]
                     if c4 in ghqk:  # 16: meng{g,h,q,k} -> {g,h,q,k}
                         return w[4:]
                     if c4 in vowels:  # 17: mengV -> V | kV | (menge ->) | ngV
                         x = w[4:]
+                        if recoded_first and "k" + x in roots:
+                            return "k" + x
                         if x in roots:
                             return x
                         if "k" + x in roots:
@@ -211,8 +222,10 @@ def _build_stem_parts(
                             return w[5:]
                         return "ng" + x
                 elif c3 == "y" and w[4:5] in vowels:  # 18: menyV -> nyV | sV
-                    x = "ny" + w[4:]
-                    return x if x in roots else "s" + w[4:]
+                    x, y = "ny" + w[4:], "s" + w[4:]
+                    if recoded_first:
+                        x, y = y, x
+                    return x if x in roots else y
         elif head == "pe":
             if c2 in wy and c3 in vowels:  # 20: pe{w,y}V -> {w,y}V
                 return w[2:]
@@ -229,20 +242,26 @@ def _build_stem_parts(
                 if c3 in bfv:  # 25: pem{b,f,v} -> {b,f,v}
                     return w[3:]
                 if c3 in vowels:  # 26: pemV -> mV | pV
-                    x = "m" + w[3:]
-                    return x if x in roots else "p" + w[3:]
+                    x, y = "m" + w[3:], "p" + w[3:]
+                    if recoded_first:
+                        x, y = y, x
+                    return x if x in roots else y
             elif c2 == "n":
                 if c3 in cdjstz:  # 27: pen{c,d,j,s,t,z} -> {c,d,j,s,t,z}
                     return w[3:]
                 if c3 in vowels:  # 28: penV -> nV | tV
-                    x = "n" + w[3:]
-                    return x if x in roots else "t" + w[3:]
+                    x, y = "n" + w[3:], "t" + w[3:]
+                    if recoded_first:
+                        x, y = y, x
+                    return x if x in roots else y
                 if c3 == "g":
                     c4 = w[4:5]
                     if c4 in consonants:  # 29: pengC -> C
                         return w[4:]
                     if c4 in vowels:  # 30: pengV -> V | kV | (penge ->); falls through otherwise
                         x = w[4:]
+                        if recoded_first and "k" + x in roots:
+                            return "k" + x
                         if x in roots:
                             return x
                         if "k" + x in roots:
@@ -250,8 +269,10 @@ def _build_stem_parts(
                         if c4 == "e":
                             return w[5:]
                 elif c3 == "y" and w[4:5] in vowels:  # 31: penyV -> nyV | sV
-                    x = "ny" + w[4:]
-                    return x if x in roots else "s" + w[4:]
+                    x, y = "ny" + w[4:], "s" + w[4:]
+                    if recoded_first:
+                        x, y = y, x
+                    return x if x in roots else y
             elif c2 == "l":
                 if w == "pelajar":  # 32: pelajar -> ajar, pelV -> lV
                     return "ajar"
@@ -488,6 +509,9 @@ CORRECTION_RULES: tuple[str, ...] = (
     "unknown_nya",
     "unknown_confix",
     "unknown_nasal",
+    "attested_roots",
+    "passive_reading",
+    "confix_i",
 )
 """Every correction :class:`CorrectedStemmer` knows (see its docstring); ``DEFAULT_CORRECTIONS`` is the
 measured subset that ``rules=None`` means."""
@@ -495,11 +519,38 @@ measured subset that ``rules=None`` means."""
 DEFAULT_CORRECTIONS: tuple[str, ...] = CORRECTION_RULES
 
 
+def _data_lines(name: str) -> list[str]:
+    """The entries of the packaged data file ``idsearch/data/<name>`` (``#`` starts a comment)."""
+    path = importlib.resources.files("idsearch").joinpath("data", name)
+    text = path.read_text(encoding="utf-8")
+    return [line for line in (raw.split("#", 1)[0].strip() for raw in text.splitlines()) if line]
+
+
+@functools.cache
+def attested_roots() -> frozenset[str]:
+    """The corpus-attested roots of the ``attested_roots`` correction (``idsearch/data/attested_roots.txt``,
+    derived from the news corpus by ``tools/derive_stem_evidence.py``)."""
+    return frozenset(_data_lines("attested_roots.txt"))
+
+
+@functools.cache
+def passive_counts() -> dict[str, int]:
+    """``di-`` word -> its count in the news corpus, the evidence of the ``passive_reading`` correction
+    (``idsearch/data/passive_forms.txt``, derived by ``tools/derive_stem_evidence.py``)."""
+    counts: dict[str, int] = {}
+    for number, line in enumerate(_data_lines("passive_forms.txt"), 1):
+        word, _, count = line.partition(" ")
+        if not count.isdigit():
+            raise ValueError(f"idsearch/data/passive_forms.txt: entry {number} {line!r} is not 'word count'")
+        counts[word] = int(count)
+    return counts
+
+
 class CorrectedStemmer(SastrawiStemmer):
     """Sastrawi with corrections for known classes of wrong stems (not PySastrawi-exact).
 
     Each rule except the ``unknown_*`` ones only ever replaces PySastrawi's stem by another root of the
-    dictionary:
+    dictionary (with ``attested_roots``, the dictionary and the corpus-attested roots):
 
     - ``tail_once``: the infix rules (``C-er-V``, ``C-el-V``, ``C-em-V``, ``C-in-V``) and ``ku-``/``kau-``
       apply to the word itself, not after another prefix was removed (``dikurangi`` -> ``kurang``, not
@@ -519,6 +570,10 @@ class CorrectedStemmer(SastrawiStemmer):
       ``menerangi`` -> ``terang``).
     - ``ber_an``: a ``ber-...-an``/``-lah`` word read suffix-first (no confix precedence) when that
       reaches a longer root (``bersihkan`` -> ``bersih``, not ``sih``; ``berkenalan`` -> ``kenal``).
+    - ``confix_i``: the same for ``di-``/``ter-`` ... ``-i``, which PySastrawi reads prefix-first: when
+      reading ``-i`` first reaches a longer root that contains the prefix-first one, the root's own
+      ``se-``/``pe-``/``ter-`` was no prefix (``disepakati`` -> ``sepakat``, not ``pakat``;
+      ``diterangi`` -> ``terang``). Only after ``di-``/``ter-``, which keep the root's first letter.
     - ``se_whole``: ``se-`` joins a whole root and takes no ``-i``/``-is``/``-kan``, so ``se-X`` with
       a root ``X`` is ``X`` (``sebaris`` -> ``baris``, not ``sebar``).
     - ``verb_an``: ``di-``/``meN-`` take no ``-an`` (only ``-kan``/``-i``), so in ``di-X-an``/``meN-X-an``
@@ -531,6 +586,17 @@ class CorrectedStemmer(SastrawiStemmer):
       consonant, ``mem-b/f/v``, ``men-c/d/j/z``, ``meng-g/h/k/q`` (``menghimbau`` -> ``himbau``). These
       three are the only rules whose stem may be outside the dictionary; a bare prefix or a bare
       ``-an`` is left alone because names carry them (``bernard``, ``kalimantan``).
+    - ``attested_roots``: roots the dictionary lacks join it (:func:`attested_roots`, derived from the news
+      corpus by ``tools/derive_stem_evidence.py``: common lowercase words that are the base of at least
+      three distinct prefixed corpus words, and in which the dictionary finds no root (``rinci``,
+      ``analisa``) or which are ``se-`` words taking the nasal prefix on their own ``s``
+      (``menyetujui``: ``setuju``). ``persetujuan`` -> ``setuju``, not ``tuju``. The roots are part of
+      :attr:`roots` and so of the dictionary hash.
+    - ``passive_reading``: ``meN-``/``peN-`` hide the first consonant of a root, so some words have two
+      readings that are both roots (``mengawal``: ``awal`` or ``kawal``). The passive ``di-`` keeps that
+      consonant, so the reading whose ``di-`` form the news corpus has more often wins
+      (:func:`passive_counts`): first with the word's own ending (``dikawal`` 70 against ``diawal`` 13;
+      ``mengawali``: ``diawali``), then bare, then with any usual verb ending; unattested: Sastrawi's.
 
     Every rule was kept because it raises exact-match accuracy on the gold sets in ``../shared/stemming``
     (never lowering either) and removing any one of them lowers it (see ``tests/test_stemmer_control.py``). Rules that were tried
@@ -560,6 +626,8 @@ class CorrectedStemmer(SastrawiStemmer):
                 f"unknown stemmer corrections {unknown}: expected some of {', '.join(CORRECTION_RULES)}"
             )
         self._rules: frozenset[str] = frozenset(chosen)
+        if "attested_roots" in self._rules:
+            self._roots = self._roots | attested_roots()
         self._stem_word = _build_corrected(self._roots, self._rules)
 
     @property
@@ -572,6 +640,8 @@ class CorrectedStemmer(SastrawiStemmer):
 
 
 _PARTICLES = ("lah", "kah", "tah", "pun")
+_PASSIVE_ENDINGS = ("", "i", "kan", "nya", "inya", "kannya")
+_PASSIVE_LEVELS = (0, 1, 2)  # the same ending, the bare root, any usual ending
 _ONSET_SECOND = frozenset("aiueorlywh")  # what may follow a first consonant (tr-, pl-, ny-, kh-, sw-)
 
 
@@ -585,12 +655,19 @@ def _build_corrected(roots: frozenset[str], rules: frozenset[str]) -> Callable[[
         roots, tail_once=tail_once, prefix_order=prefix_order, confix_first=False
     ).stem_singular
     bare_prefixes = _build_stem_parts(roots, prefix_order=prefix_order, tail=False).remove_prefixes
+    passive_reading = "passive_reading" in rules
+    recoded_parts = _build_stem_parts(
+        roots, tail_once=tail_once, prefix_order=prefix_order, recoded_first=True
+    )
+    recoded, recoded_prefixes = recoded_parts.stem_singular, recoded_parts.remove_prefixes
+    passive = passive_counts() if passive_reading else {}
     particle_root = "particle_root" in rules
     kept = tuple(s for s in ("is", "i") if f"keep_{s}" in rules)  # longest first
     kan_an = "kan_an" in rules
     wan = "wan" in rules
     ketidak = "ketidak" in rules
     ber_an = "ber_an" in rules
+    confix_i = "confix_i" in rules
     se_whole = "se_whole" in rules
     verb_an = "verb_an" in rules
     unknown_nya = "unknown_nya" in rules
@@ -624,6 +701,28 @@ def _build_corrected(roots: frozenset[str], rules: frozenset[str]) -> Callable[[
                 return w[cut:]
         return w
 
+    def evidence(word: str, root: str, level: int) -> int:
+        """How often the news corpus has ``root`` behind the passive ``di-``: with the ending ``word`` has
+        after the root (level 0), bare (level 1), or with any of the usual verb endings (level 2)."""
+        if level == 1:
+            return passive.get("di" + root, 0)
+        if level == 2:
+            return sum(passive.get("di" + root + ending, 0) for ending in _PASSIVE_ENDINGS)
+        core = root[1:]  # meN-/peN- change only the first letter
+        cut = word.rfind(core)
+        return passive.get("di" + root + word[cut + len(core) :], 0) if cut >= 0 else 0
+
+    def passive_choice(word: str, r: str, alt: str) -> str:
+        """Of two readings ``r`` and ``alt`` of a ``meN-``/``peN-`` word, the one whose ``di-`` form the
+        corpus attests more often (``r`` when neither is attested)."""
+        if alt == r or alt not in roots:
+            return r
+        for level in _PASSIVE_LEVELS:
+            mine, other = evidence(word, r, level), evidence(word, alt, level)
+            if mine or other:
+                return alt if other > mine else r
+        return r
+
     def stem_singular(word: str) -> str:
         if word in roots or len(word) <= 3:
             return base(word)
@@ -649,6 +748,8 @@ def _build_corrected(roots: frozenset[str], rules: frozenset[str]) -> Callable[[
         ):
             alt = remove_prefixes(w1, False)
             if alt in roots:
+                if passive_reading and w1[:2] == "me":
+                    alt = passive_choice(w1, alt, recoded_prefixes(w1, False))
                 return alt
         if wan and w1 not in roots:
             stripped = w1[:-3] if w1.endswith("wan") else w1[:-4] if w1.endswith("wati") else ""
@@ -659,9 +760,18 @@ def _build_corrected(roots: frozenset[str], rules: frozenset[str]) -> Callable[[
         r = base(word)
         if r not in roots:
             return unknown(word) if unknown_nya or unknown_confix or unknown_nasal else r
+        if passive_reading and word[:2] in ("me", "pe"):
+            alt = recoded(word)
+            r = passive_choice(word, r, base(word) if alt == r else alt)
         if ber_an and word[:2] == "be" and word.endswith(("an", "lah")):
             alt = suffixes_first(word)
             if alt in roots and len(alt) > len(r):
+                r = alt
+        if confix_i and w1.endswith("i") and (w1[:2] == "di" or w1[:3] == "ter"):
+            # di-/ter-...-i: PySastrawi strips the prefixes first and may take the root's own se-/pe-/ter-
+            # for another prefix; reading -i first keeps the whole root when that is a root containing it
+            alt = suffixes_first(word)
+            if alt in roots and len(alt) > len(r) and r in alt:
                 r = alt
         if (
             se_whole

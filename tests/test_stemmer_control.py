@@ -115,13 +115,16 @@ RULE_EXAMPLES = {
     "kan_an": ("pergerakan", "gera", "gerak"),
     "wan": ("karyawan", "karyawan", "karya"),
     "ketidak": ("ketidakadilan", "ketidakadilan", "adil"),
-    "prefix_order": ("menyeberangi", "rang", "seberang"),  # no se-/ber- after meny-
+    "prefix_order": ("mendiami", "ami", "diam"),  # no di- after men-
     "ber_an": ("bersihkan", "sih", "bersih"),  # ber- + bersih + -kan, not ber- + sih
     "se_whole": ("sebaris", "sebar", "baris"),  # se- takes no -is
     "verb_an": ("menelan", "tel", "telan"),  # meN- takes no -an
     "unknown_nya": ("fiturnya", "fiturnya", "fitur"),
     "unknown_confix": ("kelembaban", "kelembaban", "lembab"),
     "unknown_nasal": ("menghimbau", "menghimbau", "himbau"),
+    "attested_roots": ("persetujuan", "tuju", "setuju"),  # setuju: a root attested in the news corpus
+    "passive_reading": ("mengawal", "awal", "kawal"),  # dikawal, not diawal, in the news corpus
+    "confix_i": ("disepakati", "pakat", "sepakat"),  # di-sepakat-i: -i first keeps the root's se-
 }
 
 
@@ -184,9 +187,10 @@ def test_corrections_raise_gold_accuracy() -> None:
     assert _correct(plain, unimorph) == 16_115 and _correct(plain, ud) == 1_007  # PySastrawi: 0.9250, 0.9655
     um_acc = _correct(corrected, unimorph) / len(unimorph)
     ud_acc = _correct(corrected, ud) / len(ud)
-    # measured: 0.9472 (16,501 / 17,421) and 0.9789 (1,021 / 1,043)
-    assert um_acc >= 0.947
-    assert ud_acc >= 0.975
+    # measured: 0.9534 (16,610 / 17,421) and 0.9837 (1,026 / 1,043); the targets: 0.95, and
+    # no lower than PySastrawi on UD-CSUI
+    assert um_acc >= 0.95
+    assert ud_acc >= 0.98
 
 
 @pytest.mark.parametrize("rule", CORRECTION_RULES)
