@@ -138,15 +138,32 @@ class System:
 
 
 class Idsearch(System):
-    def __init__(self, workers: int | None, cached: bool = True) -> None:
+    """idsearch with ``workers`` processes; ``mode`` says what the analyzer knows before the build:
+
+    - ``"cold"``: nothing (a fresh analyzer: every distinct word is stemmed during the build);
+    - ``"warm"``: the warm analyzer object itself, as in a process that has indexed before (stems cached,
+      and its words already numbered by the writer's vocabulary);
+    - ``"disk"``: a new analyzer given the warm one's word cache, as when an index is reopened from disk
+      (stems cached; words numbered again)."""
+
+    def __init__(self, workers: int | None, mode: str = "warm") -> None:
         self.workers = workers or os.cpu_count() or 1
-        self.cached = cached
-        self.name = f"idsearch w={self.workers}" + ("" if cached else " cold")
+        self.mode = mode
+        self.cached = mode != "cold"
+        suffix = {"cold": " cold", "warm": "", "disk": " stems from disk"}[mode]
+        self.name = f"idsearch w={self.workers}{suffix}"
 
     def build(self, docs: Sequence[dict[str, Any]], path: Path, analyzer: Any) -> Any:
+        from idsearch.analysis import Analyzer
         from idsearch.index import Index
 
-        ix = Index.create(path, analyzer=analyzer if self.cached else None)
+        if self.mode == "cold":
+            analyzer = None
+        elif self.mode == "disk":
+            restored = Analyzer(analyzer.spec)
+            restored.word_cache.update(analyzer.word_cache)
+            analyzer = restored
+        ix = Index.create(path, analyzer=analyzer)
         with ix.writer(workers=self.workers) as w:
             for doc in docs:
                 w.add(doc)
@@ -302,10 +319,11 @@ PEERS: dict[str, Callable[[], System]] = {"whoosh": Whoosh, "bm25s": Bm25s, "tan
 
 
 def make_system(name: str) -> System:
-    """``idsearch``/``idsearch-cold`` with ``:workers`` (``idsearch:1``, ``idsearch-cold:0`` = all cores), or a peer."""
+    """``idsearch``/``idsearch-cold``/``idsearch-disk`` with ``:workers`` (``idsearch:1``, ``idsearch-cold:0`` = all cores), or a peer."""
     if name.startswith("idsearch"):
         base, _, workers = name.partition(":")
-        return Idsearch(int(workers or 0) or None, cached=base == "idsearch")
+        mode = {"idsearch": "warm", "idsearch-cold": "cold", "idsearch-disk": "disk"}[base]
+        return Idsearch(int(workers or 0) or None, mode=mode)
     return PEERS[name]()
 
 

@@ -38,7 +38,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning", "ignore::Deprec
 
 CORES = os.cpu_count() or 1
 # idsearch first: the peers' ratios refer to "idsearch w=1" measured earlier in the same run
-SYSTEMS = ["idsearch-cold:1", "idsearch:1", f"idsearch-cold:{CORES}", f"idsearch:{CORES}", "whoosh", "bm25s", "tantivy"]
+SYSTEMS = ["idsearch-cold:1", "idsearch:1", "idsearch-disk:1", f"idsearch-cold:{CORES}", f"idsearch:{CORES}",
+           f"idsearch-disk:{CORES}", "whoosh", "bm25s", "tantivy"]
 
 
 @pytest.fixture(scope="module", autouse=True)
