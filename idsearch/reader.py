@@ -119,8 +119,9 @@ class IndexReader:
             total = sum(int(np.asarray(s.fields[field].lengths, dtype=np.int64)[s.live].sum()) for s in self.segments)
             self.avglen[field] = total / self.doc_count if self.doc_count else 0.0
         self._norms: dict[tuple[int, str, float], np.ndarray] = {}
-        self._leaf_cache: OrderedDict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._leaf_cache: OrderedDict[tuple[Any, ...], tuple[np.ndarray, ...]] = OrderedDict()
         self._leaf_cache_bytes = 0
+        self._positions_of: dict[tuple[Any, ...], list[np.ndarray]] = {}  # the segments' position arrays, by key
 
     def close(self) -> None:
         for s in self.segments:
@@ -158,11 +159,7 @@ class IndexReader:
             cache.move_to_end(key)
             return hit
         value = self._compute_leaf_tf(node, seg, weights)
-        cache[key] = value
-        self._leaf_cache_bytes += value[0].nbytes + value[1].nbytes
-        while self._leaf_cache_bytes > LEAF_CACHE_BYTES and len(cache) > 1:
-            _k, (d, t) = cache.popitem(last=False)
-            self._leaf_cache_bytes -= d.nbytes + t.nbytes
+        self._cache_put(key, value)
         return value
 
     def _compute_leaf_tf(self, node: TermNode | PhraseNode, seg: int, weights: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -300,47 +297,42 @@ class IndexReader:
         weights: Mapping[str, float],
         sort: str,
     ) -> tuple[list[Match], int]:
-        """An OR of terms over the same fields (plus filters): every term of a segment at once."""
+        """An OR of terms over the same fields (plus filters): every term at once, over all segments as one
+        space of documents (segment after segment, so ties still go by segment, then document)."""
         boosts = np.array([t.boost for t in terms], dtype=np.float64)
         nterms = len(terms)
-        gathered: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = []
-        df = np.zeros(nterms, dtype=np.int64)
-        for seg in range(len(self.segments)):
-            parts = [self._leaf_tf(t, seg, weights) for t in terms]
-            lens = np.fromiter((len(d) for d, _tf in parts), dtype=np.int64, count=nterms)
-            df += lens
-            if not lens.any():
-                gathered.append(None)
-                continue
-            docs = np.concatenate([d for d, _tf in parts])
-            tfs = np.concatenate([tf for _d, tf in parts])
-            gathered.append((np.repeat(np.arange(nterms), lens), docs, tfs))
+        parts = [self._global_leaf_tf(t, weights) for t in terms]
+        df = np.fromiter((len(d) for d, _tf in parts), dtype=np.int64, count=nterms)
         n_docs = self.doc_count
         idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
         k1 = self.schema.k1
-        per_segment: list[tuple[np.ndarray | None, np.ndarray | None]] = []
-        for seg, segment in enumerate(self.segments):
-            item = gathered[seg]
-            if item is None:
-                per_segment.append((None, np.zeros(segment.ndocs, dtype=bool)))
-                continue
-            term_of, docs, tfs = item
+        bases = self._bases
+        total_docs = int(bases[-1])
+        if df.any():
+            docs = np.concatenate([d for d, _tf in parts])
+            tfs = np.concatenate([tf for _d, tf in parts])
+            term_of = np.repeat(np.arange(nterms), df)
             contrib = saturate(tfs, k1, idf[term_of], boosts[term_of], self.schema.delta)
-            scores = np.bincount(docs, weights=contrib, minlength=segment.ndocs)
-            mask = scores > 0
-            if filters:
-                ctx = _SegmentContext(self, seg, {}, {}, {}, k1)
-                for f in filters:
-                    mask &= ctx.evaluate(f)[1]  # type: ignore[operator]
-            per_segment.append((scores, mask))
+            scores = np.bincount(docs, weights=contrib, minlength=total_docs)
+        else:
+            scores = np.zeros(total_docs)
+        mask = scores > 0
+        for f in filters:
+            mask &= np.concatenate(
+                [_SegmentContext(self, seg, {}, {}, {}, k1).evaluate(f)[1] for seg in range(len(self.segments))]
+            )
+        if sort != "score":
+            per_segment = [(scores[a:b], mask[a:b]) for a, b in zip(bases[:-1].tolist(), bases[1:].tolist())]
+            return self._select(per_segment, limit, sort)
         words = [i for i, t in enumerate(terms) if not _is_exact(t)]  # exact-form clauses are not words
         pairs = [(a, b) for a, b in zip(words, words[1:]) if terms[a].term != terms[b].term]
         weight_of_proximity = self.schema.proximity if pairs else 0.0
         lead = self.schema.lead if words else 0.0
-        if not (weight_of_proximity or lead) or sort != "score":
-            return self._select(per_segment, limit, sort)
+        if not (weight_of_proximity or lead):
+            scores, segs, docs, total = self._select_global(scores, mask, limit)
+            return _as_matches(scores, segs, docs), total
         depth = max(limit or 0, PROXIMITY_DEPTH) if limit is not None else None
-        scores, segs, docs, total = self._select_arrays(per_segment, depth, sort)
+        scores, segs, docs, total = self._select_global(scores, mask, depth)
         word_pairs = [(terms[a].term, terms[b].term) for a, b in pairs] if weight_of_proximity else []
         first, keys, rows = self._gather_positions(segs, docs, [terms[i].term for i in words],
                                                    terms[words[0]].fields, {t for pair in word_pairs for t in pair})
@@ -355,60 +347,131 @@ class IndexReader:
             order = order[:limit]
         return _as_matches(scores[order], segs[order], docs[order]), total
 
-    def _gather_positions(
-        self, segs: np.ndarray, docs_of: np.ndarray, words: Sequence[str], fields: Sequence[str], with_keys: set[str]
-    ) -> tuple[dict[str, np.ndarray], dict[tuple[int, str, str], np.ndarray], dict[int, np.ndarray]]:
-        """Positions of the query words in the matches to rerank, each word looked up once per field:
-        ``first[field]`` is (words x matches), the first position of each word in each match (-1: absent);
-        ``rows[segment]`` are the indices of the segment's matches in doc order; for the words in
-        ``with_keys``, ``keys[(segment, field, word)]`` holds ``row << 32 | position`` of every occurrence,
-        ``row`` being an index into ``rows[segment]``."""
-        first = {f: np.full((len(words), len(docs_of)), -1, dtype=np.int64) for f in fields}
-        keys: dict[tuple[int, str, str], np.ndarray] = {}
-        rows_of: dict[int, np.ndarray] = {}
-        for seg in np.unique(segs).tolist():
-            rows = np.flatnonzero(segs == seg)
-            rows = rows_of[seg] = rows[np.argsort(docs_of[rows])]
-            docs = docs_of[rows]
-            segment = self.segments[seg]
-            for field in fields:
-                fr = segment.fields[field]
-                for k, term in enumerate(words):
-                    i = fr.term_index(term)
-                    if i < 0:
-                        continue
-                    a, b = int(fr.tpost[i]), int(fr.tpost[i + 1])
-                    pdocs = fr.docs[a:b]
-                    where = np.minimum(np.searchsorted(pdocs, docs), len(pdocs) - 1)
-                    hit = pdocs[where] == docs
-                    if not hit.any():
-                        continue
-                    post = where[hit]
-                    tf = fr.tf[a:b]
-                    begin = int(fr.tpos[i]) + self._posting_starts(seg, field, i, tf)[post]
-                    first[field][k, rows[hit]] = fr.pos[begin]
-                    if term in with_keys and (seg, field, term) not in keys:
-                        lens = tf[post].astype(np.int64)
-                        offsets = np.repeat(begin - (np.cumsum(lens) - lens), lens) + np.arange(int(lens.sum()))
-                        row = np.repeat(np.flatnonzero(hit).astype(np.int64), lens)
-                        keys[(seg, field, term)] = (row << 32) | fr.pos[offsets].astype(np.int64)
-        return first, keys, rows_of
+    @property
+    def _bases(self) -> np.ndarray:
+        """Where each segment's documents start in the reader's one space of documents (and the end)."""
+        bases = getattr(self, "_bases_cache", None)
+        if bases is None:
+            bases = self._bases_cache = np.concatenate(([0], np.cumsum([s.ndocs for s in self.segments]))).astype(np.int64)
+        return bases
 
-    def _posting_starts(self, seg: int, field: str, term_index: int, tf: np.ndarray) -> np.ndarray:
-        """Offset of each posting's positions within its term (cached: frequent terms recur)."""
-        key = ("starts", seg, field, term_index)
+    def _global_leaf_tf(self, node: TermNode, weights: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_leaf_tf` over every segment at once: documents numbered segment after segment."""
+        if len(self.segments) == 1:
+            return self._leaf_tf(node, 0, weights)
+        key = ("all", node.term, node.fields, tuple(weights[f] for f in node.fields))
         cache = self._leaf_cache
         hit = cache.get(key)
         if hit is not None:
             cache.move_to_end(key)
-            return hit[0]
-        starts = np.cumsum(tf, dtype=np.int64) - tf
-        cache[key] = (starts, np.zeros(0))
-        self._leaf_cache_bytes += starts.nbytes
+            return hit
+        parts = [self._compute_leaf_tf(node, seg, weights) for seg in range(len(self.segments))]  # not kept twice
+        bases = self._bases
+        value = (
+            np.concatenate([docs + bases[seg] for seg, (docs, _tf) in enumerate(parts)]),
+            np.concatenate([tf for _docs, tf in parts]),
+        )
+        self._cache_put(key, value)
+        return value
+
+    def _select_global(self, scores: np.ndarray, mask: np.ndarray, limit: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """(scores, segments, docs) of the best ``limit`` matches of the reader's document space, best first,
+        ties by document order, and the number of matches."""
+        docs = np.flatnonzero(mask)
+        total = len(docs)
+        match_scores = scores[docs]
+        if limit is not None and total > limit:
+            keep = top_k(match_scores, limit)  # best first, ties by lower index: by document order
+        else:
+            keep = np.lexsort((docs, -match_scores))
+            if limit is not None:
+                keep = keep[:limit]
+        docs, match_scores = docs[keep], match_scores[keep]
+        segs = np.searchsorted(self._bases, docs, side="right") - 1
+        return match_scores, segs, docs - self._bases[segs], total
+
+    def _gather_positions(
+        self, segs: np.ndarray, docs_of: np.ndarray, words: Sequence[str], fields: Sequence[str], with_keys: set[str]
+    ) -> tuple[dict[str, np.ndarray], dict[tuple[int, str, str], np.ndarray], dict[int, np.ndarray]]:
+        """Positions of the query words in the matches to rerank, each word looked up once per field over
+        all segments at once: ``first[field]`` is (words x matches), the first position of each word in each
+        match (-1: absent); ``rows[0]`` are the indices of the matches in document order; for the words in
+        ``with_keys``, ``keys[(0, field, word)]`` holds ``row << 32 | position`` of every occurrence, ``row``
+        being an index into ``rows[0]``."""
+        first = {f: np.full((len(words), len(docs_of)), -1, dtype=np.int64) for f in fields}
+        keys: dict[tuple[int, str, str], np.ndarray] = {}
+        where_all = self._bases[segs] + docs_of
+        rows = np.argsort(where_all)
+        docs = where_all[rows]
+        for field in fields:
+            for k, term in enumerate(words):
+                found = self._term_positions(field, term)
+                if found is None:
+                    continue
+                pdocs, begins, counts, bounds, positions = found
+                where = np.minimum(np.searchsorted(pdocs, docs), len(pdocs) - 1)
+                hit = pdocs[where] == docs
+                if not hit.any():
+                    continue
+                post = where[hit]
+                first[field][k, rows[hit]] = _gather(positions, bounds, post, begins[post])
+                if term in with_keys and (0, field, term) not in keys:
+                    lens = counts[post].astype(np.int64)
+                    occurrence = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+                    post_of = np.repeat(post, lens)
+                    row = np.repeat(np.flatnonzero(hit).astype(np.int64), lens)
+                    at = _gather(positions, bounds, post_of, begins[post_of] + occurrence)
+                    keys[(0, field, term)] = (row << 32) | at.astype(np.int64)
+        return first, keys, {0: rows}
+
+    def _term_positions(
+        self, field: str, term: str
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]] | None:
+        """A term's postings in a field over all segments, in the reader's document space, with where their
+        positions are: ``(docs, begins, counts, bounds, positions)``, postings ``bounds[j]:bounds[j + 1]``
+        being those of ``positions[j]`` (a segment's position array, indexed by ``begins``); None when absent.
+        Cached: frequent words recur in queries; positions are not copied."""
+        key = ("positions", field, term)
+        cache = self._leaf_cache
+        hit = cache.get(key)
+        if hit is None:
+            parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+            for seg, segment in enumerate(self.segments):
+                fr = segment.fields[field]
+                i = fr.term_index(term)
+                if i < 0:
+                    continue
+                a, b = int(fr.tpost[i]), int(fr.tpost[i + 1])
+                tf = fr.tf[a:b].astype(np.int32)
+                begins = np.cumsum(tf, dtype=np.int64)
+                begins -= tf
+                begins += int(fr.tpos[i])
+                parts.append((fr.docs[a:b] + self._bases[seg] if seg else fr.docs[a:b], begins, tf, fr.pos))
+            if parts:
+                bounds = np.cumsum([0] + [len(p[0]) for p in parts]).astype(np.int64)
+                if len(parts) == 1:
+                    hit = (*parts[0][:3], bounds)
+                else:
+                    hit = (*(np.concatenate([p[k] for p in parts]) for k in range(3)), bounds)
+                self._cache_put(key, hit)
+                self._positions_of[key] = [p[3] for p in parts]
+            else:
+                hit = ()
+                self._cache_put(key, hit)
+        else:
+            cache.move_to_end(key)
+        if not len(hit):
+            return None
+        return (*hit, self._positions_of[key])
+
+    def _cache_put(self, key: tuple[Any, ...], value: tuple[np.ndarray, ...]) -> None:
+        """Keep arrays in the reader's byte-bounded LRU cache."""
+        cache = self._leaf_cache
+        cache[key] = value
+        self._leaf_cache_bytes += sum(a.nbytes for a in value)
         while self._leaf_cache_bytes > LEAF_CACHE_BYTES and len(cache) > 1:
-            _k, (d, t) = cache.popitem(last=False)
-            self._leaf_cache_bytes -= d.nbytes + t.nbytes
-        return starts
+            _k, old = cache.popitem(last=False)
+            self._leaf_cache_bytes -= sum(a.nbytes for a in old)
 
     def _proximity(
         self,
@@ -453,6 +516,18 @@ class IndexReader:
             if doc is not None and segment.live[doc]:
                 return seg, doc
         return None
+
+
+def _gather(positions: list[np.ndarray], bounds: np.ndarray, post: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``positions[j][index]`` for every posting ``post``, ``j`` being the part (segment) it belongs to."""
+    if len(positions) == 1:
+        return positions[0][index]
+    part = np.searchsorted(bounds, post, side="right") - 1
+    out = np.empty(len(post), dtype=np.int64)
+    for j in np.unique(part).tolist():
+        sel = part == j
+        out[sel] = positions[j][index[sel]]
+    return out
 
 
 def _merge_sparse(docs: np.ndarray, tf: np.ndarray, more_docs: np.ndarray, more_tf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
