@@ -301,18 +301,17 @@ class IndexReader:
         space of documents (segment after segment, so ties still go by segment, then document)."""
         boosts = np.array([t.boost for t in terms], dtype=np.float64)
         nterms = len(terms)
-        parts = [self._global_leaf_tf(t, weights) for t in terms]
-        df = np.fromiter((len(d) for d, _tf in parts), dtype=np.int64, count=nterms)
+        parts = [self._global_leaf_weights(t, weights) for t in terms]
+        df = np.fromiter((len(d) for d, _w in parts), dtype=np.int64, count=nterms)
         n_docs = self.doc_count
         idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
         k1 = self.schema.k1
         bases = self._bases
         total_docs = int(bases[-1])
         if df.any():
-            docs = np.concatenate([d for d, _tf in parts])
-            tfs = np.concatenate([tf for _d, tf in parts])
-            term_of = np.repeat(np.arange(nterms), df)
-            contrib = saturate(tfs, k1, idf[term_of], boosts[term_of], self.schema.delta)
+            docs = np.concatenate([d for d, _w in parts])
+            # per term: its saturated weights (cached) times boost x idf
+            contrib = np.concatenate([w * factor for (_d, w), factor in zip(parts, (boosts * idf).tolist())])
             scores = np.bincount(docs, weights=contrib, minlength=total_docs)
         else:
             scores = np.zeros(total_docs)
@@ -355,22 +354,20 @@ class IndexReader:
             bases = self._bases_cache = np.concatenate(([0], np.cumsum([s.ndocs for s in self.segments]))).astype(np.int64)
         return bases
 
-    def _global_leaf_tf(self, node: TermNode, weights: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`_leaf_tf` over every segment at once: documents numbered segment after segment."""
-        if len(self.segments) == 1:
-            return self._leaf_tf(node, 0, weights)
+    def _global_leaf_weights(self, node: TermNode, weights: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """A term's documents over every segment at once (numbered segment after segment) and its BM25
+        weight in each before idf and boost (``saturate(tf, k1, 1, 1, delta)``): cached per snapshot."""
         key = ("all", node.term, node.fields, tuple(weights[f] for f in node.fields))
         cache = self._leaf_cache
         hit = cache.get(key)
         if hit is not None:
             cache.move_to_end(key)
             return hit
-        parts = [self._compute_leaf_tf(node, seg, weights) for seg in range(len(self.segments))]  # not kept twice
+        parts = [self._compute_leaf_tf(node, seg, weights) for seg in range(len(self.segments))]
         bases = self._bases
-        value = (
-            np.concatenate([docs + bases[seg] for seg, (docs, _tf) in enumerate(parts)]),
-            np.concatenate([tf for _docs, tf in parts]),
-        )
+        docs = np.concatenate([d + bases[seg] if seg else d for seg, (d, _tf) in enumerate(parts)])
+        tf = np.concatenate([tf for _d, tf in parts])
+        value = (docs, saturate(tf, self.schema.k1, 1.0, 1.0, self.schema.delta))
         self._cache_put(key, value)
         return value
 
