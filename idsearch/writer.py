@@ -16,6 +16,7 @@ import functools
 import gc
 import json
 import os
+import pickle
 import threading
 import weakref
 import zlib
@@ -391,8 +392,13 @@ class SegmentBuilder:
         return self.occurrences * 12 + self.stored_bytes
 
     def add_many(self, docs: Sequence[Prepared]) -> None:
-        """Analyze and buffer a batch of documents at once (local numbers continue from ``len(self)``):
-        the batch's texts of a field are tokenized in one pass and positioned with numpy."""
+        """Analyze and buffer documents (local numbers continue from ``len(self)``), ``BATCH_DOCS`` at a
+        time: a batch's texts of a field are tokenized in one pass and positioned with numpy (small
+        enough batches keep those arrays in the processor's caches)."""
+        for start in range(0, len(docs), BATCH_DOCS):
+            self._add_batch(docs[start : start + BATCH_DOCS])
+
+    def _add_batch(self, docs: Sequence[Prepared]) -> None:
         base = len(self.ids)
         for doc in docs:
             doc.encode()
@@ -529,8 +535,9 @@ def _worker_main(conn: Any, schema: Any, analyzer: Any) -> None:
             return
         if task is None:
             return
-        task_id, directory, name, docs = task
+        task_id, directory, name, blob = task
         try:
+            docs = pickle.loads(blob)  # from the parent process, through a pipe only it and this process hold
             builder = SegmentBuilder(schema, analyzer, vocabulary)
             builder.add_many(docs)
             entry = builder.write(Path(directory), name)
@@ -604,7 +611,8 @@ class _WorkerPool:
             self._done[task_id] = (status, payload)
             del self._busy[worker]
 
-    def submit(self, directory: str, name: str, docs: list[Prepared]) -> int:
+    def submit(self, directory: str, name: str, docs: bytes) -> int:
+        """Hand a chunk (a pickled list of :class:`Prepared`) to an idle worker, waiting for one."""
         while len(self._busy) == len(self._conns):
             self._receive()
         worker = next(w for w in range(len(self._conns)) if w not in self._busy)
@@ -727,6 +735,7 @@ class IndexWriter:
         self._chunk: list[Prepared] = []
         self._chunk_bytes = 0
         self._chunk_name = self._builder_name
+        self._ready: list[tuple[str, bytes]] = []  # closed chunks (pickled for the pipe) waiting for a worker
         self.added = self.updated = self.skipped = self.deleted = 0
         self._closed = False
 
@@ -870,7 +879,9 @@ class IndexWriter:
             self._chunk_bytes += len(doc.stored) if doc.stored is not None else sum(map(len, doc.texts)) + 64
             self._where[doc.doc_id] = (self._chunk_name, local, doc.checksum)
             if self._chunk_bytes >= self.chunk_limit:
-                self._dispatch_chunk()
+                self._dispatch_chunk(queue=self.workers)
+            elif self._ready and not local % 64:  # a worker may have finished: hand it the next chunk
+                self._dispatch_ready(queue=self.workers)
             return
         local = len(self._builder) + len(self._batch)
         self._batch.append(doc)
@@ -891,18 +902,29 @@ class IndexWriter:
 
     # -- segments -----------------------------------------------------------------------------------------------
 
-    def _dispatch_chunk(self) -> None:
-        """Send the current chunk to a worker process, which writes it as one segment."""
+    def _dispatch_chunk(self, *, queue: int = 0) -> None:
+        """Close the current chunk: it goes to a worker process, which writes it as one segment. While
+        every worker is busy, up to ``queue`` closed chunks wait here (the writer goes on preparing
+        documents meanwhile, and a worker that finishes gets the next chunk at once)."""
         if not self._chunk:
             return
-        if self._pool is None:
-            self._pool = _WorkerPool(self.workers, self.schema, self.analyzer)
-        name = self._chunk_name
-        self._new_files.extend(self.directory / f"{name}.{s}" for s in segment_file_suffixes(self.schema))
-        self._tasks.append(self._pool.submit(str(self.directory), name, self._chunk))
+        # serialized now, while the workers are busy: handing it over later is one write to a pipe
+        self._ready.append((self._chunk_name, pickle.dumps(self._chunk, protocol=pickle.HIGHEST_PROTOCOL)))
         self._chunk = []
         self._chunk_bytes = 0
         self._chunk_name = self._segment_name()
+        self._dispatch_ready(queue=queue)
+
+    def _dispatch_ready(self, *, queue: int) -> None:
+        """Hand closed chunks to idle workers, in order, waiting for workers while more than ``queue`` wait."""
+        if self._pool is None:
+            self._pool = _WorkerPool(self.workers, self.schema, self.analyzer)
+        while self._ready:
+            if len(self._ready) <= queue and not self._pool.has_idle_worker():
+                return
+            name, chunk = self._ready.pop(0)
+            self._new_files.extend(self.directory / f"{name}.{s}" for s in segment_file_suffixes(self.schema))
+            self._tasks.append(self._pool.submit(str(self.directory), name, chunk))
 
     def _collect_workers(self, *, wait: bool = True) -> None:
         """Take the workers' segments, in order, as pending segments, and the stems of the words they
@@ -925,6 +947,8 @@ class IndexWriter:
     def flush(self) -> None:
         """Write the buffered documents as segments (visible after the next commit)."""
         self._check_open()
+        if self._ready:
+            self._dispatch_ready(queue=0)
         if self._chunk:
             if self._pool is None or not self._pool.has_idle_worker():
                 # a small session: analyze here rather than start worker processes; or the last chunk
