@@ -291,27 +291,29 @@ class Analyzer:
         cache, exact_cache = self.word_cache, self.exact_cache
         stopwords, protected, stem = self._stopwords, self._protected, self._stem
         out: list[tuple[tuple[str, ...], str | None]] = []
+        append = out.append
+        stemmed = 0
         for word in words:
             terms = cache.get(word)
             if terms is not None and word in exact_cache:
-                out.append((terms, exact_cache[word]))
-                continue
-            if word.isascii() and word.isalpha():
+                append((terms, exact_cache[word]))
+            elif word.isascii() and word.isalpha():
                 if terms is None:
                     if word in stopwords:
                         terms = ()
                     elif stem is None or word in protected:
                         terms = (word,)
                     else:
-                        self.stem_calls += 1
+                        stemmed += 1
                         root = stem(word)
                         terms = (root,) if root else ()
                     cache[word] = terms
                 exact = word if stem is not None and len(terms) == 1 and terms[0] != word else None
                 exact_cache[word] = exact
-                out.append((terms, exact))
+                append((terms, exact))
             else:
-                out.append((self.word_terms(word), self.word_exact(word)))
+                append((self.word_terms(word), self.word_exact(word)))
+        self.stem_calls += stemmed
         return out
 
     def _analyze_word(self, word: str) -> tuple[str, ...]:

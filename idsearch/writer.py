@@ -291,15 +291,17 @@ class Vocabulary:
 
     def _add_words(self, words: list[str]) -> None:
         """Analyze and number distinct words never seen before."""
-        term_ids, term_id = self.term_ids, self.term_id
+        term_ids, term_id, all_terms = self.term_ids, self.term_id, self.terms
         multi_len, multi_flat = self._multi_len, self._multi_flat
         stem_codes = array("i")
         exact_codes = array("i")
         for terms, exact in self.analyzer.word_analyses(words):
             if len(terms) == 1:
-                code = term_ids.get(terms[0])
+                term = terms[0]
+                code = term_ids.get(term)
                 if code is None:
-                    code = term_id(terms[0])
+                    code = term_ids[term] = len(all_terms)
+                    all_terms.append(term)
             elif not terms:
                 code = -1
             else:
@@ -307,7 +309,14 @@ class Vocabulary:
                 multi_len.append(len(terms))
                 code = -1 - len(multi_len)
             stem_codes.append(code)
-            exact_codes.append(-1 if exact is None else term_id(exact))
+            if exact is None:
+                exact_codes.append(-1)
+            else:
+                code = term_ids.get(exact)
+                if code is None:
+                    code = term_ids[exact] = len(all_terms)
+                    all_terms.append(exact)
+                exact_codes.append(code)
         self._put(words, stem_codes, exact_codes)
 
     def _put(self, words: list[str], stem_codes: array, exact_codes: array) -> None:
