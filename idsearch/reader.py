@@ -104,6 +104,9 @@ class IndexReader:
         self.generation: int = manifest["generation"]
         self.schema = schema
         self.analyzer = analyzer
+        self._leaf_cache: OrderedDict[tuple[Any, ...], tuple[np.ndarray, ...]] = OrderedDict()
+        self._leaf_cache_bytes = 0
+        self._positions_of: dict[tuple[Any, ...], list[np.ndarray]] = {}  # the segments' position arrays, by key
         self.segments: list[SegmentReader] = []
         try:
             for entry in manifest["segments"]:
@@ -119,11 +122,11 @@ class IndexReader:
             total = sum(int(np.asarray(s.fields[field].lengths, dtype=np.int64)[s.live].sum()) for s in self.segments)
             self.avglen[field] = total / self.doc_count if self.doc_count else 0.0
         self._norms: dict[tuple[int, str, float], np.ndarray] = {}
-        self._leaf_cache: OrderedDict[tuple[Any, ...], tuple[np.ndarray, ...]] = OrderedDict()
-        self._leaf_cache_bytes = 0
-        self._positions_of: dict[tuple[Any, ...], list[np.ndarray]] = {}  # the segments' position arrays, by key
 
     def close(self) -> None:
+        self._leaf_cache.clear()  # cached arrays may be views of the segments' memory maps
+        self._leaf_cache_bytes = 0
+        self._positions_of.clear()
         for s in self.segments:
             s.close()
 
