@@ -33,39 +33,23 @@ Reproducible: same corpus + same pysastrawi -> same files. Run from the reposito
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from pathlib import Path
+
+from derive_protected import corpus_texts  # the same article bodies (a sibling script: tools/ is on sys.path)
 
 from idsearch.stemmer import SastrawiStemmer, _build_stem_word, load_dictionary
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = REPO.parent / "shared"
 DEFAULT_OUTPUT = REPO / "idsearch" / "data"
-CORPUS_FILES = ("clickid.jsonl", "indosum.jsonl", "facqa_passages.jsonl")
 ROOTS_FILE = "attested_roots.txt"
 PASSIVE_FILE = "passive_forms.txt"
 
 # a word with its hyphenated parts (``gara-gara``): only words without hyphens are counted
 _TOKEN_RE = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*")
-
-
-def corpus_texts(shared: Path) -> Iterator[str]:
-    """Bodies of the shared corpus, one string per article (titles are left out: many are in Title Case)."""
-    for name in CORPUS_FILES:
-        path = shared / "corpus" / name
-        with path.open(encoding="utf-8") as fh:
-            for line_no, line in enumerate(fh, 1):
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise SystemExit(f"{path}:{line_no}: not JSON: {exc}") from None
-                value = record.get("body")
-                if isinstance(value, str) and value:
-                    yield value
 
 
 def count_words(shared: Path) -> tuple[Counter[str], Counter[str]]:
