@@ -484,6 +484,32 @@ def test_parallel_writer_matches_single_process(tmp_path: Path, docs: list[dict]
     assert "pertemuan" in words["words"]
 
 
+def test_parallel_rollback_with_chunks_in_workers_and_waiting(tmp_path: Path, docs: list[dict]):
+    """Tiny chunks: some reach workers, some wait (pickled) for one; a rollback drops them all, leaves no
+    file behind, and the same writer goes on to commit a clean session."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("worker processes use fork here")
+    index = build(tmp_path / "p", docs[:10], batches=1)
+    before = {f.name for f in index.path.iterdir()}
+    w = index.writer(workers=2, chunk_mb=0.002)
+    try:
+        for d in docs[10:]:
+            w.add(d)
+        assert w._ready or w._tasks  # chunks went out or are waiting
+        w.rollback()
+        assert {f.name for f in index.path.iterdir()} == before
+        assert len(index) == 10
+        for d in docs[10:20]:
+            w.add(d)
+        w.commit()
+    finally:
+        w.close()
+    assert len(index) == 20
+    single = build(tmp_path / "s", docs[:20], batches=1)
+    for q in QUERIES:
+        assert ranking(index.search(q, limit=20)) == ranking(single.search(q, limit=20)), q
+
+
 def test_word_cache_is_persisted_so_new_sessions_stem_only_new_words(tmp_path: Path, docs: list[dict]):
     build(tmp_path / "i", docs, batches=1)
     reopened = Index.open(tmp_path / "i")
