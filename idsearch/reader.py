@@ -235,7 +235,11 @@ class IndexReader:
         for seg in range(len(self.segments)):
             ctx = _SegmentContext(self, seg, per_segment[seg], idf, leaf_index, k1)
             per_segment_scores.append(ctx.evaluate(node))
-        return self._select(per_segment_scores, limit, sort)
+        # the words of the query (its positive terms, not exact forms or phrases) earn the same bonuses as
+        # in the flat path: a query with a phrase or a required word ranks like one without
+        words = [i for i, leaf in enumerate(leaves) if isinstance(leaf, TermNode) and not _is_exact(leaf)]
+        return self._rerank(per_segment_scores, [leaves[i] for i in words],  # type: ignore[misc]
+                            np.array([idf[i] for i in words]), limit, field_weights, sort)
 
     def _select(
         self,
@@ -334,22 +338,38 @@ class IndexReader:
                     mask &= ctx.evaluate(f)[1]  # type: ignore[operator]
             per_segment.append((scores, mask))
         words = [i for i, t in enumerate(terms) if not _is_exact(t)]  # exact-form clauses are not words
-        pairs = [(a, b) for a, b in zip(words, words[1:]) if terms[a].term != terms[b].term]
+        return self._rerank(per_segment, [terms[i] for i in words], idf[words], limit, weights, sort)
+
+    def _rerank(
+        self,
+        per_segment: Sequence[tuple[np.ndarray | None, np.ndarray | None]],
+        words: Sequence[TermNode],
+        word_idf: np.ndarray,
+        limit: int | None,
+        weights: Mapping[str, float],
+        sort: str,
+    ) -> tuple[list[Match], int]:
+        """The best matches, the best ``PROXIMITY_DEPTH`` BM25F matches reranked with the word-pair proximity
+        and lead bonuses of the query's ``words`` (in query order, with their idf), both looked up in the
+        fields of the first word."""
+        pairs = [(a, b) for a, b in zip(range(len(words)), range(1, len(words))) if words[a].term != words[b].term]
         weight_of_proximity = self.schema.proximity if pairs else 0.0
         lead = self.schema.lead if words else 0.0
         if not (weight_of_proximity or lead) or sort != "score":
             return self._select(per_segment, limit, sort)
         depth = max(limit or 0, PROXIMITY_DEPTH) if limit is not None else None
         scores, segs, docs, total = self._select_arrays(per_segment, depth, sort)
-        word_pairs = [(terms[a].term, terms[b].term) for a, b in pairs] if weight_of_proximity else []
-        first, keys, rows = self._gather_positions(segs, docs, [terms[i].term for i in words],
-                                                   terms[words[0]].fields, {t for pair in word_pairs for t in pair})
+        fields = words[0].fields
+        word_pairs = [(words[a].term, words[b].term) for a, b in pairs] if weight_of_proximity else []
+        first, keys, rows = self._gather_positions(segs, docs, [w.term for w in words], fields,
+                                                   {t for pair in word_pairs for t in pair})
         if weight_of_proximity:
-            pair_idf = np.array([(idf[a] + idf[b]) / 2.0 for a, b in pairs])
-            scores = scores + self._proximity(len(docs), rows, word_pairs, pair_idf, terms[words[0]].fields,
-                                              weights, weight_of_proximity, keys)
+            pair_idf = np.array([(word_idf[a] + word_idf[b]) / 2.0 for a, b in pairs])
+            scores = scores + self._proximity(len(docs), rows, word_pairs, pair_idf, fields, weights,
+                                              weight_of_proximity, keys)
         if lead:  # idsearch.scoring.lead_bonus: query words among the first words of a field
-            scores = scores + lead_bonus(first, (boosts * idf)[words], weights, self.schema.lead_window, lead)
+            boosts = np.array([w.boost for w in words], dtype=np.float64)
+            scores = scores + lead_bonus(first, boosts * word_idf, weights, self.schema.lead_window, lead)
         order = np.lexsort((docs, segs, -scores))
         if limit is not None:
             order = order[:limit]
