@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -235,7 +235,14 @@ class IndexReader:
         for seg in range(len(self.segments)):
             ctx = _SegmentContext(self, seg, per_segment[seg], idf, leaf_index, k1)
             per_segment_scores.append(ctx.evaluate(node))
-        return self._select(per_segment_scores, limit, sort)
+        # the words of the query (its positive terms, not exact forms or phrases) earn the same bonuses as
+        # in the flat path: a query with a phrase or a required word ranks like one without
+        if sort != "score":
+            return self._select(per_segment_scores, limit, sort)
+        words = [i for i, leaf in enumerate(leaves) if isinstance(leaf, TermNode) and not _is_exact(leaf)]
+        return self._rerank(lambda n: self._select_arrays(per_segment_scores, n, "score"),
+                            [leaves[i] for i in words],  # type: ignore[misc]
+                            np.array([idf[i] for i in words]), limit, field_weights)
 
     def _select(
         self,
@@ -327,23 +334,40 @@ class IndexReader:
             per_segment = [(scores[a:b], mask[a:b]) for a, b in zip(bases[:-1].tolist(), bases[1:].tolist())]
             return self._select(per_segment, limit, sort)
         words = [i for i, t in enumerate(terms) if not _is_exact(t)]  # exact-form clauses are not words
-        pairs = [(a, b) for a, b in zip(words, words[1:]) if terms[a].term != terms[b].term]
+        return self._rerank(lambda n: self._select_global(scores, mask, n), [terms[i] for i in words], idf[words],
+                            limit, weights)
+
+    def _rerank(
+        self,
+        select: Callable[[int | None], tuple[np.ndarray, np.ndarray, np.ndarray, int]],
+        words: Sequence[TermNode],
+        word_idf: np.ndarray,
+        limit: int | None,
+        weights: Mapping[str, float],
+    ) -> tuple[list[Match], int]:
+        """The best matches by score: ``select(n)`` gives the best ``n`` BM25F matches (scores, segments,
+        docs, number of matches); the best ``PROXIMITY_DEPTH`` are reranked with the word-pair proximity and
+        lead bonuses of the query's ``words`` (in query order, with their idf), both looked up in the fields
+        of the first word."""
+        pairs = [(a, b) for a, b in zip(range(len(words)), range(1, len(words))) if words[a].term != words[b].term]
         weight_of_proximity = self.schema.proximity if pairs else 0.0
         lead = self.schema.lead if words else 0.0
         if not (weight_of_proximity or lead):
-            scores, segs, docs, total = self._select_global(scores, mask, limit)
+            scores, segs, docs, total = select(limit)
             return _as_matches(scores, segs, docs), total
         depth = max(limit or 0, PROXIMITY_DEPTH) if limit is not None else None
-        scores, segs, docs, total = self._select_global(scores, mask, depth)
-        word_pairs = [(terms[a].term, terms[b].term) for a, b in pairs] if weight_of_proximity else []
-        first, keys, rows = self._gather_positions(segs, docs, [terms[i].term for i in words],
-                                                   terms[words[0]].fields, {t for pair in word_pairs for t in pair})
+        scores, segs, docs, total = select(depth)
+        fields = words[0].fields
+        word_pairs = [(words[a].term, words[b].term) for a, b in pairs] if weight_of_proximity else []
+        first, keys, rows = self._gather_positions(segs, docs, [w.term for w in words], fields,
+                                                   {t for pair in word_pairs for t in pair})
         if weight_of_proximity:
-            pair_idf = np.array([(idf[a] + idf[b]) / 2.0 for a, b in pairs])
-            scores = scores + self._proximity(len(docs), rows, word_pairs, pair_idf, terms[words[0]].fields,
-                                              weights, weight_of_proximity, keys)
+            pair_idf = np.array([(word_idf[a] + word_idf[b]) / 2.0 for a, b in pairs])
+            scores = scores + self._proximity(len(docs), rows, word_pairs, pair_idf, fields, weights,
+                                              weight_of_proximity, keys)
         if lead:  # idsearch.scoring.lead_bonus: query words among the first words of a field
-            scores = scores + lead_bonus(first, (boosts * idf)[words], weights, self.schema.lead_window, lead)
+            boosts = np.array([w.boost for w in words], dtype=np.float64)
+            scores = scores + lead_bonus(first, boosts * word_idf, weights, self.schema.lead_window, lead)
         order = np.lexsort((docs, segs, -scores))
         if limit is not None:
             order = order[:limit]

@@ -133,12 +133,12 @@ class Schema:
     )
     keyword_fields: tuple[str, ...] = attrs.field(default=("source", "category"), converter=_names)
     date_fields: tuple[str, ...] = attrs.field(default=("date",), converter=_names)
-    k1: float = attrs.field(default=0.9, validator=_check_positive)
+    k1: float = attrs.field(default=2.5, validator=_check_positive)
     proximity: float = attrs.field(default=0.5, validator=_check_unit_or_more)
     exact: float = attrs.field(default=0.5, validator=_check_unit_or_more)
     query_stopwords: tuple[str, ...] = attrs.field(default=QUESTION_WORDS, converter=_words)
-    delta: float = attrs.field(default=0.2, validator=_check_unit_or_more)
-    lead: float = attrs.field(default=0.2, validator=_check_unit_or_more)
+    delta: float = attrs.field(default=0.55, validator=_check_unit_or_more)
+    lead: float = attrs.field(default=0.5, validator=_check_unit_or_more)
     lead_window: int = attrs.field(default=50, validator=_check_window)
 
     def __attrs_post_init__(self) -> None:

@@ -397,9 +397,13 @@ def test_main_prints_a_table_and_reports_bad_files(
 
 # Best row per set of the baseline table in ../shared/eval/README.md (plain BM25, MRR@10).
 BASELINE_BEST = {"facqa": 0.756, "clickid_titles": 0.733, "indosum_lead": 0.982}
-# What the default must keep: issue 7's targets where the default reaches them (clickid 0.75, indosum
-# 0.985), else the best baseline row (facqa: target 0.78, default 0.7765).
-FLOOR = {**BASELINE_BEST, "clickid_titles": 0.75, "indosum_lead": 0.985}
+# What the default must keep: issue 7's targets (the default reaches all three: facqa 0.7809, clickid
+# 0.7510, indosum 0.9882; the margins are a few questions' ranks).
+FLOOR = {"facqa": 0.78, "clickid_titles": 0.75, "indosum_lead": 0.985}
+# The short keyword sets (1,000 queries each, see README "Retrieval quality"): the question sets must not be
+# bought at their expense. Surface forms: at least unstemmed BM25 (0.786); root forms: at least the tuned
+# stemmed ranking before exact forms (0.654).
+KEYWORD_FLOOR = {"kw_surface": 0.786, "kw_root": 0.654}
 CORPUS_FILES = ("clickid.jsonl", "indosum.jsonl", "facqa_passages.jsonl")
 
 
@@ -424,7 +428,7 @@ def shared_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
 
 
 @pytest.mark.slow
-def test_shared_sets_beat_the_best_baseline_row(shared_index: Index) -> None:
+def test_shared_sets_reach_the_issue_targets(shared_index: Index) -> None:
     assert len(shared_index) == 27_861
     reports = {}
     for name, (filename, fields) in SHARED_SETS.items():
@@ -445,7 +449,37 @@ def test_shared_sets_beat_the_best_baseline_row(shared_index: Index) -> None:
         for name, rep in reports.items()
         if rep.metrics.mrr10 < FLOOR[name]
     }
-    assert not below, f"MRR@10 below the baseline row or the reached issue target (got, floor): {below}"
+    assert not below, f"MRR@10 below the issue target (got, floor): {below}"
+
+
+def keyword_sets() -> dict[str, list[EvalQuery]]:
+    """The short keyword sets, regenerated from the corpus (fixed seed): 2-3 rare-ish words of a random
+    document, as written (surface) or replaced by their Sastrawi root (root)."""
+    from idsearch.ingest import iter_documents
+    from idsearch.stemmer import SastrawiStemmer
+
+    docs = list(iter_documents([shared_path("corpus", f) for f in CORPUS_FILES]))
+    tala = [w.strip() for w in shared_path("stopwords", "tala.txt").read_text().splitlines() if w.strip()]
+    return {
+        "kw_surface": make_keyword_queries(docs, n=1000, seed=13, stopwords=tala),
+        "kw_root": make_keyword_queries(docs, n=1000, seed=13, stopwords=tala, transform=SastrawiStemmer().stem),
+    }
+
+
+@pytest.mark.slow
+def test_short_keyword_queries_hold_their_floor(shared_index: Index) -> None:
+    reports = {}
+    for name, queries in keyword_sets().items():
+        with index_run(shared_index) as run:
+            reports[name] = evaluate(run, queries, name=name)
+    print()
+    print(compare({"default": reports}, "mrr@10", with_overall=False))
+    below = {
+        name: (round(rep.metrics.mrr10, 4), KEYWORD_FLOOR[name])
+        for name, rep in reports.items()
+        if rep.metrics.mrr10 < KEYWORD_FLOOR[name]
+    }
+    assert not below, f"MRR@10 of the short keyword sets below their floor (got, floor): {below}"
 
 
 def _baseline_reports(reports: dict[str, EvalReport]) -> dict[str, EvalReport]:

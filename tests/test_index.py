@@ -302,6 +302,50 @@ def test_proximity_bonus_rewards_words_in_query_order(tmp_path: Path):
     assert scores["adjacent"] - base["adjacent"] == pytest.approx(0.5 * idf * 0.5)
 
 
+@pytest.mark.parametrize("query", ["kota bandung +warga", 'kota bandung "sepak bola"', "kota bandung -hujan"])
+def test_queries_with_a_phrase_or_a_required_word_earn_the_same_bonuses(tmp_path: Path, query: str):
+    """Such queries are scored by the general path, not the flat one; their words are reranked alike."""
+    docs = [
+        {"id": "adjacent", "body": "warga kota bandung menonton sepak bola di stadion"},
+        {"id": "apart", "body": "warga bandung menonton sepak bola di stadion kota"},
+        {"id": "reversed", "body": "warga bandung kota menonton sepak bola di stadion"},
+    ]
+    plain = Index.create(tmp_path / "plain", schema=Schema(proximity=0, exact=0, lead=0))
+    near = Index.create(tmp_path / "near", schema=Schema(proximity=0.5, exact=0, lead=0))
+    for index in (plain, near):
+        with index.writer(workers=1) as w:
+            for d in docs:
+                w.add(d)
+    base = {h.id: h.score for h in plain.search(query, limit=None)}
+    assert base["adjacent"] == pytest.approx(base["apart"]) == pytest.approx(base["reversed"])
+    scores = {h.id: h.score for h in near.search(query, limit=None)}
+    assert near.search(query)[0].id == "adjacent"
+    assert scores["apart"] == pytest.approx(base["apart"]) and scores["reversed"] == pytest.approx(base["reversed"])
+    idf = math.log(1 + (3 - 3 + 0.5) / (3 + 0.5))  # kota and bandung are in every document
+    assert scores["adjacent"] - base["adjacent"] == pytest.approx(0.5 * idf * 0.5)
+    flat = {h.id: h.score for h in near.search("kota bandung", limit=None)}
+    flat_base = {h.id: h.score for h in plain.search("kota bandung", limit=None)}
+    assert scores["adjacent"] - base["adjacent"] == pytest.approx(flat["adjacent"] - flat_base["adjacent"])
+
+
+def test_general_path_lead_bonus(tmp_path: Path):
+    filler = " ".join(f"kata{i}" for i in range(60))
+    docs = [{"id": "late", "body": f"{filler} gempa hari"}, {"id": "early", "body": f"gempa {filler} hari"}]
+    plain = Index.create(tmp_path / "plain", schema=Schema(proximity=0, exact=0, lead=0))
+    lead = Index.create(tmp_path / "lead", schema=Schema(proximity=0, exact=0, lead=0.5))
+    for index in (plain, lead):
+        with index.writer(workers=1) as w:
+            for d in docs:
+                w.add(d)
+    base = {h.id: h.score for h in plain.search("gempa +hari", limit=None)}
+    scores = {h.id: h.score for h in lead.search("gempa +hari", limit=None)}
+    assert base["early"] == pytest.approx(base["late"])
+    idf = math.log(1 + (2 - 2 + 0.5) / (2 + 0.5))
+    # gempa is early in one document only; hari (required) is late in both
+    assert scores["early"] - base["early"] == pytest.approx(0.5 * idf * 0.5)
+    assert scores["late"] == pytest.approx(base["late"])
+
+
 def test_exact_forms_rank_above_other_inflections(tmp_path: Path):
     docs = [
         {"id": "inflected", "body": "para menteri bertemu di istana"},
