@@ -302,6 +302,18 @@ def test_proximity_bonus_rewards_words_in_query_order(tmp_path: Path):
     assert scores["adjacent"] - base["adjacent"] == pytest.approx(0.5 * idf * 0.5)
 
 
+def _without_and_with(tmp_path: Path, docs: list[dict], **bonus: float) -> tuple[Index, Index]:
+    """The same documents indexed without any bonus, and with the given one (``proximity=`` or ``lead=``)."""
+    indexes = []
+    for name, settings in (("plain", {}), ("bonus", bonus)):
+        index = Index.create(tmp_path / name, schema=Schema(**{"proximity": 0, "exact": 0, "lead": 0, **settings}))
+        with index.writer(workers=1) as w:
+            for d in docs:
+                w.add(d)
+        indexes.append(index)
+    return indexes[0], indexes[1]
+
+
 @pytest.mark.parametrize("query", ["kota bandung +warga", 'kota bandung "sepak bola"', "kota bandung -hujan"])
 def test_queries_with_a_phrase_or_a_required_word_earn_the_same_bonuses(tmp_path: Path, query: str):
     """Such queries are scored by the general path, not the flat one; their words are reranked alike."""
@@ -310,12 +322,7 @@ def test_queries_with_a_phrase_or_a_required_word_earn_the_same_bonuses(tmp_path
         {"id": "apart", "body": "warga bandung menonton sepak bola di stadion kota"},
         {"id": "reversed", "body": "warga bandung kota menonton sepak bola di stadion"},
     ]
-    plain = Index.create(tmp_path / "plain", schema=Schema(proximity=0, exact=0, lead=0))
-    near = Index.create(tmp_path / "near", schema=Schema(proximity=0.5, exact=0, lead=0))
-    for index in (plain, near):
-        with index.writer(workers=1) as w:
-            for d in docs:
-                w.add(d)
+    plain, near = _without_and_with(tmp_path, docs, proximity=0.5)
     base = {h.id: h.score for h in plain.search(query, limit=None)}
     assert base["adjacent"] == pytest.approx(base["apart"]) == pytest.approx(base["reversed"])
     scores = {h.id: h.score for h in near.search(query, limit=None)}
@@ -331,12 +338,7 @@ def test_queries_with_a_phrase_or_a_required_word_earn_the_same_bonuses(tmp_path
 def test_general_path_lead_bonus(tmp_path: Path):
     filler = " ".join(f"kata{i}" for i in range(60))
     docs = [{"id": "late", "body": f"{filler} gempa hari"}, {"id": "early", "body": f"gempa {filler} hari"}]
-    plain = Index.create(tmp_path / "plain", schema=Schema(proximity=0, exact=0, lead=0))
-    lead = Index.create(tmp_path / "lead", schema=Schema(proximity=0, exact=0, lead=0.5))
-    for index in (plain, lead):
-        with index.writer(workers=1) as w:
-            for d in docs:
-                w.add(d)
+    plain, lead = _without_and_with(tmp_path, docs, lead=0.5)
     base = {h.id: h.score for h in plain.search("gempa +hari", limit=None)}
     scores = {h.id: h.score for h in lead.search("gempa +hari", limit=None)}
     assert base["early"] == pytest.approx(base["late"])
