@@ -104,9 +104,8 @@ class IndexReader:
         self.generation: int = manifest["generation"]
         self.schema = schema
         self.analyzer = analyzer
-        self._leaf_cache: OrderedDict[tuple[Any, ...], tuple[np.ndarray, ...]] = OrderedDict()
+        self._leaf_cache: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
         self._leaf_cache_bytes = 0
-        self._positions_of: dict[tuple[Any, ...], list[np.ndarray]] = {}  # the segments' position arrays, by key
         self.segments: list[SegmentReader] = []
         try:
             for entry in manifest["segments"]:
@@ -117,6 +116,8 @@ class IndexReader:
             self.close()
             raise
         self.doc_count = sum(s.nlive for s in self.segments)
+        # where each segment's documents start in the reader's one space of documents (and the end)
+        self._bases = np.concatenate(([0], np.cumsum([s.ndocs for s in self.segments]))).astype(np.int64)
         self.avglen: dict[str, float] = {}
         for field in schema.text_field_names:
             total = sum(int(np.asarray(s.fields[field].lengths, dtype=np.int64)[s.live].sum()) for s in self.segments)
@@ -126,7 +127,6 @@ class IndexReader:
     def close(self) -> None:
         self._leaf_cache.clear()  # cached arrays may be views of the segments' memory maps
         self._leaf_cache_bytes = 0
-        self._positions_of.clear()
         for s in self.segments:
             s.close()
 
@@ -363,7 +363,7 @@ class IndexReader:
                                                    {t for pair in word_pairs for t in pair})
         if weight_of_proximity:
             pair_idf = np.array([(word_idf[a] + word_idf[b]) / 2.0 for a, b in pairs])
-            scores = scores + self._proximity(len(docs), rows, word_pairs, pair_idf, fields, weights,
+            scores = scores + self._proximity(rows, word_pairs, pair_idf, fields, weights,
                                               weight_of_proximity, keys)
         if lead:  # idsearch.scoring.lead_bonus: query words among the first words of a field
             boosts = np.array([w.boost for w in words], dtype=np.float64)
@@ -372,14 +372,6 @@ class IndexReader:
         if limit is not None:
             order = order[:limit]
         return _as_matches(scores[order], segs[order], docs[order]), total
-
-    @property
-    def _bases(self) -> np.ndarray:
-        """Where each segment's documents start in the reader's one space of documents (and the end)."""
-        bases = getattr(self, "_bases_cache", None)
-        if bases is None:
-            bases = self._bases_cache = np.concatenate(([0], np.cumsum([s.ndocs for s in self.segments]))).astype(np.int64)
-        return bases
 
     def _global_leaf_weights(self, node: TermNode, weights: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
         """A term's documents over every segment at once (numbered segment after segment) and its BM25
@@ -416,14 +408,14 @@ class IndexReader:
 
     def _gather_positions(
         self, segs: np.ndarray, docs_of: np.ndarray, words: Sequence[str], fields: Sequence[str], with_keys: set[str]
-    ) -> tuple[dict[str, np.ndarray], dict[tuple[int, str, str], np.ndarray], dict[int, np.ndarray]]:
+    ) -> tuple[dict[str, np.ndarray], dict[tuple[str, str], np.ndarray], np.ndarray]:
         """Positions of the query words in the matches to rerank, each word looked up once per field over
         all segments at once: ``first[field]`` is (words x matches), the first position of each word in each
-        match (-1: absent); ``rows[0]`` are the indices of the matches in document order; for the words in
-        ``with_keys``, ``keys[(0, field, word)]`` holds ``row << 32 | position`` of every occurrence, ``row``
-        being an index into ``rows[0]``."""
+        match (-1: absent); ``rows`` are the indices of the matches in document order; for the words in
+        ``with_keys``, ``keys[(field, word)]`` holds ``row << 32 | position`` of every occurrence, ``row``
+        being an index into ``rows``."""
         first = {f: np.full((len(words), len(docs_of)), -1, dtype=np.int64) for f in fields}
-        keys: dict[tuple[int, str, str], np.ndarray] = {}
+        keys: dict[tuple[str, str], np.ndarray] = {}
         where_all = self._bases[segs] + docs_of
         rows = np.argsort(where_all)
         docs = where_all[rows]
@@ -439,14 +431,14 @@ class IndexReader:
                     continue
                 post = where[hit]
                 first[field][k, rows[hit]] = _gather(positions, bounds, post, begins[post])
-                if term in with_keys and (0, field, term) not in keys:
+                if term in with_keys and (field, term) not in keys:
                     lens = counts[post].astype(np.int64)
                     occurrence = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
                     post_of = np.repeat(post, lens)
                     row = np.repeat(np.flatnonzero(hit).astype(np.int64), lens)
                     at = _gather(positions, bounds, post_of, begins[post_of] + occurrence)
-                    keys[(0, field, term)] = (row << 32) | at.astype(np.int64)
-        return first, keys, {0: rows}
+                    keys[(field, term)] = (row << 32) | at.astype(np.int64)
+        return first, keys, rows
 
     def _term_positions(
         self, field: str, term: str
@@ -471,58 +463,51 @@ class IndexReader:
                 begins -= tf
                 begins += int(fr.tpos[i])
                 parts.append((fr.docs[a:b] + self._bases[seg] if seg else fr.docs[a:b], begins, tf, fr.pos))
+            hit = ()
             if parts:
                 bounds = np.cumsum([0] + [len(p[0]) for p in parts]).astype(np.int64)
-                if len(parts) == 1:
-                    hit = (*parts[0][:3], bounds)
-                else:
-                    hit = (*(np.concatenate([p[k] for p in parts]) for k in range(3)), bounds)
-                self._cache_put(key, hit)
-                self._positions_of[key] = [p[3] for p in parts]
-            else:
-                hit = ()
-                self._cache_put(key, hit)
+                joined = parts[0][:3] if len(parts) == 1 else tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+                hit = (*joined, bounds, [p[3] for p in parts])
+            self._cache_put(key, hit)
         else:
             cache.move_to_end(key)
-        if not len(hit):
-            return None
-        return (*hit, self._positions_of[key])
+        return hit or None
 
-    def _cache_put(self, key: tuple[Any, ...], value: tuple[np.ndarray, ...]) -> None:
-        """Keep arrays in the reader's byte-bounded LRU cache."""
+    def _cache_put(self, key: tuple[Any, ...], value: tuple[Any, ...]) -> None:
+        """Keep arrays in the reader's byte-bounded LRU cache (what is not an array, such as the list of the
+        segments' own position arrays, is not counted: it is not a copy)."""
         cache = self._leaf_cache
         cache[key] = value
-        self._leaf_cache_bytes += sum(a.nbytes for a in value)
+        self._leaf_cache_bytes += _nbytes(value)
         while self._leaf_cache_bytes > LEAF_CACHE_BYTES and len(cache) > 1:
             _k, old = cache.popitem(last=False)
-            self._leaf_cache_bytes -= sum(a.nbytes for a in old)
+            self._leaf_cache_bytes -= _nbytes(old)
 
     def _proximity(
         self,
-        n_matches: int,
-        rows_of: Mapping[int, np.ndarray],
+        rows: np.ndarray,
         pairs: Sequence[tuple[str, str]],
         pair_idf: np.ndarray,
         fields: Sequence[str],
         weights: Mapping[str, float],
         strength: float,
-        keys: Mapping[tuple[int, str, str], np.ndarray],
+        keys: Mapping[tuple[str, str], np.ndarray],
     ) -> np.ndarray:
         """Score bonus of each match for the query's adjacent word pairs found in the same order in the
         text (``kota bandung`` in a document that says ``kota Bandung``): for every pair,
         ``strength * idf(pair) * c / (c + 1)`` where ``c`` counts its occurrences (field-weighted).
-        ``rows_of`` and ``keys`` are the matches and the words' occurrences from :meth:`_gather_positions`."""
-        bonus = np.zeros(n_matches)
-        for seg, rows in rows_of.items():
-            counts = np.zeros((len(pairs), len(rows)))
-            for field in fields:
-                for k, (a, b) in enumerate(pairs):
-                    ka, kb = keys.get((seg, field, a)), keys.get((seg, field, b))
-                    if ka is not None and kb is not None:
-                        both = np.intersect1d(ka + 1, kb, assume_unique=True)
-                        if len(both):
-                            counts[k] += weights[field] * np.bincount(both >> 32, minlength=len(rows))
-            bonus[rows] = strength * (pair_idf[:, None] * counts / (counts + 1.0)).sum(axis=0)
+        ``rows`` and ``keys`` are the matches in document order and the words' occurrences from
+        :meth:`_gather_positions`."""
+        counts = np.zeros((len(pairs), len(rows)))
+        for field in fields:
+            for k, (a, b) in enumerate(pairs):
+                ka, kb = keys.get((field, a)), keys.get((field, b))
+                if ka is not None and kb is not None:
+                    both = np.intersect1d(ka + 1, kb, assume_unique=True)
+                    if len(both):
+                        counts[k] += weights[field] * np.bincount(both >> 32, minlength=len(rows))
+        bonus = np.zeros(len(rows))
+        bonus[rows] = strength * (pair_idf[:, None] * counts / (counts + 1.0)).sum(axis=0)
         return bonus
 
     def stored(self, match: Match) -> dict[str, Any]:
@@ -540,6 +525,10 @@ class IndexReader:
             if doc is not None and segment.live[doc]:
                 return seg, doc
         return None
+
+
+def _nbytes(value: tuple[Any, ...]) -> int:
+    return sum(a.nbytes for a in value if isinstance(a, np.ndarray))
 
 
 def _gather(positions: list[np.ndarray], bounds: np.ndarray, post: np.ndarray, index: np.ndarray) -> np.ndarray:
