@@ -288,32 +288,22 @@ class Analyzer:
     def word_analyses(self, words: Iterable[str]) -> list[tuple[tuple[str, ...], str | None]]:
         """``(word_terms(w), word_exact(w))`` for every word, memoized the same way; a word of ASCII letters
         (most of them) takes a short path: it has nothing to clean or split."""
-        cache, exact_cache = self.word_cache, self.exact_cache
-        stopwords, protected, stem = self._stopwords, self._protected, self._stem
+        cache, exact_cache, stem = self.word_cache, self.exact_cache, self._stem
         out: list[tuple[tuple[str, ...], str | None]] = []
         append = out.append
-        stemmed = 0
         for word in words:
             terms = cache.get(word)
             if terms is not None and word in exact_cache:
                 append((terms, exact_cache[word]))
-            elif word.isascii() and word.isalpha():
+            elif word.isascii() and word.isalpha():  # nothing to clean or split: the word is its own term
                 if terms is None:
-                    if word in stopwords:
-                        terms = ()
-                    elif stem is None or word in protected:
-                        terms = (word,)
-                    else:
-                        stemmed += 1
-                        root = stem(word)
-                        terms = (root,) if root else ()
-                    cache[word] = terms
+                    term = self._term(word)
+                    terms = cache[word] = (term,) if term else ()
                 exact = word if stem is not None and len(terms) == 1 and terms[0] != word else None
                 exact_cache[word] = exact
                 append((terms, exact))
             else:
                 append((self.word_terms(word), self.word_exact(word)))
-        self.stem_calls += stemmed
         return out
 
     def _analyze_word(self, word: str) -> tuple[str, ...]:

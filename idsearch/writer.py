@@ -291,17 +291,15 @@ class Vocabulary:
 
     def _add_words(self, words: list[str]) -> None:
         """Analyze and number distinct words never seen before."""
-        term_ids, term_id, all_terms = self.term_ids, self.term_id, self.terms
+        term_ids, term_id = self.term_ids, self.term_id
         multi_len, multi_flat = self._multi_len, self._multi_flat
         stem_codes = array("i")
         exact_codes = array("i")
         for terms, exact in self.analyzer.word_analyses(words):
             if len(terms) == 1:
-                term = terms[0]
-                code = term_ids.get(term)
+                code = term_ids.get(terms[0])  # most terms are known: one lookup
                 if code is None:
-                    code = term_ids[term] = len(all_terms)
-                    all_terms.append(term)
+                    code = term_id(terms[0])
             elif not terms:
                 code = -1
             else:
@@ -309,14 +307,7 @@ class Vocabulary:
                 multi_len.append(len(terms))
                 code = -1 - len(multi_len)
             stem_codes.append(code)
-            if exact is None:
-                exact_codes.append(-1)
-            else:
-                code = term_ids.get(exact)
-                if code is None:
-                    code = term_ids[exact] = len(all_terms)
-                    all_terms.append(exact)
-                exact_codes.append(code)
+            exact_codes.append(-1 if exact is None else term_id(exact))
         self._put(words, stem_codes, exact_codes)
 
     def _put(self, words: list[str], stem_codes: array, exact_codes: array) -> None:
@@ -736,8 +727,7 @@ class IndexWriter:
                     zip([ids[i] for i in live], zip(repeat(entry["name"]), live, [sums[i] for i in live]))
                 )
         self._load_word_cache(manifest.get("words"))
-        if getattr(self, "_vocabulary", None) is None:  # kept across commits: words are analyzed once
-            self._vocabulary = vocabulary_of(self.analyzer)
+        self._vocabulary = vocabulary_of(self.analyzer)  # the analyzer's: words are numbered once per process
         self._builder = SegmentBuilder(self.schema, self.analyzer, self._vocabulary)
         self._builder_name = self._segment_name()
         self._batch: list[Prepared] = []  # analyzed together by the in-process builder
@@ -924,6 +914,11 @@ class IndexWriter:
         self._chunk_name = self._segment_name()
         self._dispatch_ready(queue=queue)
 
+    def _claim_segment_files(self, name: str) -> None:
+        """Name a segment's files as this session's before they exist, so that a failed write leaves
+        nothing behind (see :meth:`_discard`)."""
+        self._new_files.extend(self.directory / f"{name}.{s}" for s in segment_file_suffixes(self.schema))
+
     def _dispatch_ready(self, *, queue: int) -> None:
         """Hand closed chunks to idle workers, in order, waiting for workers while more than ``queue`` wait."""
         if self._pool is None:
@@ -932,7 +927,7 @@ class IndexWriter:
             if len(self._ready) <= queue and not self._pool.has_idle_worker():
                 return
             name, chunk = self._ready.pop(0)
-            self._new_files.extend(self.directory / f"{name}.{s}" for s in segment_file_suffixes(self.schema))
+            self._claim_segment_files(name)
             self._tasks.append(self._pool.submit(str(self.directory), name, chunk))
 
     def _collect_workers(self, *, wait: bool = True) -> None:
@@ -966,10 +961,7 @@ class IndexWriter:
                     self._collect_workers(wait=False)
                 builder = SegmentBuilder(self.schema, self.analyzer, self._vocabulary)
                 builder.add_many(self._chunk)
-                # named before they exist, so that a failed write leaves nothing behind (see _discard)
-                self._new_files.extend(
-                    self.directory / f"{self._chunk_name}.{s}" for s in segment_file_suffixes(self.schema)
-                )
+                self._claim_segment_files(self._chunk_name)
                 entry = builder.write(self.directory, self._chunk_name)
                 self._collect_workers()
                 self._pending.append(entry)
