@@ -149,7 +149,6 @@ class Idsearch(System):
     def __init__(self, workers: int | None, mode: str = "warm") -> None:
         self.workers = workers or os.cpu_count() or 1
         self.mode = mode
-        self.cached = mode != "cold"
         suffix = {"cold": " cold", "warm": "", "disk": " stems from disk"}[mode]
         self.name = f"idsearch w={self.workers}{suffix}"
 
