@@ -20,7 +20,7 @@ import numpy as np
 
 from idsearch.analysis import Analyzer
 from idsearch.schema import EXACT_SUFFIX, Schema, base_field, exact_field
-from idsearch.scoring import bm25_idf, field_inverse_norms, lead_bonus, saturate, top_k
+from idsearch.scoring import bm25_idf, field_inverse_norms, saturate, saturated_sum, top_k
 from idsearch.segment import MISSING_DAY, SegmentReader
 from idsearch.storage import IndexCorruptError
 
@@ -37,6 +37,7 @@ __all__ = [
 _EPOCH = _dt.date(1970, 1, 1)
 LEAF_CACHE_BYTES = 64 << 20  # per reader: postings of frequent terms, merged across fields
 PROXIMITY_DEPTH = 100  # the best BM25F matches reranked with the word-pair proximity bonus
+GRID_CELLS = 1 << 22  # the largest grid of the matches' positions laid out with one row length for all
 
 
 # -- the executable query: analyzed terms, resolved fields ---------------------------------------------------------
@@ -334,7 +335,7 @@ class IndexReader:
             per_segment = [(scores[a:b], mask[a:b]) for a, b in zip(bases[:-1].tolist(), bases[1:].tolist())]
             return self._select(per_segment, limit, sort)
         words = [i for i, t in enumerate(terms) if not _is_exact(t)]  # exact-form clauses are not words
-        return self._rerank(lambda n: self._select_global(scores, mask, n), [terms[i] for i in words], idf[words],
+        return self._rerank(lambda n: self._select_global(scores, mask, n, bool(filters)), [terms[i] for i in words], idf[words],
                             limit, weights)
 
     def _rerank(
@@ -357,21 +358,137 @@ class IndexReader:
             return _as_matches(scores, segs, docs), total
         depth = max(limit or 0, PROXIMITY_DEPTH) if limit is not None else None
         scores, segs, docs, total = select(depth)
-        fields = words[0].fields
-        word_pairs = [(words[a].term, words[b].term) for a, b in pairs] if weight_of_proximity else []
-        first, keys, rows = self._gather_positions(segs, docs, [w.term for w in words], fields,
-                                                   {t for pair in word_pairs for t in pair})
-        if weight_of_proximity:
-            pair_idf = np.array([(word_idf[a] + word_idf[b]) / 2.0 for a, b in pairs])
-            scores = scores + self._proximity(rows, word_pairs, pair_idf, fields, weights,
-                                              weight_of_proximity, keys)
-        if lead:  # idsearch.scoring.lead_bonus: query words among the first words of a field
-            boosts = np.array([w.boost for w in words], dtype=np.float64)
-            scores = scores + lead_bonus(first, boosts * word_idf, weights, self.schema.lead_window, lead)
+        if len(docs):
+            scores = self._with_bonuses(scores, segs, docs, words, word_idf, pairs, weights, weight_of_proximity, lead)
         order = np.lexsort((docs, segs, -scores))
         if limit is not None:
             order = order[:limit]
         return _as_matches(scores[order], segs[order], docs[order]), total
+
+    def _with_bonuses(
+        self,
+        scores: np.ndarray,
+        segs: np.ndarray,
+        docs_of: np.ndarray,
+        words: Sequence[TermNode],
+        word_idf: np.ndarray,
+        pairs: Sequence[tuple[int, int]],
+        weights: Mapping[str, float],
+        proximity: float,
+        lead: float,
+    ) -> np.ndarray:
+        """The ``scores`` of the matches ``(segs, docs_of)`` plus their proximity and lead bonuses, looked up
+        in the fields of the first word, all words of a field at once.
+
+        - Lead (:func:`~idsearch.scoring.saturated_sum`): each word among the first ``lead_window``
+          positions of a field counts that field's weight.
+        - Proximity: each pair of adjacent query words (``pairs``, with the mean idf of their words) counts
+          the field's weight for every place where the second word follows the first directly
+          (``kota bandung`` in a document that says ``kota Bandung``). The matches' positions are laid out
+          on one grid, a row per match, so that "the next position" is one lookup for every occurrence.
+        """
+        n = len(docs_of)
+        where_all = self._bases[segs] + docs_of
+        rows = np.argsort(where_all)  # the matches in document order (postings are)
+        docs = where_all[rows]
+        row_segs = segs[rows]
+        terms = list(dict.fromkeys(w.term for w in words))
+        term_of = {t: i for i, t in enumerate(terms)}
+        word_terms = np.array([term_of[w.term] for w in words], dtype=np.int64)
+        nterms = len(terms)
+        lead_counts = np.zeros((nterms, n))
+        pair_ids: dict[tuple[int, int], int] = {}
+        pair_of = [pair_ids.setdefault((term_of[words[a].term], term_of[words[b].term]), len(pair_ids)) for a, b in pairs]
+        if not proximity:
+            pair_ids.clear()
+        if pair_ids:
+            pair_table = np.full((nterms, nterms + 1), -1, dtype=np.int64)  # (term, next term or -1) -> pair
+            for (a, b), k in pair_ids.items():
+                pair_table[a, b] = k
+            pair_counts = np.zeros((len(pair_ids), n))
+        window = self.schema.lead_window
+        several = len(self.segments) > 1
+        for field in words[0].fields:
+            hits = self._hits(field, terms, docs)
+            if hits is None:
+                continue
+            hit_rows, hit_terms, begins, counts = hits
+            weight = weights[field]
+            if lead:
+                first = self._positions(field, row_segs[hit_rows] if several else None, begins)
+                lead_counts[hit_terms, hit_rows] += (first < window) * weight  # a word's first position
+            if pair_ids:
+                # every occurrence of every word in the matches: its row, its term and its position
+                firsts = np.cumsum(counts) - counts
+                occ_rows = np.repeat(hit_rows, counts)
+                at = np.arange(len(occ_rows)) + np.repeat(begins - firsts, counts)
+                pos = self._positions(field, row_segs[occ_rows] if several else None, at)
+                occ_terms = np.repeat(hit_terms, counts)
+                stride = int(pos.max()) + 2  # a row per match, with an empty cell after its last position
+                if n * stride <= GRID_CELLS:
+                    cells = occ_rows * stride + pos
+                    size = n * stride
+                else:  # very long documents: each row only as long as its own match needs
+                    extent = np.zeros(n, dtype=np.int64)
+                    np.maximum.at(extent, occ_rows, pos + 2)
+                    cells = (np.cumsum(extent) - extent)[occ_rows] + pos
+                    size = int(extent.sum())
+                grid = np.zeros(size, dtype=np.int32)  # mostly never touched: cheap to allocate
+                grid[cells] = occ_terms + 1
+                found = pair_table[occ_terms, grid[cells + 1] - 1]
+                ok = found >= 0
+                if ok.any():
+                    flat = np.bincount(found[ok] * n + occ_rows[ok], minlength=len(pair_ids) * n)
+                    pair_counts += weight * flat.reshape(len(pair_ids), n)
+        if pair_ids:
+            pair_idf = np.array([(word_idf[a] + word_idf[b]) / 2.0 for a, b in pairs])
+            bonus = np.zeros(n)
+            bonus[rows] = saturated_sum(pair_idf, pair_counts[pair_of], proximity)
+            scores = scores + bonus
+        if lead:
+            boosts = np.array([w.boost for w in words], dtype=np.float64)
+            bonus = np.zeros(n)
+            bonus[rows] = saturated_sum(boosts * word_idf, lead_counts[word_terms], lead)
+            scores = scores + bonus
+        return scores
+
+    def _hits(
+        self, field: str, terms: Sequence[str], docs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """Where ``terms`` occur in a field among ``docs`` (sorted, of the reader's document space):
+        ``(rows, terms, begins, counts)`` per (term, doc) found, ``begins`` indexing the positions of the
+        doc's segment, ``counts`` being the term's frequency; None when no term is found."""
+        rows, which, begins, counts = [], [], [], []
+        for k, term in enumerate(terms):
+            found = self._term_positions(field, term)
+            if found is None:
+                continue
+            pdocs, term_begins, term_counts = found
+            where = np.searchsorted(pdocs, docs)
+            np.minimum(where, len(pdocs) - 1, out=where)
+            hit = np.flatnonzero(pdocs[where] == docs)
+            if len(hit):
+                post = where[hit]
+                rows.append(hit)
+                which.append(k)
+                begins.append(term_begins[post])
+                counts.append(term_counts[post])
+        if not rows:
+            return None
+        if len(rows) == 1:
+            return rows[0], np.full(len(rows[0]), which[0], dtype=np.int64), begins[0], counts[0]
+        return (np.concatenate(rows), np.repeat(which, [len(r) for r in rows]), np.concatenate(begins),
+                np.concatenate(counts))
+
+    def _positions(self, field: str, segs: np.ndarray | None, at: np.ndarray) -> np.ndarray:
+        """``pos[at]`` of a field, from the segment of each entry (``segs``; None: the only segment)."""
+        if segs is None:
+            return self.segments[0].fields[field].pos[at].astype(np.int64)
+        out = np.empty(len(at), dtype=np.int64)
+        for seg in np.unique(segs).tolist():
+            sel = segs == seg
+            out[sel] = self.segments[seg].fields[field].pos[at[sel]]
+        return out
 
     def _global_leaf_weights(self, node: TermNode, weights: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
         """A term's documents over every segment at once (numbered segment after segment) and its BM25
@@ -390,84 +507,54 @@ class IndexReader:
         self._cache_put(key, value)
         return value
 
-    def _select_global(self, scores: np.ndarray, mask: np.ndarray, limit: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    def _select_global(
+        self, scores: np.ndarray, mask: np.ndarray, limit: int | None, filtered: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """(scores, segments, docs) of the best ``limit`` matches of the reader's document space, best first,
-        ties by document order, and the number of matches."""
-        docs = np.flatnonzero(mask)
-        total = len(docs)
-        match_scores = scores[docs]
-        if limit is not None and total > limit:
-            keep = top_k(match_scores, limit)  # best first, ties by lower index: by document order
+        ties by document order, and the number of matches. Unless ``filtered``, the matches are the
+        documents that score above 0."""
+        total = int(np.count_nonzero(mask))
+        if limit is not None and total > limit and total > len(scores) // 8:
+            # many matches: select among all documents at once (every match scores above 0 and every
+            # other document 0, unless a filter excluded it)
+            candidates = np.where(mask, scores, -np.inf) if filtered else scores
+            docs = top_k(candidates, limit)  # best first, ties by lower index: by document order
+            match_scores = scores[docs]
         else:
-            keep = np.lexsort((docs, -match_scores))
-            if limit is not None:
-                keep = keep[:limit]
-        docs, match_scores = docs[keep], match_scores[keep]
+            docs = np.flatnonzero(mask)
+            match_scores = scores[docs]
+            if limit is not None and total > limit:
+                keep = top_k(match_scores, limit)
+            else:
+                keep = np.lexsort((docs, -match_scores))[:limit]
+            docs, match_scores = docs[keep], match_scores[keep]
         segs = np.searchsorted(self._bases, docs, side="right") - 1
         return match_scores, segs, docs - self._bases[segs], total
 
-    def _gather_positions(
-        self, segs: np.ndarray, docs_of: np.ndarray, words: Sequence[str], fields: Sequence[str], with_keys: set[str]
-    ) -> tuple[dict[str, np.ndarray], dict[tuple[str, str], np.ndarray], np.ndarray]:
-        """Positions of the query words in the matches to rerank, each word looked up once per field over
-        all segments at once: ``first[field]`` is (words x matches), the first position of each word in each
-        match (-1: absent); ``rows`` are the indices of the matches in document order; for the words in
-        ``with_keys``, ``keys[(field, word)]`` holds ``row << 32 | position`` of every occurrence, ``row``
-        being an index into ``rows``."""
-        first = {f: np.full((len(words), len(docs_of)), -1, dtype=np.int64) for f in fields}
-        keys: dict[tuple[str, str], np.ndarray] = {}
-        where_all = self._bases[segs] + docs_of
-        rows = np.argsort(where_all)
-        docs = where_all[rows]
-        for field in fields:
-            for k, term in enumerate(words):
-                found = self._term_positions(field, term)
-                if found is None:
-                    continue
-                pdocs, begins, counts, bounds, positions = found
-                where = np.minimum(np.searchsorted(pdocs, docs), len(pdocs) - 1)
-                hit = pdocs[where] == docs
-                if not hit.any():
-                    continue
-                post = where[hit]
-                first[field][k, rows[hit]] = _gather(positions, bounds, post, begins[post])
-                if term in with_keys and (field, term) not in keys:
-                    lens = counts[post].astype(np.int64)
-                    occurrence = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
-                    post_of = np.repeat(post, lens)
-                    row = np.repeat(np.flatnonzero(hit).astype(np.int64), lens)
-                    at = _gather(positions, bounds, post_of, begins[post_of] + occurrence)
-                    keys[(field, term)] = (row << 32) | at.astype(np.int64)
-        return first, keys, rows
-
-    def _term_positions(
-        self, field: str, term: str
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]] | None:
+    def _term_positions(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """A term's postings in a field over all segments, in the reader's document space, with where their
-        positions are: ``(docs, begins, counts, bounds, positions)``, postings ``bounds[j]:bounds[j + 1]``
-        being those of ``positions[j]`` (a segment's position array, indexed by ``begins``); None when absent.
-        Cached: frequent words recur in queries; positions are not copied."""
+        positions are: ``(docs, begins, counts)``, ``begins`` indexing the position array of the posting's
+        segment; None when absent. Cached: frequent words recur in queries; positions are not copied."""
         key = ("positions", field, term)
         cache = self._leaf_cache
         hit = cache.get(key)
         if hit is None:
-            parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+            parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
             for seg, segment in enumerate(self.segments):
                 fr = segment.fields[field]
                 i = fr.term_index(term)
                 if i < 0:
                     continue
                 a, b = int(fr.tpost[i]), int(fr.tpost[i + 1])
-                tf = fr.tf[a:b].astype(np.int32)
-                begins = np.cumsum(tf, dtype=np.int64)
+                tf = fr.tf[a:b].astype(np.int64)
+                begins = np.cumsum(tf)
                 begins -= tf
                 begins += int(fr.tpos[i])
-                parts.append((fr.docs[a:b] + self._bases[seg] if seg else fr.docs[a:b], begins, tf, fr.pos))
+                # (doc ids as int64: searching a narrower array would convert all of it, every time)
+                parts.append((fr.docs[a:b] + self._bases[seg] if seg else fr.docs[a:b].astype(np.int64), begins, tf))
             hit = ()
             if parts:
-                bounds = np.cumsum([0] + [len(p[0]) for p in parts]).astype(np.int64)
-                joined = parts[0][:3] if len(parts) == 1 else tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
-                hit = (*joined, bounds, [p[3] for p in parts])
+                hit = parts[0] if len(parts) == 1 else tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
             self._cache_put(key, hit)
         else:
             cache.move_to_end(key)
@@ -482,33 +569,6 @@ class IndexReader:
         while self._leaf_cache_bytes > LEAF_CACHE_BYTES and len(cache) > 1:
             _k, old = cache.popitem(last=False)
             self._leaf_cache_bytes -= _nbytes(old)
-
-    def _proximity(
-        self,
-        rows: np.ndarray,
-        pairs: Sequence[tuple[str, str]],
-        pair_idf: np.ndarray,
-        fields: Sequence[str],
-        weights: Mapping[str, float],
-        strength: float,
-        keys: Mapping[tuple[str, str], np.ndarray],
-    ) -> np.ndarray:
-        """Score bonus of each match for the query's adjacent word pairs found in the same order in the
-        text (``kota bandung`` in a document that says ``kota Bandung``): for every pair,
-        ``strength * idf(pair) * c / (c + 1)`` where ``c`` counts its occurrences (field-weighted).
-        ``rows`` and ``keys`` are the matches in document order and the words' occurrences from
-        :meth:`_gather_positions`."""
-        counts = np.zeros((len(pairs), len(rows)))
-        for field in fields:
-            for k, (a, b) in enumerate(pairs):
-                ka, kb = keys.get((field, a)), keys.get((field, b))
-                if ka is not None and kb is not None:
-                    both = np.intersect1d(ka + 1, kb, assume_unique=True)
-                    if len(both):
-                        counts[k] += weights[field] * np.bincount(both >> 32, minlength=len(rows))
-        bonus = np.zeros(len(rows))
-        bonus[rows] = strength * (pair_idf[:, None] * counts / (counts + 1.0)).sum(axis=0)
-        return bonus
 
     def stored(self, match: Match) -> dict[str, Any]:
         return self.segments[match.segment].stored(match.doc)
@@ -529,18 +589,6 @@ class IndexReader:
 
 def _nbytes(value: tuple[Any, ...]) -> int:
     return sum(a.nbytes for a in value if isinstance(a, np.ndarray))
-
-
-def _gather(positions: list[np.ndarray], bounds: np.ndarray, post: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """``positions[j][index]`` for every posting ``post``, ``j`` being the part (segment) it belongs to."""
-    if len(positions) == 1:
-        return positions[0][index]
-    part = np.searchsorted(bounds, post, side="right") - 1
-    out = np.empty(len(post), dtype=np.int64)
-    for j in np.unique(part).tolist():
-        sel = part == j
-        out[sel] = positions[j][index[sel]]
-    return out
 
 
 def _merge_sparse(docs: np.ndarray, tf: np.ndarray, more_docs: np.ndarray, more_tf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

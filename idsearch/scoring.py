@@ -15,11 +15,10 @@ changes a score.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["bm25_idf", "field_inverse_norms", "lead_bonus", "saturate", "top_k"]
+__all__ = ["bm25_idf", "field_inverse_norms", "saturate", "saturated_sum", "top_k"]
 
 
 def bm25_idf(n_docs: int, df: int) -> float:
@@ -43,31 +42,38 @@ def saturate(
     return (boost * idf * (k1 + 1.0)) * (tf_tilde / (k1 + tf_tilde) + delta)
 
 
-def lead_bonus(
-    first: Mapping[str, np.ndarray], word_idf: np.ndarray, weights: Mapping[str, float], window: int, strength: float
-) -> np.ndarray:
-    """Bonus of each match for query words among the first ``window`` words of a field (news put the
-    main facts first): ``strength * sum_w boost(w) * idf(w) * c / (c + 1)`` with ``c`` the summed weights of the fields
-    whose first ``window`` words contain ``w``. ``first[field]`` is (words x matches): the first position
-    of each word in each match, -1 when absent; ``word_idf`` is each word's idf times its boost."""
-    counts: np.ndarray | None = None
-    for field, positions in first.items():
-        early = ((positions >= 0) & (positions < window)) * weights[field]
-        counts = early if counts is None else counts + early
-    if counts is None:
-        return np.zeros(0)
-    return strength * (word_idf[:, None] * counts / (counts + 1.0)).sum(axis=0)
+def saturated_sum(weights: np.ndarray, counts: np.ndarray, strength: float) -> np.ndarray:
+    """A bonus per match from evidence that saturates: ``strength * sum_i weights[i] * c / (c + 1)`` with
+    ``c = counts[i]`` (items x matches), such as the (field-weighted) times a pair of query words stands
+    side by side, or the fields that have a query word among their first words (news put the main facts
+    first)."""
+    return strength * (weights[:, None] * counts / (counts + 1.0)).sum(axis=0)
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` highest scores, best first, ties by lower index; partial selection, no full sort."""
+    """Indices of the ``k`` highest scores, best first, ties by lower index; partial selection, no full sort.
+
+    Over many scores, a lower bound of the ``k``-th best comes first from a strided sample (the ``k``-th
+    best of any subset can only be lower): the few scores at or above it are all that are selected
+    from, which costs a fraction of partitioning everything."""
     n = len(scores)
     if k <= 0 or n == 0:
         return np.zeros(0, dtype=np.int64)
     if k < n:
+        candidates = None
+        step = n // (16 * k)
+        if step >= 2:
+            # sorted rather than partitioned: numpy's selection slows down badly on many equal values
+            # (the zeros of documents that match nothing)
+            sample = np.sort(scores[::step])
+            candidates = np.flatnonzero(scores >= sample[len(sample) - k])
+        if candidates is None or len(candidates) > n // 4:
+            candidates = np.arange(n)
         # keep every index tied with the k-th score so the tie-break by index is exact
-        kth = np.partition(scores, n - k)[n - k]
-        candidates = np.flatnonzero(scores >= kth)
+        part = scores[candidates]
+        if len(part) > k:
+            kth = np.partition(part, len(part) - k)[len(part) - k]
+            candidates = candidates[part >= kth]
     else:
         candidates = np.arange(n)
     order = np.lexsort((candidates, -scores[candidates]))
