@@ -37,7 +37,7 @@ import attrs
 import numpy as np
 
 from idsearch.schema import Schema, base_field
-from idsearch.segment import LEGACY_EXACT_PARTS, segment_file_suffixes
+from idsearch.segment import LEGACY_EXACT_PARTS, LEGACY_STORED_PARTS, STORED_PARTS, segment_file_suffixes
 from idsearch.storage import MANIFEST, IndexCorruptError, check_file_name, crc32_file, read_manifest
 
 __all__ = ["CheckReport", "check_index"]
@@ -302,6 +302,8 @@ def _check_segment(
         raise _Stop
     seg.files = files
     expected = set(segment_file_suffixes(schema))
+    if "docs.off.npy" in files:  # stored documents compressed one by one (segments before 2026-11-25)
+        expected = (expected - set(STORED_PARTS)) | set(LEGACY_STORED_PARTS)
     legacy = {f"{field}.{part}" for field in schema.exact_fields for part in LEGACY_EXACT_PARTS}
     missing = sorted(expected - set(files))
     extra = sorted(set(files) - expected - legacy)
@@ -391,10 +393,45 @@ def _check_deletes(directory: Path, entry: Mapping[str, Any], seg: _Segment, n: 
 
 
 def _check_stored(seg: _Segment, ids: Sequence[str], checksums: np.ndarray, n: int) -> None:
-    offsets = seg.array("docs.off.npy", (np.dtype(np.uint64),), n + 1)
     path = seg.path("docs.bin")
     zdict = seg.path("docs.dict").read_bytes()
     size = path.stat().st_size
+    if "docs.off.npy" in seg.files:
+        _check_stored_one_by_one(seg, path, zdict, size, ids, checksums, n)
+        return
+    blocks = np.asarray(seg.array("docs.blocks.npy", (np.dtype(np.uint64),), None))
+    first = np.asarray(seg.array("docs.first.npy", (np.dtype(np.int64),), None))
+    at = np.asarray(seg.array("docs.at.npy", (np.dtype(np.uint64),), n + 1))
+    if (len(blocks) != len(first) or not len(blocks) or int(blocks[0]) != 0 or int(blocks[-1]) != size
+            or np.any(np.diff(blocks.astype(np.float64)) <= 0)):
+        seg.add(f"docs.blocks.npy: block offsets must start at 0, increase, and end at the size of docs.bin ({size})")
+        raise _Stop
+    if int(first[0]) != 0 or int(first[-1]) != n or np.any(np.diff(first) <= 0):
+        seg.add(f"docs.first.npy: first documents of the blocks must start at 0, increase, and end at {n}")
+        raise _Stop
+    if int(at[0]) != 0 or np.any(np.diff(at.astype(np.float64)) <= 0):
+        seg.add("docs.at.npy: document offsets must start at 0 and increase")
+        raise _Stop
+    sums = checksums.tolist()
+    bounds, starts, doc_at = blocks.tolist(), first.tolist(), at.tolist()
+    with open(path, "rb") as fh:
+        for block in range(len(starts) - 1):
+            fh.seek(bounds[block])
+            raw = _inflate(fh.read(bounds[block + 1] - bounds[block]), zdict)
+            docs = range(starts[block], starts[block + 1])
+            base = doc_at[docs.start]
+            if isinstance(raw, str) or len(raw) != doc_at[docs.stop] - base:
+                why = raw if isinstance(raw, str) else f"{len(raw)} bytes, docs.at.npy says {doc_at[docs.stop] - base}"
+                seg.add(f"docs.bin: block {block} (documents {docs.start}-{docs.stop - 1}): {why}")
+                continue
+            for local in docs:
+                _check_stored_doc(seg, raw[doc_at[local] - base : doc_at[local + 1] - base], local, ids, sums)
+
+
+def _check_stored_one_by_one(
+    seg: _Segment, path: Path, zdict: bytes, size: int, ids: Sequence[str], checksums: np.ndarray, n: int
+) -> None:
+    offsets = seg.array("docs.off.npy", (np.dtype(np.uint64),), n + 1)
     off = np.asarray(offsets)
     if int(off[0]) != 0 or np.any(np.diff(off.astype(np.float64)) <= 0) or int(off[-1]) != size:
         seg.add(
@@ -411,16 +448,20 @@ def _check_stored(seg: _Segment, ids: Sequence[str], checksums: np.ndarray, n: i
             if isinstance(raw, str):
                 seg.add(f"docs.bin: document {local}: {raw}")
                 continue
-            try:
-                doc = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as exc:
-                seg.add(f"docs.bin: document {local}: not valid JSON ({exc})")
-                continue
-            if not isinstance(doc, dict) or doc.get("id") != ids[local]:
-                found = doc.get("id") if isinstance(doc, dict) else type(doc).__name__
-                seg.add(f"docs.bin: document {local}: id {found!r}, ids.txt says {ids[local]!r}")
-            if zlib.crc32(raw) != sums[local]:
-                seg.add(f"sums.npy: document {local}: checksum differs from the stored document")
+            _check_stored_doc(seg, raw, local, ids, sums)
+
+
+def _check_stored_doc(seg: _Segment, raw: bytes, local: int, ids: Sequence[str], sums: Sequence[int]) -> None:
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        seg.add(f"docs.bin: document {local}: not valid JSON ({exc})")
+        return
+    if not isinstance(doc, dict) or doc.get("id") != ids[local]:
+        found = doc.get("id") if isinstance(doc, dict) else type(doc).__name__
+        seg.add(f"docs.bin: document {local}: id {found!r}, ids.txt says {ids[local]!r}")
+    if zlib.crc32(raw) != sums[local]:
+        seg.add(f"sums.npy: document {local}: checksum differs from the stored document")
 
 
 def _inflate(data: bytes, zdict: bytes) -> bytes | str:

@@ -441,7 +441,7 @@ def _npy_pickle(marker: Path) -> bytes:
 
 @pytest.mark.parametrize("make", [_raw_pickle, _npy_pickle], ids=["raw pickle", "npy object array"])
 @pytest.mark.parametrize(
-    "target", ["body.tpost.npy", "sums.npy", "docs.off.npy", "deletes", "words", "manifest"]
+    "target", ["body.tpost.npy", "sums.npy", "docs.at.npy", "deletes", "words", "manifest"]
 )
 def test_planted_pickle_is_never_executed(
     idx: Path, tmp_path: Path, make: Callable[[Path], bytes], target: str

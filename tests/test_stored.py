@@ -1,0 +1,175 @@
+"""Stored documents: compressed together in blocks, read back one at a time, and segments written before
+blocks (each document compressed on its own) still read, checked and merged."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import shutil
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from idsearch import Index
+from idsearch.integrity import check_index
+from idsearch.segment import STORED_BLOCK, STORED_LEVEL, SegmentReader
+from idsearch.storage import MANIFEST, IndexCorruptError
+
+
+def _docs(n: int, seed: int = 7) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    words = ["putin", "suriah", "banjir", "jakarta", "pemilu", "gempa", "kereta", "harga", "beras", "naik"]
+    docs = []
+    for i in range(n):
+        size = rng.choice([0, 1, 5, 40, 400, 3000])  # empty bodies up to documents larger than a block
+        body = " ".join(rng.choice(words) for _ in range(size))
+        docs.append({"id": f"d{i:04d}", "title": f"berita {i} {rng.choice(words)}", "body": body,
+                     "source": rng.choice(["detik.com", "kompas.com"]), "note": "é" * (i % 3)})
+    return docs
+
+
+def _manifest(path: Path) -> dict[str, Any]:
+    return json.loads((path / MANIFEST).read_bytes())
+
+
+def _write_manifest(path: Path, data: dict[str, Any]) -> None:
+    (path / MANIFEST).write_text(json.dumps(data), encoding="utf-8")
+
+
+def _build(path: Path, docs: list[dict[str, Any]]) -> Index:
+    ix = Index.create(path)
+    with ix.writer(workers=1) as w:
+        for doc in docs:
+            w.add(doc)
+    return ix
+
+
+def test_documents_round_trip_across_block_boundaries(tmp_path: Path):
+    docs = _docs(300)
+    ix = _build(tmp_path / "ix", docs)
+    entry = _manifest(tmp_path / "ix")["segments"][0]
+    first = np.load(tmp_path / "ix" / f"{entry['name']}.docs.first.npy", allow_pickle=False)
+    assert len(first) > 10  # many blocks: ~1 MB of documents in blocks of STORED_BLOCK bytes
+    sizes = np.diff(first)
+    assert sizes.max() > 1 and sizes.min() >= 1  # small documents share a block, a big one has its own
+    order = list(range(len(docs)))
+    random.Random(3).shuffle(order)  # any order: the block read last is no shortcut
+    for i in order:
+        assert ix.get(docs[i]["id"]) == docs[i]
+    assert check_index(tmp_path / "ix").ok
+
+
+def test_a_block_holds_documents_up_to_about_the_block_size(tmp_path: Path):
+    docs = [{"id": f"d{i}", "body": "kata " * 100} for i in range(200)]
+    _build(tmp_path / "ix", docs)
+    entry = _manifest(tmp_path / "ix")["segments"][0]
+    reader = SegmentReader(tmp_path / "ix", entry, Index.open(tmp_path / "ix").schema)
+    try:
+        at = reader._doc_at.astype(np.int64)
+        first = reader._block_first
+        raw = [int(at[b]) - int(at[a]) for a, b in zip(first[:-1], first[1:])]
+        assert all(size >= STORED_BLOCK for size in raw[:-1])  # only the last block is smaller
+        assert all(size < STORED_BLOCK + 600 for size in raw)  # a block closes once it is full
+    finally:
+        reader.close()
+
+
+def _to_one_by_one(path: Path) -> None:
+    """Rewrite every segment's stored documents the way segments before 2026-11-25 stored them: each
+    document compressed on its own with the preset dictionary, located by ``docs.off.npy``."""
+    m = _manifest(path)
+    ix = Index.open(path)
+    for entry in m["segments"]:
+        reader = SegmentReader(path, entry, ix.schema)
+        stored = [reader.stored_bytes(i) for i in range(entry["ndocs"])]
+        zdict = (path / f"{entry['name']}.docs.dict").read_bytes()
+        reader.close()
+        chunks = []
+        for doc in stored:
+            c = zlib.compressobj(STORED_LEVEL, zdict=zdict) if zdict else zlib.compressobj(STORED_LEVEL)
+            chunks.append(c.compress(doc) + c.flush())
+        offsets = np.zeros(len(chunks) + 1, dtype=np.uint64)
+        np.cumsum([len(c) for c in chunks], out=offsets[1:])
+        buf = io.BytesIO()
+        np.save(buf, offsets, allow_pickle=False)
+        files = {"docs.bin": b"".join(chunks), "docs.off.npy": buf.getvalue()}
+        for suffix, data in files.items():
+            (path / f"{entry['name']}.{suffix}").write_bytes(data)
+            entry["files"][suffix] = [len(data), zlib.crc32(data)]
+        for suffix in ("docs.blocks.npy", "docs.first.npy", "docs.at.npy"):
+            (path / f"{entry['name']}.{suffix}").unlink()
+            del entry["files"][suffix]
+    _write_manifest(path, m)
+
+
+def test_segments_stored_one_by_one_are_read_checked_and_merged(tmp_path: Path):
+    path = tmp_path / "ix"
+    docs = _docs(120)
+    _build(path, docs)
+    _to_one_by_one(path)
+    assert "docs.off.npy" in _manifest(path)["segments"][0]["files"]
+    ix = Index.open(path)
+    assert all(ix.get(d["id"]) == d for d in docs)
+    hits = ix.search("putin suriah", limit=5)
+    assert hits and hits[0].fields["id"] == hits[0].id
+    report = check_index(path)
+    assert report.ok, report.problems
+    # a damaged old-style document is still found by the audit
+    m = _manifest(path)
+    name = m["segments"][0]["name"]
+    blob = bytearray((path / f"{name}.docs.bin").read_bytes())
+    blob[5] ^= 0x55
+    damaged = tmp_path / "damaged"
+    shutil.copytree(path, damaged)
+    (damaged / f"{name}.docs.bin").write_bytes(bytes(blob))
+    m["segments"][0]["files"]["docs.bin"] = [len(blob), zlib.crc32(bytes(blob))]
+    _write_manifest(damaged, m)
+    assert any("docs.bin: document 0" in p for p in check_index(damaged).problems)
+    # new documents and a merge: everything ends up in blocks
+    with Index.open(path).writer(workers=1) as w:
+        w.add({"id": "new", "title": "putin bertemu", "body": "kata " * 50})
+        w.commit(optimize=True)
+    m = _manifest(path)
+    assert len(m["segments"]) == 1 and "docs.blocks.npy" in m["segments"][0]["files"]
+    ix = Index.open(path)
+    assert all(ix.get(d["id"]) == d for d in docs) and ix.get("new")["title"] == "putin bertemu"
+    assert check_index(path).ok
+
+
+def _plant(path: Path, name: str, suffix: str, array: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    data = buf.getvalue()
+    (path / f"{name}.{suffix}").write_bytes(data)
+    m = _manifest(path)
+    m["segments"][0]["files"][suffix] = [len(data), zlib.crc32(data)]
+    _write_manifest(path, m)
+
+
+def test_blocks_that_do_not_cover_the_documents_are_corruption(tmp_path: Path):
+    path = tmp_path / "ix"
+    _build(path, _docs(100))
+    name = _manifest(path)["segments"][0]["name"]
+    first = np.load(path / f"{name}.docs.first.npy", allow_pickle=False)
+    _plant(path, name, "docs.first.npy", np.concatenate([first[:-1], [first[-1] - 1]]))
+    with pytest.raises(IndexCorruptError, match="stored blocks"):
+        Index.open(path).search("putin")
+    assert any("docs.first.npy" in p for p in check_index(path).problems)
+
+
+def test_document_offsets_that_disagree_with_a_block_are_corruption(tmp_path: Path):
+    path = tmp_path / "ix"
+    docs = _docs(100)
+    _build(path, docs)
+    name = _manifest(path)["segments"][0]["name"]
+    at = np.load(path / f"{name}.docs.at.npy", allow_pickle=False)
+    at = at.copy()
+    at[1:] += 1  # every document one byte later: no block inflates to the size expected
+    _plant(path, name, "docs.at.npy", at)
+    with pytest.raises(IndexCorruptError, match="bytes expected"):
+        Index.open(path).get(docs[0]["id"])
+    assert any("docs.bin: block 0" in p for p in check_index(path).problems)
