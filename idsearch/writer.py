@@ -541,8 +541,8 @@ def _worker_main(conn: Any, schema: Any, analyzer: Any) -> None:
             builder = SegmentBuilder(schema, analyzer, vocabulary)
             builder.add_many(docs)
             entry = builder.write(Path(directory), name)
-            new = [(w, "\t".join(t)) for w, t in analyzer.word_cache.items() if w not in known]
-            known.update(w for w, _t in new)
+            new = {w: t for w, t in analyzer.word_cache.items() if w not in known}
+            known.update(new)
             conn.send((task_id, "ok", (entry, new)))
         except BaseException as exc:  # report, then go on serving
             import traceback
@@ -939,8 +939,8 @@ class IndexWriter:
                 break
             entry, new_words = self._pool.result(self._tasks.pop(0))
             self._pending.append(entry)
-            for word, terms in new_words:
-                cache.setdefault(word, tuple(terms.split("\t")) if terms else ())
+            # (a word another worker met too has the same stems: the analyzer is the same)
+            cache.update(new_words)
 
     def _shutdown_pool(self) -> None:
         if self._pool is not None:
