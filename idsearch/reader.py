@@ -35,7 +35,11 @@ __all__ = [
 ]
 
 _EPOCH = _dt.date(1970, 1, 1)
-LEAF_CACHE_BYTES = 64 << 20  # per reader: postings of frequent terms, merged across fields
+# per reader, the postings of the terms queries used (merged across fields, weighted) and where their
+# positions are: at least this many bytes, and up to CACHE_BYTES_PER_POSTING per posting of the index
+# (a large index has more frequent terms, each with more postings)
+LEAF_CACHE_BYTES = 64 << 20
+CACHE_BYTES_PER_POSTING = 4
 PROXIMITY_DEPTH = 100  # the best BM25F matches reranked with the word-pair proximity bonus
 GRID_CELLS = 1 << 22  # the largest grid of the matches' positions laid out with one row length for all
 
@@ -117,8 +121,11 @@ class IndexReader:
             self.close()
             raise
         self.doc_count = sum(s.nlive for s in self.segments)
+        postings = sum(len(fr.docs) for s in self.segments for fr in s.fields.values())
+        self._cache_limit = max(LEAF_CACHE_BYTES, CACHE_BYTES_PER_POSTING * postings)
         # where each segment's documents start in the reader's one space of documents (and the end)
         self._bases = np.concatenate(([0], np.cumsum([s.ndocs for s in self.segments]))).astype(np.int64)
+        self._doc_dtype = np.dtype(np.int32 if self._bases[-1] < 1 << 31 else np.int64)  # of cached doc ids
         self.avglen: dict[str, float] = {}
         for field in schema.text_field_names:
             total = sum(int(np.asarray(s.fields[field].lengths, dtype=np.int64)[s.live].sum()) for s in self.segments)
@@ -176,15 +183,15 @@ class IndexReader:
                 postings = fr.postings(node.term)
                 if postings is None:
                     continue
-                docs = postings[0].astype(np.int64)
-                tf = postings[1].astype(np.float64)
+                docs, counts = postings
             else:
                 docs, counts = _phrase_counts(fr, node)
                 if not len(docs):
                     continue
-                tf = counts.astype(np.float64)
-            parts_docs.append(docs)
-            parts_tf.append(tf * self._inverse_norms(seg, field, weights[field])[docs])
+            tf = self._inverse_norms(seg, field, weights[field])[docs]  # (the field's weight / length norm)
+            tf *= counts
+            parts_docs.append(docs.astype(np.int64))
+            parts_tf.append(tf)
         if not parts_docs:
             return np.zeros(0, np.int64), np.zeros(0, np.float64)
         docs, tf = parts_docs[0], parts_tf[0]
@@ -193,8 +200,8 @@ class IndexReader:
                 order = np.argsort(docs)
                 docs, tf = docs[order], tf[order]
             docs, tf = _merge_sparse(docs, tf, parts_docs[k], parts_tf[k])
-        live = segment.live[docs]
-        if not live.all():
+        if segment.nlive < segment.ndocs:
+            live = segment.live[docs]
             docs, tf = docs[live], tf[live]
         return docs, tf
 
@@ -390,7 +397,7 @@ class IndexReader:
         n = len(docs_of)
         where_all = self._bases[segs] + docs_of
         rows = np.argsort(where_all)  # the matches in document order (postings are)
-        docs = where_all[rows]
+        docs = where_all[rows].astype(self._doc_dtype)  # the dtype of the cached postings
         row_segs = segs[rows]
         terms = list(dict.fromkeys(w.term for w in words))
         term_of = {t: i for i, t in enumerate(terms)}
@@ -464,15 +471,15 @@ class IndexReader:
             if found is None:
                 continue
             pdocs, term_begins, term_counts = found
-            where = np.searchsorted(pdocs, docs)
+            where = np.searchsorted(pdocs, docs)  # (docs has pdocs' dtype: nothing is converted)
             np.minimum(where, len(pdocs) - 1, out=where)
             hit = np.flatnonzero(pdocs[where] == docs)
             if len(hit):
                 post = where[hit]
                 rows.append(hit)
                 which.append(k)
-                begins.append(term_begins[post])
-                counts.append(term_counts[post])
+                begins.append(term_begins[post].astype(np.int64))
+                counts.append(term_counts[post].astype(np.int64))
         if not rows:
             return None
         if len(rows) == 1:
@@ -503,7 +510,13 @@ class IndexReader:
         bases = self._bases
         docs = np.concatenate([d + bases[seg] if seg else d for seg, (d, _tf) in enumerate(parts)])
         tf = np.concatenate([tf for _d, tf in parts])
-        value = (docs, saturate(tf, self.schema.k1, 1.0, 1.0, self.schema.delta))
+        # saturate(tf, k1, 1, 1, delta) without temporaries: (k1 + 1) * (tf / (tf + k1) + delta)
+        k1 = self.schema.k1
+        weight = tf + k1
+        np.divide(tf, weight, out=weight)
+        weight += self.schema.delta
+        weight *= k1 + 1.0
+        value = (docs.astype(self._doc_dtype), weight)  # (narrow ids: more terms fit the cache)
         self._cache_put(key, value)
         return value
 
@@ -546,12 +559,14 @@ class IndexReader:
                 if i < 0:
                     continue
                 a, b = int(fr.tpost[i]), int(fr.tpost[i + 1])
-                tf = fr.tf[a:b].astype(np.int64)
-                begins = np.cumsum(tf)
+                tf = fr.tf[a:b]
+                begins = np.cumsum(tf, dtype=np.int64)
                 begins -= tf
                 begins += int(fr.tpos[i])
-                # (doc ids as int64: searching a narrower array would convert all of it, every time)
-                parts.append((fr.docs[a:b] + self._bases[seg] if seg else fr.docs[a:b].astype(np.int64), begins, tf))
+                if int(fr.tpos[-1]) < 1 << 32:
+                    begins = begins.astype(np.uint32)
+                docs = fr.docs[a:b] + self._bases[seg] if seg else fr.docs[a:b]
+                parts.append((docs.astype(self._doc_dtype), begins, tf))
             hit = ()
             if parts:
                 hit = parts[0] if len(parts) == 1 else tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
@@ -566,7 +581,7 @@ class IndexReader:
         cache = self._leaf_cache
         cache[key] = value
         self._leaf_cache_bytes += _nbytes(value)
-        while self._leaf_cache_bytes > LEAF_CACHE_BYTES and len(cache) > 1:
+        while self._leaf_cache_bytes > self._cache_limit and len(cache) > 1:
             _k, old = cache.popitem(last=False)
             self._leaf_cache_bytes -= _nbytes(old)
 
