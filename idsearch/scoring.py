@@ -53,28 +53,27 @@ def saturated_sum(weights: np.ndarray, counts: np.ndarray, strength: float) -> n
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` highest scores, best first, ties by lower index; partial selection, no full sort.
 
-    Over many scores, a lower bound of the ``k``-th best comes first from a strided sample (the ``k``-th
-    best of any subset can only be lower): the few scores at or above it are all that are selected
-    from, which costs a fraction of partitioning everything."""
+    A lower bound of the ``k``-th best comes first, from a strided sample when there are many scores (the
+    ``k``-th best of any subset can only be lower); the scores above it are few and all that is selected
+    from, and when fewer than ``k`` are above it the rest are the first ones equal to it. numpy's
+    partition, which slows down badly on many equal values (the zeros of documents that match nothing),
+    only ever sees the scores above the bound."""
     n = len(scores)
     if k <= 0 or n == 0:
         return np.zeros(0, dtype=np.int64)
-    if k < n:
-        candidates = None
-        step = n // (16 * k)
-        if step >= 2:
-            # sorted rather than partitioned: numpy's selection slows down badly on many equal values
-            # (the zeros of documents that match nothing)
-            sample = np.sort(scores[::step])
-            candidates = np.flatnonzero(scores >= sample[len(sample) - k])
-        if candidates is None or len(candidates) > n // 4:
-            candidates = np.arange(n)
-        # keep every index tied with the k-th score so the tie-break by index is exact
-        part = scores[candidates]
-        if len(part) > k:
-            kth = np.partition(part, len(part) - k)[len(part) - k]
-            candidates = candidates[part >= kth]
-    else:
+    if k >= n:
         candidates = np.arange(n)
+    else:
+        step = max(1, n // (16 * k))
+        sample = np.sort(scores[::step]) if step > 1 else np.sort(scores)
+        bound = sample[len(sample) - k]
+        candidates = np.flatnonzero(scores > bound)
+        if len(candidates) < k:  # the k-th best is the bound itself: the first ties fill up
+            ties = np.flatnonzero(scores == bound)[: k - len(candidates)]
+            candidates = np.sort(np.concatenate((candidates, ties)))
+        elif len(candidates) > 4 * k:
+            part = scores[candidates]
+            kth = np.partition(part, len(part) - k)[len(part) - k]
+            candidates = candidates[part >= kth]  # every score tied with the k-th: ties go by index below
     order = np.lexsort((candidates, -scores[candidates]))
     return candidates[order[:k]]
