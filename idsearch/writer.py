@@ -735,6 +735,7 @@ class IndexWriter:
         self._chunk_bytes = 0
         self._chunk_name = self._builder_name
         self._ready: list[tuple[str, bytes]] = []  # closed chunks (pickled for the pipe) waiting for a worker
+        self._workers_learned = False  # whether a worker reported words new to it this session
         self.added = self.updated = self.skipped = self.deleted = 0
         self._closed = False
 
@@ -941,6 +942,15 @@ class IndexWriter:
             self._pending.append(entry)
             # (a word another worker met too has the same stems: the analyzer is the same)
             cache.update(new_words)
+            self._workers_learned |= bool(new_words)
+
+    def _wait_for_workers(self) -> None:
+        """Collect every worker's segment. While they work, this process writes the next commit's word
+        cache when the workers have not met a new word so far (stems known: they will not): then the
+        commit does not write it after the last worker is done."""
+        if self._tasks and not self._workers_learned and self.analyzer.word_cache:
+            self._write_word_cache(self._generation + 1)
+        self._collect_workers()
 
     def _shutdown_pool(self) -> None:
         if self._pool is not None:
@@ -963,14 +973,14 @@ class IndexWriter:
                 builder.add_many(self._chunk)
                 self._claim_segment_files(self._chunk_name)
                 entry = builder.write(self.directory, self._chunk_name)
-                self._collect_workers()
+                self._wait_for_workers()
                 self._pending.append(entry)
                 self._chunk = []
                 self._chunk_bytes = 0
                 self._chunk_name = self._segment_name()
             else:
                 self._dispatch_chunk()
-        self._collect_workers()
+        self._wait_for_workers()
         if self._batch:
             self._builder.add_many(self._batch)
             self._batch = []
@@ -1156,6 +1166,7 @@ class IndexWriter:
         write_durable(self.directory / name, json.dumps(data, ensure_ascii=False).encode("utf-8"))
         self._new_files.append(self.directory / name)
         self._words_written = len(cache)
+        self._words_file = name
         return name
 
     def _discard(self) -> None:

@@ -556,6 +556,35 @@ def test_parallel_rollback_with_chunks_in_workers_and_waiting(tmp_path: Path, do
         assert ranking(index.search(q, limit=20)) == ranking(single.search(q, limit=20)), q
 
 
+def test_parallel_session_with_known_stems_writes_the_word_cache_while_workers_run(tmp_path: Path, docs: list[dict]):
+    """Stems known (an analyzer that indexed before): the word cache of the next commit is written while the
+    workers finish, complete; a rollback removes it; a later commit with new words writes them too."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("worker processes use fork here")
+    warm = build(tmp_path / "warm", docs, batches=1).analyzer
+    index = Index.create(tmp_path / "p", analyzer=warm)
+    w = index.writer(workers=2, chunk_mb=0.005)
+    try:
+        for d in docs:
+            w.add(d)
+        w.flush()
+        early = [f.name for f in index.path.iterdir() if f.name.startswith("words")]
+        assert early == ["words1.json"]  # written before the commit, named for it
+        w.rollback()
+        assert not [f for f in index.path.iterdir() if f.name.startswith("words")]
+        for d in docs:
+            w.add(d)
+        w.commit()
+        w.add({"id": "n1", "body": "kepenulisan"})  # a word no worker knows
+        w.commit()
+    finally:
+        w.close()
+    manifest = json.loads((index.path / "manifest.json").read_text())
+    words = json.loads((index.path / manifest["words"]).read_text())
+    assert set(warm.word_cache) <= set(words["words"]) and "kepenulisan" in words["words"]
+    assert len(index) == len(docs) + 1
+
+
 def test_word_cache_is_persisted_so_new_sessions_stem_only_new_words(tmp_path: Path, docs: list[dict]):
     build(tmp_path / "i", docs, batches=1)
     reopened = Index.open(tmp_path / "i")
