@@ -366,6 +366,11 @@ def _main(argv: list[str]) -> None:
     handle = system.build(docs, Path(out_dir), analyzer)
     seconds = time.perf_counter() - start
     system.close(handle)
+    import multiprocessing
+
+    deadline = time.monotonic() + 30
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.01)  # idle worker processes exit on their own: a child counts once it is reaped
     # VmHWM, not ru_maxrss: Linux carries the parent's high-water mark over fork + exec into ru_maxrss
     own = _rss_mb("VmHWM")
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
