@@ -20,7 +20,9 @@ Words and phrases are analyzed with the index's analyzer here, so queries and do
 from __future__ import annotations
 
 import datetime as _dt
+import weakref
 from collections.abc import Sequence
+from typing import Any
 
 from idsearch.analysis import Analyzer
 from idsearch.query import (
@@ -40,6 +42,20 @@ __all__ = ["compile_query", "plan"]
 
 _EPOCH = _dt.date(1970, 1, 1)
 _PARSERS: dict[tuple[Schema, str], QueryParser] = {}
+# per analyzer, how query words were planned: words recur across queries, and an analyzer's analysis of a
+# word never changes (its spec is fixed); cleared when it holds more than _MEMO_SIZE entries
+_MEMO: weakref.WeakKeyDictionary[Analyzer, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
+_MEMO_SIZE = 4096
+_MISSING = object()
+
+
+def _memo(analyzer: Analyzer) -> dict[tuple[Any, ...], Any]:
+    memo = _MEMO.get(analyzer)
+    if memo is None:
+        memo = _MEMO[analyzer] = {}
+    elif len(memo) > _MEMO_SIZE:
+        memo.clear()
+    return memo
 
 
 def _parser(schema: Schema, default_operator: str) -> QueryParser:
@@ -96,12 +112,28 @@ def _is_stopword(analyzer: Analyzer, text: str, stop: frozenset[str]) -> bool:
     """Whether a query word is a query stopword (every normalized word of it in ``stop``)."""
     if not stop:
         return False
-    words = analyzer.words(text)
-    return bool(words) and all(w in stop for w in words)
+    memo = _memo(analyzer)
+    key = ("stop", text, stop)
+    found = memo.get(key)
+    if found is None:
+        words = analyzer.words(text)
+        found = memo[key] = bool(words) and all(w in stop for w in words)
+    return found
 
 
 def _analyzed(
     analyzer: Analyzer, text: str, fields: tuple[str, ...], slop: int, boost: float, exact: float = 0.0
+) -> Node | None:
+    memo = _memo(analyzer)
+    key = ("node", text, fields, slop, boost, exact)
+    found = memo.get(key, _MISSING)
+    if found is _MISSING:
+        found = memo[key] = _analyze_node(analyzer, text, fields, slop, boost, exact)
+    return found  # type: ignore[no-any-return]
+
+
+def _analyze_node(
+    analyzer: Analyzer, text: str, fields: tuple[str, ...], slop: int, boost: float, exact: float
 ) -> Node | None:
     terms, positions = analyzer.analyze(text)
     if not terms:

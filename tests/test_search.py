@@ -254,3 +254,21 @@ def test_shared_corpus_date_filters_are_exact(shared_ix: Index):
     dates = [h.fields.get("date") or "" for h in newest]
     assert dates == sorted(dates, reverse=True)
     json.dumps([h.fields for h in newest])  # stored fields are plain JSON
+
+
+def test_planned_words_are_remembered_per_analyzer_and_bounded(ix: Index):
+    """Planning remembers each query word's analysis (words recur across queries): the same query plans to
+    the same tree, other analyzers do not share it, and the memory is bounded."""
+    import idsearch.planner as planner
+
+    first = ix.compile("Putin bertemu presiden Suriah")
+    assert ix.compile("Putin bertemu presiden Suriah") == first
+    memo = planner._MEMO[ix.analyzer]
+    assert any(key[0] == "node" and key[1] == "bertemu" for key in memo)
+    other = Index.create(ix.path.parent / "other", analyzer=None)
+    other.compile("bertemu")
+    assert planner._MEMO[other.analyzer] is not memo
+    for i in range(planner._MEMO_SIZE + 10):
+        ix.compile(f"kata{i}")
+    assert len(planner._MEMO[ix.analyzer]) <= planner._MEMO_SIZE + 2
+    assert ix.compile("Putin bertemu presiden Suriah") == first
