@@ -173,3 +173,40 @@ def test_document_offsets_that_disagree_with_a_block_are_corruption(tmp_path: Pa
     with pytest.raises(IndexCorruptError, match="bytes expected"):
         Index.open(path).get(docs[0]["id"])
     assert any("docs.bin: block 0" in p for p in check_index(path).problems)
+
+
+@pytest.mark.parametrize("positional", [True, False], ids=["pread", "no pread (Windows)"])
+def test_threads_read_documents_of_one_segment_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       positional: bool):
+    """Hits are loaded from several threads (a web server): positional reads (or a lock where the system has
+    none), and the block read last taken as one value, so no thread reads another's bytes."""
+    import threading
+
+    import idsearch.segment
+
+    if not positional:
+        monkeypatch.setattr(idsearch.segment, "_PREAD", None)
+    docs = _docs(400, seed=11)
+    _build(tmp_path / "ix", docs)
+    entry = _manifest(tmp_path / "ix")["segments"][0]
+    reader = SegmentReader(tmp_path / "ix", entry, Index.open(tmp_path / "ix").schema)
+    expected = [json.dumps(d, ensure_ascii=False, separators=(",", ":")).encode() for d in docs]
+    errors: list[str] = []
+
+    def read(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(3000):
+            i = rng.randrange(len(docs))
+            try:
+                if reader.stored_bytes(i) != expected[i]:
+                    errors.append(f"document {i}: wrong bytes")
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                errors.append(f"document {i}: {exc!r}")
+
+    threads = [threading.Thread(target=read, args=(seed,)) for seed in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    reader.close()
+    assert not errors, errors[:5]
