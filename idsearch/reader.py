@@ -9,6 +9,7 @@ combined per segment with dense numpy arrays and the top hits are chosen by part
 from __future__ import annotations
 
 import datetime as _dt
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from functools import reduce
@@ -110,6 +111,7 @@ class IndexReader:
         self.schema = schema
         self.analyzer = analyzer
         self._leaf_cache: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
+        self._cache_lock = threading.Lock()
         self._leaf_cache_bytes = 0
         self.segments: list[SegmentReader] = []
         try:
@@ -164,10 +166,8 @@ class IndexReader:
         key = (seg, node.terms if isinstance(node, PhraseNode) else node.term,
                getattr(node, "offsets", None), getattr(node, "slop", None), node.fields,
                tuple(weights[f] for f in node.fields))
-        cache = self._leaf_cache
-        hit = cache.get(key)
+        hit = self._cache_get(key)
         if hit is not None:
-            cache.move_to_end(key)
             return hit
         value = self._compute_leaf_tf(node, seg, weights)
         self._cache_put(key, value)
@@ -501,10 +501,8 @@ class IndexReader:
         """A term's documents over every segment at once (numbered segment after segment) and its BM25
         weight in each before idf and boost (``saturate(tf, k1, 1, 1, delta)``): cached per snapshot."""
         key = ("all", node.term, node.fields, tuple(weights[f] for f in node.fields))
-        cache = self._leaf_cache
-        hit = cache.get(key)
+        hit = self._cache_get(key)
         if hit is not None:
-            cache.move_to_end(key)
             return hit
         parts = [self._compute_leaf_tf(node, seg, weights) for seg in range(len(self.segments))]
         bases = self._bases
@@ -549,8 +547,7 @@ class IndexReader:
         positions are: ``(docs, begins, counts)``, ``begins`` indexing the position array of the posting's
         segment; None when absent. Cached: frequent words recur in queries; positions are not copied."""
         key = ("positions", field, term)
-        cache = self._leaf_cache
-        hit = cache.get(key)
+        hit = self._cache_get(key)
         if hit is None:
             parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
             for seg, segment in enumerate(self.segments):
@@ -571,19 +568,29 @@ class IndexReader:
             if parts:
                 hit = parts[0] if len(parts) == 1 else tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
             self._cache_put(key, hit)
-        else:
-            cache.move_to_end(key)
         return hit or None
 
+    def _cache_get(self, key: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """A cached value (now the most recently used), or None. Threads may search one reader at once."""
+        with self._cache_lock:
+            hit = self._leaf_cache.get(key)
+            if hit is not None:
+                self._leaf_cache.move_to_end(key)
+            return hit
+
     def _cache_put(self, key: tuple[Any, ...], value: tuple[Any, ...]) -> None:
-        """Keep arrays in the reader's byte-bounded LRU cache (what is not an array, such as the list of the
-        segments' own position arrays, is not counted: it is not a copy)."""
-        cache = self._leaf_cache
-        cache[key] = value
-        self._leaf_cache_bytes += _nbytes(value)
-        while self._leaf_cache_bytes > self._cache_limit and len(cache) > 1:
-            _k, old = cache.popitem(last=False)
-            self._leaf_cache_bytes -= _nbytes(old)
+        """Keep arrays in the reader's byte-bounded LRU cache (a value computed by two threads at once is
+        kept once)."""
+        with self._cache_lock:
+            cache = self._leaf_cache
+            old = cache.pop(key, None)
+            if old is not None:
+                self._leaf_cache_bytes -= _nbytes(old)
+            cache[key] = value
+            self._leaf_cache_bytes += _nbytes(value)
+            while self._leaf_cache_bytes > self._cache_limit and len(cache) > 1:
+                _k, evicted = cache.popitem(last=False)
+                self._leaf_cache_bytes -= _nbytes(evicted)
 
     def stored(self, match: Match) -> dict[str, Any]:
         return self.segments[match.segment].stored(match.doc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -272,3 +273,55 @@ def test_planned_words_are_remembered_per_analyzer_and_bounded(ix: Index):
         ix.compile(f"kata{i}")
     assert len(planner._MEMO[ix.analyzer]) <= planner._MEMO_SIZE + 2
     assert ix.compile("Putin bertemu presiden Suriah") == first
+
+
+def test_threads_search_one_index_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A web server searches one index from many threads: with a cache so small that every query evicts
+    others, every thread gets exactly the single-threaded results (scores, order, totals, stored fields)."""
+    import threading
+
+    import idsearch.reader
+
+    index = Index.create(tmp_path / "t.idx")
+    rng = random.Random(5)
+    words = ["putin", "suriah", "banjir", "bandung", "jakarta", "harga", "beras", "persib", "gempa", "kota"]
+    with index.writer(workers=1) as w:
+        for i in range(300):
+            w.add({"id": f"d{i}", "title": " ".join(rng.choices(words, k=3)),
+                   "body": " ".join(rng.choices(words, k=rng.randrange(5, 60)))})
+    queries = [" ".join(rng.sample(words, k)) for k in (1, 2, 3, 5) for _ in range(6)] + ['"kota bandung" banjir']
+    monkeypatch.setattr(idsearch.reader, "LEAF_CACHE_BYTES", 2048)
+    monkeypatch.setattr(idsearch.reader, "CACHE_BYTES_PER_POSTING", 0)
+
+    def run(ix: Index, order: list[str]) -> dict[str, tuple]:
+        out = {}
+        for q in order:
+            res = ix.search(q, limit=10)
+            out[q] = (res.total, [(h.id, h.score, h.fields["title"]) for h in res])
+        return out
+
+    expected = run(Index.open(tmp_path / "t.idx"), queries)
+    shared = Index.open(tmp_path / "t.idx")
+    results: list[dict[str, tuple]] = []
+    errors: list[BaseException] = []
+
+    def worker(seed: int) -> None:
+        order = queries * 8
+        random.Random(seed).shuffle(order)
+        try:
+            results.append(run(shared, order))
+        except BaseException as exc:  # noqa: BLE001 - any failure is the finding
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(6)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[:3]
+    assert len(results) == 6 and all(r == expected for r in results)
