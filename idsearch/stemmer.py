@@ -142,6 +142,12 @@ def _build_stem_parts(
     memp_next, wy, infixes, plain_prefixes = _MEMP_NEXT, _WY, _INFIXES, _PLAIN_PREFIXES
     nasals = _NASALS
 
+    def reading(plain: str, recoded: str) -> str:
+        """Of a nasal prefix's two readings (``memakai``: ``makai`` or ``pakai``), the first that is a root
+        in the order chosen (``recoded_first``), else the other."""
+        first, second = (recoded, plain) if recoded_first else (plain, recoded)
+        return first if first in roots else second
+
     def disambiguate(w: str, tail: bool = True) -> str | None:
         """One pass of prefix rules 1-42 (first rule that applies wins); None if none applies.
 
@@ -188,10 +194,7 @@ def _build_stem_parts(
                 if c3 in bfv:  # 11: mem{b,f,v} -> {b,f,v}
                     return w[3:]
                 if c3 in vowels:  # 13: memV -> mV | pV
-                    x, y = "m" + w[3:], "p" + w[3:]
-                    if recoded_first:
-                        x, y = y, x
-                    return x if x in roots else y
+                    return reading("m" + w[3:], "p" + w[3:])
                 if c3 == "p":
                     c4 = w[4:5]
                     if c4 == "e":  # 12: mempe -> pe
@@ -202,10 +205,7 @@ def _build_stem_parts(
                 if c3 in cdjstz:  # 14: men{c,d,j,s,t,z} -> {c,d,j,s,t,z}
                     return w[3:]
                 if c3 in vowels:  # 15: menV -> nV | tV
-                    x, y = "n" + w[3:], "t" + w[3:]
-                    if recoded_first:
-                        x, y = y, x
-                    return x if x in roots else y
+                    return reading("n" + w[3:], "t" + w[3:])
                 if c3 == "g":
                     c4 = w[4:5]
                     if c4 in ghqk:  # 16: meng{g,h,q,k} -> {g,h,q,k}
@@ -222,10 +222,7 @@ def _build_stem_parts(
                             return w[5:]
                         return "ng" + x
                 elif c3 == "y" and w[4:5] in vowels:  # 18: menyV -> nyV | sV
-                    x, y = "ny" + w[4:], "s" + w[4:]
-                    if recoded_first:
-                        x, y = y, x
-                    return x if x in roots else y
+                    return reading("ny" + w[4:], "s" + w[4:])
         elif head == "pe":
             if c2 in wy and c3 in vowels:  # 20: pe{w,y}V -> {w,y}V
                 return w[2:]
@@ -242,18 +239,12 @@ def _build_stem_parts(
                 if c3 in bfv:  # 25: pem{b,f,v} -> {b,f,v}
                     return w[3:]
                 if c3 in vowels:  # 26: pemV -> mV | pV
-                    x, y = "m" + w[3:], "p" + w[3:]
-                    if recoded_first:
-                        x, y = y, x
-                    return x if x in roots else y
+                    return reading("m" + w[3:], "p" + w[3:])
             elif c2 == "n":
                 if c3 in cdjstz:  # 27: pen{c,d,j,s,t,z} -> {c,d,j,s,t,z}
                     return w[3:]
                 if c3 in vowels:  # 28: penV -> nV | tV
-                    x, y = "n" + w[3:], "t" + w[3:]
-                    if recoded_first:
-                        x, y = y, x
-                    return x if x in roots else y
+                    return reading("n" + w[3:], "t" + w[3:])
                 if c3 == "g":
                     c4 = w[4:5]
                     if c4 in consonants:  # 29: pengC -> C
@@ -269,10 +260,7 @@ def _build_stem_parts(
                         if c4 == "e":
                             return w[5:]
                 elif c3 == "y" and w[4:5] in vowels:  # 31: penyV -> nyV | sV
-                    x, y = "ny" + w[4:], "s" + w[4:]
-                    if recoded_first:
-                        x, y = y, x
-                    return x if x in roots else y
+                    return reading("ny" + w[4:], "s" + w[4:])
             elif c2 == "l":
                 if w == "pelajar":  # 32: pelajar -> ajar, pelV -> lV
                     return "ajar"
@@ -762,7 +750,7 @@ def _build_corrected(roots: frozenset[str], rules: frozenset[str]) -> Callable[[
             return unknown(word) if unknown_nya or unknown_confix or unknown_nasal else r
         if passive_reading and word[:2] in ("me", "pe"):
             alt = recoded(word)
-            r = passive_choice(word, r, base(word) if alt == r else alt)
+            r = passive_choice(word, r, alt)
         if ber_an and word[:2] == "be" and word.endswith(("an", "lah")):
             alt = suffixes_first(word)
             if alt in roots and len(alt) > len(r):
