@@ -359,6 +359,8 @@ class IndexReader:
         of the first word."""
         pairs = [(a, b) for a, b in zip(range(len(words)), range(1, len(words))) if words[a].term != words[b].term]
         weight_of_proximity = self.schema.proximity if pairs else 0.0
+        if not weight_of_proximity:
+            pairs = []
         lead = self.schema.lead if words else 0.0
         if not (weight_of_proximity or lead):
             scores, segs, docs, total = select(limit)
@@ -389,9 +391,9 @@ class IndexReader:
 
         - Lead (:func:`~idsearch.scoring.saturated_sum`): each word among the first ``lead_window``
           positions of a field counts that field's weight.
-        - Proximity: each pair of adjacent query words (``pairs``, with the mean idf of their words) counts
-          the field's weight for every place where the second word follows the first directly
-          (``kota bandung`` in a document that says ``kota Bandung``). The matches' positions are laid out
+        - Proximity: each pair of adjacent query words (``pairs``, none when the bonus is off; with the mean
+          idf of their words) counts the field's weight for every place where the second word follows the
+          first directly (``kota bandung`` in a document that says ``kota Bandung``). The matches' positions are laid out
           on one grid, a row per match, so that "the next position" is one lookup for every occurrence.
         """
         n = len(docs_of)
@@ -406,8 +408,6 @@ class IndexReader:
         lead_counts = np.zeros((nterms, n))
         pair_ids: dict[tuple[int, int], int] = {}
         pair_of = [pair_ids.setdefault((term_of[words[a].term], term_of[words[b].term]), len(pair_ids)) for a, b in pairs]
-        if not proximity:
-            pair_ids.clear()
         if pair_ids:
             pair_table = np.full((nterms, nterms + 1), -1, dtype=np.int64)  # (term, next term or -1) -> pair
             for (a, b), k in pair_ids.items():
@@ -508,12 +508,7 @@ class IndexReader:
         bases = self._bases
         docs = np.concatenate([d + bases[seg] if seg else d for seg, (d, _tf) in enumerate(parts)])
         tf = np.concatenate([tf for _d, tf in parts])
-        # saturate(tf, k1, 1, 1, delta) without temporaries: (k1 + 1) * (tf / (tf + k1) + delta)
-        k1 = self.schema.k1
-        weight = tf + k1
-        np.divide(tf, weight, out=weight)
-        weight += self.schema.delta
-        weight *= k1 + 1.0
+        weight = saturate(tf, self.schema.k1, 1.0, 1.0, self.schema.delta)
         value = (docs.astype(self._doc_dtype), weight)  # (narrow ids: more terms fit the cache)
         self._cache_put(key, value)
         return value

@@ -38,8 +38,12 @@ def saturate(
     tf_tilde: np.ndarray, k1: float, idf: float | np.ndarray, boost: float | np.ndarray, delta: float = 0.0
 ) -> np.ndarray:
     """BM25 weight of a term for documents that contain it (``tf_tilde`` > 0); ``idf`` and ``boost`` may
-    be given per posting."""
-    return (boost * idf * (k1 + 1.0)) * (tf_tilde / (k1 + tf_tilde) + delta)
+    be given per posting. One new array, computed in place (a term's postings may be many)."""
+    weight = tf_tilde + k1
+    np.divide(tf_tilde, weight, out=weight)
+    weight += delta
+    weight *= boost * idf * (k1 + 1.0)
+    return weight
 
 
 def saturated_sum(weights: np.ndarray, counts: np.ndarray, strength: float) -> np.ndarray:
@@ -64,8 +68,7 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     if k >= n:
         candidates = np.arange(n)
     else:
-        step = max(1, n // (16 * k))
-        sample = np.sort(scores[::step]) if step > 1 else np.sort(scores)
+        sample = np.sort(scores[:: max(1, n // (16 * k))])
         bound = sample[len(sample) - k]
         candidates = np.flatnonzero(scores > bound)
         if len(candidates) < k:  # the k-th best is the bound itself: the first ties fill up
