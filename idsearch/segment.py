@@ -48,31 +48,6 @@ from idsearch.storage import IndexCorruptError, check_file_name, crc32_file, wri
 __all__ = ["MISSING_DAY", "FieldData", "SegmentReader", "build_postings", "write_segment"]
 
 ZDICT_SIZE = 32 * 1024
-_PREAD = getattr(os, "pread", None)  # (not on Windows)
-_SEEK_LOCK = threading.Lock()  # where there is no positional read
-
-
-def _pread(fd: int, size: int, offset: int) -> bytes:
-    """``size`` bytes at ``offset`` of a file (fewer at its end), without moving its position."""
-    assert _PREAD is not None
-    chunks = []
-    while size > 0:
-        chunk = _PREAD(fd, size, offset)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        offset += len(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
-
-
-def _read_whole(fh: Any) -> bytes:
-    """All of an open file, from its start, whatever another thread does with the same handle."""
-    if _PREAD is not None:
-        return _pread(fh.fileno(), os.fstat(fh.fileno()).st_size, 0)
-    with _SEEK_LOCK:
-        fh.seek(0)
-        return fh.read()
 # documents compressed together in blocks of 4 KiB at level 1: 24 us/doc and 2% smaller than one by one at
 # level 2 (36 us/doc); reading a random document 48 us instead of 35 (shared corpus; 8 KiB blocks: 78 us)
 STORED_LEVEL = 1
@@ -84,6 +59,31 @@ EXACT_PARTS = ("terms.txt", "tpost.npy", "docs.npy", "tf.npy")
 # exact-form fields of segments written before 2026-11-24 also carry positions, which nothing reads
 LEGACY_EXACT_PARTS = ("tpos.npy", "pos.npy")
 _INDEX_DTYPES = (np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.int32), np.dtype(np.int64))
+_PREAD = getattr(os, "pread", None)  # (not on Windows)
+_SEEK_LOCK = threading.Lock()  # where there is no positional read
+
+
+def _read_at(fh: Any, offset: int, size: int) -> bytes:
+    """``size`` bytes of an open file at ``offset`` (fewer at its end), whatever another thread does with
+    the same handle: a positional read, or a seek and a read under one lock where the system has none."""
+    if _PREAD is None:
+        with _SEEK_LOCK:
+            fh.seek(offset)
+            return fh.read(size)
+    chunks = []
+    while size > 0:
+        chunk = _PREAD(fh.fileno(), size, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_whole(fh: Any) -> bytes:
+    """All of an open file (see :func:`_read_at`)."""
+    return _read_at(fh, 0, os.fstat(fh.fileno()).st_size)
 
 
 def _smallest_uint(max_value: int) -> type:
@@ -368,7 +368,6 @@ class SegmentReader:
         self._handles.append(self._ids_fh)
         self._docs_fh = open(self._path("docs.bin"), "rb")  # noqa: SIM115
         self._handles.append(self._docs_fh)
-        self._read_lock = threading.Lock()  # where there is no positional read
         self._zdict = self._path("docs.dict").read_bytes()
         self._block: tuple[int, bytes] = (-1, b"")  # the block inflated last
         if "docs.off.npy" in self.files:  # a segment written before stored documents came in blocks
@@ -462,20 +461,11 @@ class SegmentReader:
             raise IndexCorruptError(f"{self.directory}: segment {self.name}: stored document {doc} lies outside its block")
         return data[a:b]
 
-    def _read_at(self, offset: int, size: int) -> bytes:
-        """Bytes of docs.bin at ``offset``: a positional read where the system has one, so threads that load
-        hits of the same segment at once never move each other's file position."""
-        if _PREAD is not None:
-            return _pread(self._docs_fh.fileno(), size, offset)  # (short past the end: the caller notices)
-        with self._read_lock:
-            self._docs_fh.seek(offset)
-            return self._docs_fh.read(size)
-
     def _inflate(self, a: int, b: int, size: int | None, what: str) -> bytes:
         """Bytes ``a:b`` of docs.bin decompressed; ``size`` (when known) is how many they must give."""
         if not 0 <= a <= b:
             raise IndexCorruptError(f"{self.directory}: segment {self.name}: {what}: bad offsets")
-        raw = self._read_at(a, b - a)
+        raw = _read_at(self._docs_fh, a, b - a)  # (fewer bytes past the end of the file: not a whole stream)
         d = zlib.decompressobj(zdict=self._zdict) if self._zdict else zlib.decompressobj()
         try:
             if size is None:
