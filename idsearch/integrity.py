@@ -402,14 +402,13 @@ def _check_stored(seg: _Segment, ids: Sequence[str], checksums: np.ndarray, n: i
     blocks = np.asarray(seg.array("docs.blocks.npy", (np.dtype(np.uint64),), None))
     first = np.asarray(seg.array("docs.first.npy", (np.dtype(np.int64),), None))
     at = np.asarray(seg.array("docs.at.npy", (np.dtype(np.uint64),), n + 1))
-    if (len(blocks) != len(first) or not len(blocks) or int(blocks[0]) != 0 or int(blocks[-1]) != size
-            or np.any(np.diff(blocks.astype(np.float64)) <= 0)):
+    if len(blocks) != len(first) or not _offsets_from_zero(blocks, size):
         seg.add(f"docs.blocks.npy: block offsets must start at 0, increase, and end at the size of docs.bin ({size})")
         raise _Stop
-    if int(first[0]) != 0 or int(first[-1]) != n or np.any(np.diff(first) <= 0):
+    if not _offsets_from_zero(first, n):
         seg.add(f"docs.first.npy: first documents of the blocks must start at 0, increase, and end at {n}")
         raise _Stop
-    if int(at[0]) != 0 or np.any(np.diff(at.astype(np.float64)) <= 0):
+    if not _offsets_from_zero(at, None):
         seg.add("docs.at.npy: document offsets must start at 0 and increase")
         raise _Stop
     sums = checksums.tolist()
@@ -428,12 +427,19 @@ def _check_stored(seg: _Segment, ids: Sequence[str], checksums: np.ndarray, n: i
                 _check_stored_doc(seg, raw[doc_at[local] - base : doc_at[local + 1] - base], local, ids, sums)
 
 
+def _offsets_from_zero(offsets: np.ndarray, end: int | None) -> bool:
+    """Whether offsets start at 0, increase strictly and (unless ``end`` is None) end at ``end``."""
+    if not len(offsets) or int(offsets[0]) != 0 or (end is not None and int(offsets[-1]) != end):
+        return False
+    return not np.any(np.diff(offsets.astype(np.float64)) <= 0)
+
+
 def _check_stored_one_by_one(
     seg: _Segment, path: Path, zdict: bytes, size: int, ids: Sequence[str], checksums: np.ndarray, n: int
 ) -> None:
     offsets = seg.array("docs.off.npy", (np.dtype(np.uint64),), n + 1)
     off = np.asarray(offsets)
-    if int(off[0]) != 0 or np.any(np.diff(off.astype(np.float64)) <= 0) or int(off[-1]) != size:
+    if not _offsets_from_zero(off, size):
         seg.add(
             f"docs.off.npy: document offsets must start at 0, increase, and end at the size of docs.bin ({size})"
         )
