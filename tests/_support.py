@@ -1,13 +1,20 @@
 """Helpers shared by the tests: the ../shared data set beside the checkout (CI has it; tests skip clearly
-when it is absent) and the embedded seed article. (A plain module, not conftest: benchmarks/ has its own
+when it is absent), the embedded seed article, and editing an index's files as damage or an attacker would. (A plain module, not conftest: benchmarks/ has its own
 conftest, and ``import conftest`` would find whichever was imported first.)"""
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import zlib
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+
+from idsearch.storage import MANIFEST
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IDSEARCH_SHARED", REPO.parent / "shared"))
@@ -20,3 +27,33 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"needs {path} (the shared data set beside the checkout; set IDSEARCH_SHARED to move it)")
     return path
+
+
+def manifest(path: Path) -> dict[str, Any]:
+    return json.loads((path / MANIFEST).read_bytes())
+
+
+def write_manifest(path: Path, data: dict[str, Any]) -> None:
+    (path / MANIFEST).write_text(json.dumps(data), encoding="utf-8")
+
+
+def first_segment(path: Path) -> str:
+    return manifest(path)["segments"][0]["name"]
+
+
+def plant(path: Path, segment: str, suffix: str, data: bytes, *, fix_manifest: bool = True) -> None:
+    """Replace a segment file; with ``fix_manifest`` also its size and CRC in the manifest, as an
+    attacker would (so that only the deeper checks can catch it)."""
+    (path / f"{segment}.{suffix}").write_bytes(data)
+    if fix_manifest:
+        m = manifest(path)
+        for entry in m["segments"]:
+            if entry["name"] == segment:
+                entry["files"][suffix] = [len(data), zlib.crc32(data)]
+        write_manifest(path, m)
+
+
+def npy(array: np.ndarray, *, allow_pickle: bool = False) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=allow_pickle)
+    return buf.getvalue()

@@ -22,13 +22,13 @@ import os
 import pickle
 import shutil
 import sys
-import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from _support import first_segment, manifest, npy, plant, write_manifest
 
 import idsearch.segment
 import idsearch.storage
@@ -93,36 +93,6 @@ def idx(base: Path, tmp_path: Path) -> Path:
     path = tmp_path / "root" / "idx"
     shutil.copytree(base, path)
     return path
-
-
-def manifest(path: Path) -> dict[str, Any]:
-    return json.loads((path / MANIFEST).read_bytes())
-
-
-def write_manifest(path: Path, data: dict[str, Any]) -> None:
-    (path / MANIFEST).write_text(json.dumps(data), encoding="utf-8")
-
-
-def first_segment(path: Path) -> str:
-    return manifest(path)["segments"][0]["name"]
-
-
-def plant(path: Path, segment: str, suffix: str, data: bytes, *, fix_manifest: bool = True) -> None:
-    """Replace a segment file; with ``fix_manifest`` also its size and CRC in the manifest, as an
-    attacker would (so that only the deeper checks can catch it)."""
-    (path / f"{segment}.{suffix}").write_bytes(data)
-    if fix_manifest:
-        m = manifest(path)
-        for entry in m["segments"]:
-            if entry["name"] == segment:
-                entry["files"][suffix] = [len(data), zlib.crc32(data)]
-        write_manifest(path, m)
-
-
-def npy(array: np.ndarray, *, allow_pickle: bool = False) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=allow_pickle)
-    return buf.getvalue()
 
 
 def load(path: Path, segment: str, suffix: str) -> np.ndarray:

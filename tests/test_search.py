@@ -260,7 +260,7 @@ def test_shared_corpus_date_filters_are_exact(shared_ix: Index):
 def test_planned_words_are_remembered_per_analyzer_and_bounded(ix: Index):
     """Planning remembers each query word's analysis (words recur across queries): the same query plans to
     the same tree, other analyzers do not share it, and the memory is bounded."""
-    import idsearch.planner as planner
+    from idsearch import planner
 
     first = ix.compile("Putin bertemu presiden Suriah")
     assert ix.compile("Putin bertemu presiden Suriah") == first

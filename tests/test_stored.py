@@ -4,6 +4,7 @@ blocks (each document compressed on its own) still read, checked and merged."""
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import random
 import shutil
@@ -13,11 +14,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _support import manifest, npy, plant, write_manifest
 
 from idsearch import Index
 from idsearch.integrity import check_index
 from idsearch.segment import STORED_BLOCK, STORED_LEVEL, SegmentReader
-from idsearch.storage import MANIFEST, IndexCorruptError
+from idsearch.storage import IndexCorruptError
 
 
 def _docs(n: int, seed: int = 7) -> list[dict[str, Any]]:
@@ -32,14 +34,6 @@ def _docs(n: int, seed: int = 7) -> list[dict[str, Any]]:
     return docs
 
 
-def _manifest(path: Path) -> dict[str, Any]:
-    return json.loads((path / MANIFEST).read_bytes())
-
-
-def _write_manifest(path: Path, data: dict[str, Any]) -> None:
-    (path / MANIFEST).write_text(json.dumps(data), encoding="utf-8")
-
-
 def _build(path: Path, docs: list[dict[str, Any]]) -> Index:
     ix = Index.create(path)
     with ix.writer(workers=1) as w:
@@ -51,7 +45,7 @@ def _build(path: Path, docs: list[dict[str, Any]]) -> Index:
 def test_documents_round_trip_across_block_boundaries(tmp_path: Path):
     docs = _docs(300)
     ix = _build(tmp_path / "ix", docs)
-    entry = _manifest(tmp_path / "ix")["segments"][0]
+    entry = manifest(tmp_path / "ix")["segments"][0]
     first = np.load(tmp_path / "ix" / f"{entry['name']}.docs.first.npy", allow_pickle=False)
     assert len(first) > 10  # many blocks: ~1 MB of documents in blocks of STORED_BLOCK bytes
     sizes = np.diff(first)
@@ -66,12 +60,12 @@ def test_documents_round_trip_across_block_boundaries(tmp_path: Path):
 def test_a_block_holds_documents_up_to_about_the_block_size(tmp_path: Path):
     docs = [{"id": f"d{i}", "body": "kata " * 100} for i in range(200)]
     _build(tmp_path / "ix", docs)
-    entry = _manifest(tmp_path / "ix")["segments"][0]
+    entry = manifest(tmp_path / "ix")["segments"][0]
     reader = SegmentReader(tmp_path / "ix", entry, Index.open(tmp_path / "ix").schema)
     try:
         at = reader._doc_at.astype(np.int64)
         first = reader._block_first
-        raw = [int(at[b]) - int(at[a]) for a, b in zip(first[:-1], first[1:])]
+        raw = [int(at[b]) - int(at[a]) for a, b in itertools.pairwise(first)]
         assert all(size >= STORED_BLOCK for size in raw[:-1])  # only the last block is smaller
         assert all(size < STORED_BLOCK + 600 for size in raw)  # a block closes once it is full
     finally:
@@ -81,7 +75,7 @@ def test_a_block_holds_documents_up_to_about_the_block_size(tmp_path: Path):
 def _to_one_by_one(path: Path) -> None:
     """Rewrite every segment's stored documents the way segments before 2026-11-25 stored them: each
     document compressed on its own with the preset dictionary, located by ``docs.off.npy``."""
-    m = _manifest(path)
+    m = manifest(path)
     ix = Index.open(path)
     for entry in m["segments"]:
         reader = SegmentReader(path, entry, ix.schema)
@@ -103,7 +97,7 @@ def _to_one_by_one(path: Path) -> None:
         for suffix in ("docs.blocks.npy", "docs.first.npy", "docs.at.npy"):
             (path / f"{entry['name']}.{suffix}").unlink()
             del entry["files"][suffix]
-    _write_manifest(path, m)
+    write_manifest(path, m)
 
 
 def test_segments_stored_one_by_one_are_read_checked_and_merged(tmp_path: Path):
@@ -111,7 +105,7 @@ def test_segments_stored_one_by_one_are_read_checked_and_merged(tmp_path: Path):
     docs = _docs(120)
     _build(path, docs)
     _to_one_by_one(path)
-    assert "docs.off.npy" in _manifest(path)["segments"][0]["files"]
+    assert "docs.off.npy" in manifest(path)["segments"][0]["files"]
     ix = Index.open(path)
     assert all(ix.get(d["id"]) == d for d in docs)
     hits = ix.search("putin suriah", limit=5)
@@ -119,7 +113,7 @@ def test_segments_stored_one_by_one_are_read_checked_and_merged(tmp_path: Path):
     report = check_index(path)
     assert report.ok, report.problems
     # a damaged old-style document is still found by the audit
-    m = _manifest(path)
+    m = manifest(path)
     name = m["segments"][0]["name"]
     blob = bytearray((path / f"{name}.docs.bin").read_bytes())
     blob[5] ^= 0x55
@@ -127,35 +121,25 @@ def test_segments_stored_one_by_one_are_read_checked_and_merged(tmp_path: Path):
     shutil.copytree(path, damaged)
     (damaged / f"{name}.docs.bin").write_bytes(bytes(blob))
     m["segments"][0]["files"]["docs.bin"] = [len(blob), zlib.crc32(bytes(blob))]
-    _write_manifest(damaged, m)
+    write_manifest(damaged, m)
     assert any("docs.bin: document 0" in p for p in check_index(damaged).problems)
     # new documents and a merge: everything ends up in blocks
     with Index.open(path).writer(workers=1) as w:
         w.add({"id": "new", "title": "putin bertemu", "body": "kata " * 50})
         w.commit(optimize=True)
-    m = _manifest(path)
+    m = manifest(path)
     assert len(m["segments"]) == 1 and "docs.blocks.npy" in m["segments"][0]["files"]
     ix = Index.open(path)
     assert all(ix.get(d["id"]) == d for d in docs) and ix.get("new")["title"] == "putin bertemu"
     assert check_index(path).ok
 
 
-def _plant(path: Path, name: str, suffix: str, array: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    data = buf.getvalue()
-    (path / f"{name}.{suffix}").write_bytes(data)
-    m = _manifest(path)
-    m["segments"][0]["files"][suffix] = [len(data), zlib.crc32(data)]
-    _write_manifest(path, m)
-
-
 def test_blocks_that_do_not_cover_the_documents_are_corruption(tmp_path: Path):
     path = tmp_path / "ix"
     _build(path, _docs(100))
-    name = _manifest(path)["segments"][0]["name"]
+    name = manifest(path)["segments"][0]["name"]
     first = np.load(path / f"{name}.docs.first.npy", allow_pickle=False)
-    _plant(path, name, "docs.first.npy", np.concatenate([first[:-1], [first[-1] - 1]]))
+    plant(path, name, "docs.first.npy", npy(np.concatenate([first[:-1], [first[-1] - 1]])))
     with pytest.raises(IndexCorruptError, match="stored blocks"):
         Index.open(path).search("putin")
     assert any("docs.first.npy" in p for p in check_index(path).problems)
@@ -165,11 +149,11 @@ def test_document_offsets_that_disagree_with_a_block_are_corruption(tmp_path: Pa
     path = tmp_path / "ix"
     docs = _docs(100)
     _build(path, docs)
-    name = _manifest(path)["segments"][0]["name"]
+    name = manifest(path)["segments"][0]["name"]
     at = np.load(path / f"{name}.docs.at.npy", allow_pickle=False)
     at = at.copy()
     at[1:] += 1  # every document one byte later: no block inflates to the size expected
-    _plant(path, name, "docs.at.npy", at)
+    plant(path, name, "docs.at.npy", npy(at))
     with pytest.raises(IndexCorruptError, match="bytes expected"):
         Index.open(path).get(docs[0]["id"])
     assert any("docs.bin: block 0" in p for p in check_index(path).problems)
@@ -188,7 +172,7 @@ def test_threads_read_documents_of_one_segment_at_once(tmp_path: Path, monkeypat
         monkeypatch.setattr(idsearch.segment, "_PREAD", None)
     docs = _docs(400, seed=11)
     _build(tmp_path / "ix", docs)
-    entry = _manifest(tmp_path / "ix")["segments"][0]
+    entry = manifest(tmp_path / "ix")["segments"][0]
     reader = SegmentReader(tmp_path / "ix", entry, Index.open(tmp_path / "ix").schema)
     expected = [json.dumps(d, ensure_ascii=False, separators=(",", ":")).encode() for d in docs]
     errors: list[str] = []
