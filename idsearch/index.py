@@ -13,6 +13,7 @@ import datetime as _dt
 import functools
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -110,8 +111,9 @@ class Index:
             except ValueError as exc:
                 raise IndexCorruptError(f"{self.path / MANIFEST}: analyzer: {exc}") from None
         self._highlighter: Any = None
-        self._reader: IndexReader | None = None
-        self._reader_stamp: tuple[int, int, int] | None = None
+        # the current snapshot and the manifest stamp it was opened at, replaced together
+        self._snapshot: tuple[IndexReader, tuple[int, int, int]] | None = None
+        self._snapshot_lock = threading.Lock()  # threads that find it stale open one new reader, not one each
 
     # -- creating and opening ---------------------------------------------------------------------------------------
 
@@ -187,17 +189,23 @@ class Index:
     def _current(self) -> IndexReader:
         st = os.stat(self.path / MANIFEST)
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        if self._reader is None or stamp != self._reader_stamp:
-            # the previous snapshot is not closed here: hits may still read stored fields from it; its
-            # files are released when nothing refers to it any more
-            self._reader = self.reader()
-            self._reader_stamp = stamp
-        return self._reader
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot[1] == stamp:
+            return snapshot[0]
+        with self._snapshot_lock:
+            snapshot = self._snapshot
+            if snapshot is None or snapshot[1] != stamp:
+                # the previous snapshot is not closed here: hits may still read stored fields from it; its
+                # files are released when nothing refers to it any more
+                snapshot = (self.reader(), stamp)
+                self._snapshot = snapshot
+            return snapshot[0]
 
     def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+        with self._snapshot_lock:
+            snapshot, self._snapshot = self._snapshot, None
+        if snapshot is not None:
+            snapshot[0].close()
 
     def __enter__(self) -> Index:
         return self

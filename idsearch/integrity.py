@@ -37,7 +37,7 @@ import attrs
 import numpy as np
 
 from idsearch.schema import Schema, base_field
-from idsearch.segment import LEGACY_EXACT_PARTS, LEGACY_STORED_PARTS, STORED_PARTS, segment_file_suffixes
+from idsearch.segment import LEGACY_EXACT_PARTS, LEGACY_STORED_PARTS, STORED_PARTS, load_npy, segment_file_suffixes
 from idsearch.storage import MANIFEST, IndexCorruptError, check_file_name, crc32_file, read_manifest
 
 __all__ = ["CheckReport", "check_index"]
@@ -279,7 +279,7 @@ class _Segment:
 def _load_array(path: Path) -> np.ndarray | str:
     """The array in an ``.npy`` file, or a description of why it is not one (never unpickles)."""
     try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
+        array = load_npy(path, mmap=True)
     except (ValueError, OSError, EOFError) as exc:
         return f"not a valid array file ({exc})"
     if not isinstance(array, np.ndarray):

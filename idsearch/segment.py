@@ -45,7 +45,7 @@ import numpy as np
 from idsearch.schema import Schema
 from idsearch.storage import IndexCorruptError, check_file_name, crc32_file, write_durable
 
-__all__ = ["MISSING_DAY", "FieldData", "SegmentReader", "build_postings", "write_segment"]
+__all__ = ["MISSING_DAY", "FieldData", "SegmentReader", "build_postings", "load_npy", "write_segment"]
 
 ZDICT_SIZE = 32 * 1024
 # documents compressed together in blocks of 4 KiB at level 1: 24 us/doc and 2% smaller than one by one at
@@ -61,6 +61,9 @@ LEGACY_EXACT_PARTS = ("tpos.npy", "pos.npy")
 _INDEX_DTYPES = (np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.int32), np.dtype(np.int64))
 _PREAD = getattr(os, "pread", None)  # (not on Windows)
 _SEEK_LOCK = threading.Lock()  # where there is no positional read
+# numpy reads an .npy header with ast.literal_eval, and CPython 3.11 before 3.11.9 can fail ast parsing in
+# two threads at once ("SystemError: AST constructor recursion depth mismatch"): headers are read one at a time
+_NPY_HEADER_LOCK = threading.Lock()
 
 
 def _read_at(fh: Any, offset: int, size: int) -> bytes:
@@ -79,6 +82,12 @@ def _read_at(fh: Any, offset: int, size: int) -> bytes:
         offset += len(chunk)
         size -= len(chunk)
     return b"".join(chunks)
+
+
+def load_npy(path: Path, *, mmap: bool) -> Any:
+    """``np.load`` of one ``.npy`` file, never unpickling, safe to call from several threads at once."""
+    with _NPY_HEADER_LOCK:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
 
 
 def _read_whole(fh: Any) -> bytes:
@@ -351,7 +360,7 @@ class SegmentReader:
     def _array(self, suffix: str, length: int | None, dtypes: Sequence[np.dtype] = _INDEX_DTYPES) -> np.ndarray:
         path = self._path(suffix)
         try:
-            array = np.load(path, mmap_mode="r", allow_pickle=False)
+            array = load_npy(path, mmap=True)
         except FileNotFoundError:
             raise
         except (ValueError, OSError, EOFError) as exc:
@@ -417,7 +426,7 @@ class SegmentReader:
         if deletes is not None:
             path = self.directory / check_file_name(deletes, f"segment {self.name} deletes")
             try:
-                deleted = np.load(path, allow_pickle=False)
+                deleted = load_npy(path, mmap=False)
             except FileNotFoundError:
                 raise
             except (ValueError, OSError, EOFError) as exc:

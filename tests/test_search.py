@@ -275,6 +275,63 @@ def test_planned_words_are_remembered_per_analyzer_and_bounded(ix: Index):
     assert ix.compile("Putin bertemu presiden Suriah") == first
 
 
+def test_threads_that_find_no_snapshot_open_one_reader_and_read_headers_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Threads that search an index nobody searched yet share one new reader. numpy parses .npy headers
+    with ast, which CPython 3.11 can fail in two threads at once: headers are read one at a time."""
+    import threading
+    import time
+
+    import idsearch.segment
+
+    index = Index.create(tmp_path / "t.idx")
+    with index.writer(workers=1) as w:
+        for i in range(20):
+            w.add({"id": f"d{i}", "title": f"banjir kota {i}", "body": "hujan deras di bandung"})
+    shared = Index.open(tmp_path / "t.idx")
+    opened: list[object] = []
+    real_reader, real_load = Index.reader, idsearch.segment.np.load
+    inside, most = [0], [0]
+    count_lock = threading.Lock()
+
+    def counting_reader(self: Index):
+        time.sleep(0.05)  # long enough for every thread to find no snapshot
+        reader = real_reader(self)
+        opened.append(reader)
+        return reader
+
+    def watched_load(*args, **kwargs):
+        with count_lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        try:
+            time.sleep(0.001)
+            return real_load(*args, **kwargs)
+        finally:
+            with count_lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(Index, "reader", counting_reader)
+    monkeypatch.setattr(idsearch.segment.np, "load", watched_load)
+    totals: list[int] = []
+    threads = [threading.Thread(target=lambda: totals.append(shared.search("banjir").total)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert totals == [20] * 6
+    assert len(opened) == 1
+    # separate indexes opened from several threads at once: the headers are still read one at a time
+    others = [Index.open(tmp_path / "t.idx") for _ in range(4)]
+    threads = [threading.Thread(target=real_reader, args=(ix,)) for ix in others]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1
+
+
 def test_threads_search_one_index_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A web server searches one index from many threads: with a cache so small that every query evicts
     others, every thread gets exactly the single-threaded results (scores, order, totals, stored fields)."""
