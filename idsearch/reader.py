@@ -132,7 +132,10 @@ class IndexReader:
         for field in schema.text_field_names:
             total = sum(int(np.asarray(s.fields[field].lengths, dtype=np.int64)[s.live].sum()) for s in self.segments)
             self.avglen[field] = total / self.doc_count if self.doc_count else 0.0
-        self._norms: dict[tuple[int, str, float], np.ndarray] = {}
+        self._norms: dict[tuple[str, float], np.ndarray] = {}
+        # the live documents of the one space of documents, None when no segment has deletes
+        self._live = (np.concatenate([s.live for s in self.segments])
+                      if any(s.nlive < s.ndocs for s in self.segments) else None)
 
     def close(self) -> None:
         self._leaf_cache.clear()  # cached arrays may be views of the segments' memory maps
@@ -149,12 +152,19 @@ class IndexReader:
     # -- statistics of leaves -------------------------------------------------------------------------------------
 
     def _inverse_norms(self, seg: int, field: str, weight: float) -> np.ndarray:
+        """A field's inverse length norms (times its weight) in one segment: a view of :meth:`_all_inverse_norms`."""
+        return self._all_inverse_norms(field, weight)[self._bases[seg] : self._bases[seg + 1]]
+
+    def _all_inverse_norms(self, field: str, weight: float) -> np.ndarray:
+        """A field's inverse length norms (times its weight) over the reader's one space of documents."""
         field = base_field(field)  # an exact-form field is normalized by its text field's lengths
-        key = (seg, field, weight)
+        key = (field, weight)
         norms = self._norms.get(key)
         if norms is None:
             tf = self.schema.text_field(field)
-            norms = field_inverse_norms(self.segments[seg].fields[field].lengths, self.avglen[field], tf.b, weight)
+            lengths = [s.fields[field].lengths for s in self.segments]
+            norms = field_inverse_norms(lengths[0] if len(lengths) == 1 else np.concatenate(lengths),
+                                        self.avglen[field], tf.b, weight)
             self._norms[key] = norms
         return norms
 
@@ -504,14 +514,71 @@ class IndexReader:
         hit = self._cache_get(key)
         if hit is not None:
             return hit
-        parts = [self._compute_leaf_tf(node, seg, weights) for seg in range(len(self.segments))]
-        bases = self._bases
-        docs = np.concatenate([d + bases[seg] if seg else d for seg, (d, _tf) in enumerate(parts)])
-        tf = np.concatenate([tf for _d, tf in parts])
+        docs, tf = self._global_tf(node, weights)
         weight = saturate(tf, self.schema.k1, 1.0, 1.0, self.schema.delta)
         value = (docs.astype(self._doc_dtype), weight)  # (narrow ids: more terms fit the cache)
         self._cache_put(key, value)
         return value
+
+    def _global_tf(self, node: TermNode, weights: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """(live docs, BM25F-combined term frequency) of a term over the reader's one space of documents:
+        each field's postings of all segments side by side, then the fields merged (the docs are unique,
+        not sorted)."""
+        merged: tuple[np.ndarray, np.ndarray] | None = None
+        in_order = True  # a field's postings are in document order; a merge leaves them unsorted
+        for field in node.fields:
+            found = self._field_postings(field, node.term)
+            if found is None:
+                continue
+            docs, counts, _starts = found
+            tf = self._all_inverse_norms(field, weights[field])[docs]
+            tf *= counts
+            if merged is None:
+                merged = (docs, tf)
+            else:
+                if not in_order:  # the next merge looks docs up in the longer of the two
+                    order = np.argsort(merged[0])
+                    merged = (merged[0][order], merged[1][order])
+                merged = _merge_sparse(merged[0], merged[1], docs, tf)
+                in_order = False
+        if merged is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        docs, tf = merged
+        if self._live is not None:
+            live = self._live[docs]
+            docs, tf = docs[live], tf[live]
+        return docs, tf
+
+    def _field_postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int]]] | None:
+        """A term's postings in a field over all segments, side by side: ``(docs, counts, starts)`` with
+        ``docs`` (int64) in the reader's one space of documents and ``starts`` giving, per segment that has
+        the term, ``(segment, where its postings start in docs, where its positions start)``; None when
+        no segment has the term."""
+        slices = []
+        for seg, segment in enumerate(self.segments):
+            fr = segment.fields[field]
+            i = fr.term_index(term)
+            if i >= 0:
+                slices.append((seg, fr, i, int(fr.tpost[i]), int(fr.tpost[i + 1])))
+        if not slices:
+            return None
+        if len(slices) == 1:
+            seg, fr, i, a, b = slices[0]
+            docs = fr.docs[a:b].astype(np.int64)
+            if seg:
+                docs += self._bases[seg]
+            tpos = int(fr.tpos[i]) if fr.tpos is not None else -1
+            return docs, fr.tf[a:b], [(seg, 0, tpos)]
+        docs = np.concatenate([fr.docs[a:b] for _seg, fr, _i, a, b in slices], dtype=np.int64)
+        counts = np.concatenate([fr.tf[a:b] for _seg, fr, _i, a, b in slices])
+        starts = []
+        at = 0
+        for seg, fr, i, a, b in slices:
+            if seg:
+                docs[at : at + b - a] += self._bases[seg]
+            starts.append((seg, at, int(fr.tpos[i]) if fr.tpos is not None else -1))
+            at += b - a
+        return docs, counts, starts
 
     def _select_global(
         self, scores: np.ndarray, mask: np.ndarray, limit: int | None, filtered: bool
@@ -544,24 +611,19 @@ class IndexReader:
         key = ("positions", field, term)
         hit = self._cache_get(key)
         if hit is None:
-            parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-            for seg, segment in enumerate(self.segments):
-                fr = segment.fields[field]
-                i = fr.term_index(term)
-                if i < 0:
-                    continue
-                a, b = int(fr.tpost[i]), int(fr.tpost[i + 1])
-                tf = fr.tf[a:b]
-                begins = np.cumsum(tf, dtype=np.int64)
-                begins -= tf
-                begins += int(fr.tpos[i])
-                if int(fr.tpos[-1]) < 1 << 32:
-                    begins = begins.astype(np.uint32)
-                docs = fr.docs[a:b] + self._bases[seg] if seg else fr.docs[a:b]
-                parts.append((docs.astype(self._doc_dtype), begins, tf))
+            found = self._field_postings(field, term)
             hit = ()
-            if parts:
-                hit = parts[0] if len(parts) == 1 else tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+            if found is not None:
+                docs, tf, starts = found
+                begins = np.cumsum(tf, dtype=np.int64)
+                begins -= tf  # where each posting's positions start among the term's, segment after segment
+                small = True
+                for k, (seg, at, tpos) in enumerate(starts):
+                    end = starts[k + 1][1] if k + 1 < len(starts) else len(docs)
+                    # ... and in the position array of the posting's segment
+                    begins[at:end] += tpos - int(begins[at])
+                    small = small and int(self.segments[seg].fields[field].tpos[-1]) < 1 << 32
+                hit = (docs.astype(self._doc_dtype), begins.astype(np.uint32) if small else begins, tf)
             self._cache_put(key, hit)
         return hit or None
 

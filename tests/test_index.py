@@ -263,11 +263,15 @@ def test_scores_equal_reference_bm25f_three_fields(tmp_path: Path, docs: list[di
         assert {h.id: round(h.score, 9) for h in hits} == {k: round(v, 9) for k, v in expected.items()}, query
 
 
-def test_scores_equal_reference_with_deletes(tmp_path: Path, docs: list[dict]):
+@pytest.mark.parametrize("sessions", [1, 3])
+def test_scores_equal_reference_with_deletes(tmp_path: Path, docs: list[dict], sessions: int):
+    """Deleted documents count nowhere, whether a term's postings come from one segment or several."""
     index = Index.create(tmp_path / "i", schema=Schema(proximity=0, exact=0, delta=0, lead=0))
-    with index.writer(workers=1) as w:
-        for d in docs:
-            w.add(d)
+    for part in range(sessions):
+        with index.writer(workers=1, merge=False) as w:
+            for d in docs[part::sessions]:
+                w.add(d)
+    assert len(index.reader().segments) == sessions
     gone = {d["id"] for d in docs[::3]}
     with index.writer(workers=1) as w:
         for doc_id in gone:
