@@ -482,20 +482,20 @@ class IndexReader:
                 continue
             pdocs, term_begins, term_counts = found
             where = np.searchsorted(pdocs, docs)  # (docs has pdocs' dtype: nothing is converted)
-            np.minimum(where, len(pdocs) - 1, out=where)
-            hit = np.flatnonzero(pdocs[where] == docs)
+            hit = np.flatnonzero(pdocs.take(where, mode="clip") == docs)
             if len(hit):
                 post = where[hit]
                 rows.append(hit)
                 which.append(k)
-                begins.append(term_begins[post].astype(np.int64))
-                counts.append(term_counts[post].astype(np.int64))
+                begins.append(term_begins[post])
+                counts.append(term_counts[post])
         if not rows:
             return None
         if len(rows) == 1:
-            return rows[0], np.full(len(rows[0]), which[0], dtype=np.int64), begins[0], counts[0]
-        return (np.concatenate(rows), np.repeat(which, [len(r) for r in rows]), np.concatenate(begins),
-                np.concatenate(counts))
+            return (rows[0], np.full(len(rows[0]), which[0], dtype=np.int64), begins[0].astype(np.int64),
+                    counts[0].astype(np.int64))
+        return (np.concatenate(rows), np.repeat(which, [len(r) for r in rows]),
+                np.concatenate(begins, dtype=np.int64), np.concatenate(counts, dtype=np.int64))
 
     def _positions(self, field: str, segs: np.ndarray | None, at: np.ndarray) -> np.ndarray:
         """``pos[at]`` of a field, from the segment of each entry (``segs``; None: the only segment)."""
