@@ -516,7 +516,7 @@ class IndexReader:
             return hit
         docs, tf = self._global_tf(node, weights)
         weight = saturate(tf, self.schema.k1, 1.0, 1.0, self.schema.delta)
-        value = (docs.astype(self._doc_dtype), weight)  # (narrow ids: more terms fit the cache)
+        value = (docs, weight)  # (narrow ids: more terms fit the cache)
         self._cache_put(key, value)
         return value
 
@@ -542,7 +542,7 @@ class IndexReader:
                 merged = _merge_sparse(merged[0], merged[1], docs, tf)
                 in_order = False
         if merged is None:
-            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+            return np.zeros(0, self._doc_dtype), np.zeros(0, np.float64)
         docs, tf = merged
         if self._live is not None:
             live = self._live[docs]
@@ -551,7 +551,7 @@ class IndexReader:
 
     def _field_postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int]]] | None:
         """A term's postings in a field over all segments, side by side: ``(docs, counts, starts)`` with
-        ``docs`` (int64) in the reader's one space of documents and ``starts`` giving, per segment that has
+        ``docs`` (of the cached ids' dtype) in the reader's one space of documents and ``starts`` giving, per segment that has
         the term, ``(segment, where its postings start in docs, where its positions start)``; None when
         no segment has the term."""
         slices = []
@@ -564,12 +564,12 @@ class IndexReader:
             return None
         if len(slices) == 1:
             seg, fr, i, a, b = slices[0]
-            docs = fr.docs[a:b].astype(np.int64)
+            docs = fr.docs[a:b].astype(self._doc_dtype)
             if seg:
                 docs += self._bases[seg]
             tpos = int(fr.tpos[i]) if fr.tpos is not None else -1
             return docs, fr.tf[a:b], [(seg, 0, tpos)]
-        docs = np.concatenate([fr.docs[a:b] for _seg, fr, _i, a, b in slices], dtype=np.int64)
+        docs = np.concatenate([fr.docs[a:b] for _seg, fr, _i, a, b in slices], dtype=self._doc_dtype)
         counts = np.concatenate([fr.tf[a:b] for _seg, fr, _i, a, b in slices])
         starts = []
         at = 0
@@ -623,7 +623,7 @@ class IndexReader:
                     # ... and in the position array of the posting's segment
                     begins[at:end] += tpos - int(begins[at])
                     small = small and int(self.segments[seg].fields[field].tpos[-1]) < 1 << 32
-                hit = (docs.astype(self._doc_dtype), begins.astype(np.uint32) if small else begins, tf)
+                hit = (docs, begins.astype(np.uint32) if small else begins, tf)
             self._cache_put(key, hit)
         return hit or None
 
