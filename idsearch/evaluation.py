@@ -442,7 +442,7 @@ class IndexRun:
         self.depth = depth
         self.query_mode = query_mode
         self.schema = schema
-        self.reader = IndexReader(ix.path, read_manifest(ix.path), schema, ix.analyzer)
+        self.reader = IndexReader(ix.path, read_manifest(ix.path), schema, ix.analyzer, cache_bytes=ix.cache_bytes)
         self._ids = [segment.ids for segment in self.reader.segments]
 
     def __call__(self, text: str) -> list[str]:

@@ -94,8 +94,13 @@ class Index:
     """An index directory. Searching uses a snapshot that follows new commits automatically;
     :meth:`reader` gives a fixed snapshot."""
 
-    def __init__(self, path: str | os.PathLike[str], manifest: Mapping[str, Any], *, analyzer: Analyzer | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], manifest: Mapping[str, Any], *, analyzer: Analyzer | None = None,
+                 cache_mb: float | None = None) -> None:
         self.path = Path(path)
+        if cache_mb is not None and not cache_mb >= 0:
+            raise ValueError(f"cache_mb must be a number of megabytes >= 0, not {cache_mb!r}")
+        # the readers' cache of query terms' postings; None: 64 MB, or 4 bytes per posting of a larger index
+        self.cache_bytes = None if cache_mb is None else int(cache_mb * (1 << 20))
         try:
             self.schema = Schema.from_dict(manifest["schema"])
             spec = AnalyzerSpec.from_dict(manifest["analyzer"])
@@ -125,8 +130,10 @@ class Index:
         schema: Schema | None = None,
         analyzer: Analyzer | AnalyzerSpec | None = None,
         overwrite: bool = False,
+        cache_mb: float | None = None,
     ) -> Index:
-        """Create an empty index at ``path`` (a new or empty directory; ``overwrite`` replaces an index)."""
+        """Create an empty index at ``path`` (a new or empty directory; ``overwrite`` replaces an index).
+        ``cache_mb`` bounds the memory searches keep for the postings of query terms (see :meth:`open`)."""
         path = Path(path)
         schema = schema or Schema()
         if isinstance(analyzer, AnalyzerSpec) or analyzer is None:
@@ -149,15 +156,20 @@ class Index:
             "doc_count": 0,
         }
         atomic_write_bytes(path / MANIFEST, encode_manifest(manifest))
-        return cls(path, read_manifest(path), analyzer=analyzer)
+        return cls(path, read_manifest(path), analyzer=analyzer, cache_mb=cache_mb)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> Index:
-        """Open an existing index."""
+    def open(cls, path: str | os.PathLike[str], *, cache_mb: float | None = None) -> Index:
+        """Open an existing index.
+
+        Searches keep the postings of the terms they met (weighted, and where their positions are) in a
+        least-recently-used cache per snapshot: frequent words recur in queries. ``cache_mb`` bounds it;
+        by default it is 64 MB, or 4 bytes per posting of a larger index (about 200 MB for 280 k news
+        articles). ``0`` keeps only the last term. :meth:`IndexReader.cache_info` reports its use."""
         path = Path(path)
         if not path.is_dir():
             raise IndexError_(f"{path}: no such index directory")
-        return cls(path, read_manifest(path))
+        return cls(path, read_manifest(path), cache_mb=cache_mb)
 
     # -- writing ---------------------------------------------------------------------------------------------------------
 
@@ -181,7 +193,7 @@ class Index:
         for _attempt in range(5):
             manifest = read_manifest(self.path)
             try:
-                return IndexReader(self.path, manifest, self.schema, self.analyzer)
+                return IndexReader(self.path, manifest, self.schema, self.analyzer, cache_bytes=self.cache_bytes)
             except FileNotFoundError:
                 continue  # a commit replaced the generation while we opened it: read the new manifest
         raise IndexCorruptError(f"{self.path}: files named by the manifest are missing")

@@ -105,7 +105,8 @@ class Match:
 class IndexReader:
     """Searches one generation of an index. Cheap to keep open; ``close`` releases its files."""
 
-    def __init__(self, directory: Path, manifest: Mapping[str, Any], schema: Schema, analyzer: Analyzer) -> None:
+    def __init__(self, directory: Path, manifest: Mapping[str, Any], schema: Schema, analyzer: Analyzer, *,
+                 cache_bytes: int | None = None) -> None:
         self.directory = directory
         self.generation: int = manifest["generation"]
         self.schema = schema
@@ -124,7 +125,9 @@ class IndexReader:
             raise
         self.doc_count = sum(s.nlive for s in self.segments)
         postings = sum(len(fr.docs) for s in self.segments for fr in s.fields.values())
-        self._cache_limit = max(LEAF_CACHE_BYTES, CACHE_BYTES_PER_POSTING * postings)
+        if cache_bytes is None:
+            cache_bytes = max(LEAF_CACHE_BYTES, CACHE_BYTES_PER_POSTING * postings)
+        self._cache_limit = cache_bytes
         # where each segment's documents start in the reader's one space of documents (and the end)
         self._bases = np.concatenate(([0], np.cumsum([s.ndocs for s in self.segments]))).astype(np.int64)
         self._doc_dtype = np.dtype(np.int32 if self._bases[-1] < 1 << 31 else np.int64)  # of cached doc ids
@@ -626,6 +629,11 @@ class IndexReader:
                 hit = (docs, begins.astype(np.uint32) if small else begins, tf)
             self._cache_put(key, hit)
         return hit or None
+
+    def cache_info(self) -> dict[str, int]:
+        """The cache of query terms' postings: ``entries``, ``bytes`` held and ``limit``."""
+        with self._cache_lock:
+            return {"entries": len(self._leaf_cache), "bytes": self._leaf_cache_bytes, "limit": self._cache_limit}
 
     def _cache_get(self, key: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """A cached value (now the most recently used), or None. Threads may search one reader at once."""
