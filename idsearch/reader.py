@@ -335,7 +335,7 @@ class IndexReader:
         parts = [self._global_leaf_weights(t, weights) for t in terms]
         df = np.fromiter((len(d) for d, _w in parts), dtype=np.int64, count=nterms)
         n_docs = self.doc_count
-        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        idf = np.array([bm25_idf(n_docs, d) for d in df.tolist()])  # (the general path's idf, to the bit)
         k1 = self.schema.k1
         bases = self._bases
         total_docs = int(bases[-1])

@@ -22,7 +22,7 @@ __all__ = ["bm25_idf", "field_inverse_norms", "saturate", "saturated_sum", "top_
 
 
 def bm25_idf(n_docs: int, df: int) -> float:
-    return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+    return math.log1p((n_docs - df + 0.5) / (df + 0.5))  # (as the flat path: np.log1p)
 
 
 def field_inverse_norms(lengths: np.ndarray, avglen: float, b: float, weight: float) -> np.ndarray:
@@ -42,7 +42,8 @@ def saturate(
     weight = tf_tilde + k1
     np.divide(tf_tilde, weight, out=weight)
     weight += delta
-    weight *= boost * idf * (k1 + 1.0)
+    weight *= k1 + 1.0
+    weight *= boost * idf  # (apart: the flat path multiplies cached weights by boost x idf, to the same bits)
     return weight
 
 

@@ -772,3 +772,13 @@ def test_key_table_grows_and_finds_every_key():
     assert table.get(lo, hi).tolist() == list(range(len(lo)))
     assert table.get(lo + np.uint64(1), hi).tolist().count(-1) >= len(lo) - 3  # near-misses are not found
     assert 2 * table.size <= len(table.values)
+
+
+def test_a_document_scores_the_same_in_the_flat_and_the_general_path(ix: Index):
+    """An OR of words is scored by the flat path; adding ``-word`` takes the general one. A document both
+    return scores the same, to the last bit (one idf formula for both)."""
+    flat = {h.id: h.score for h in ix.search("kereta gempa jakarta", limit=None)}
+    general = ix.search("kereta gempa jakarta -pertemuan", limit=None)
+    assert len(general) > 10 and len(general) < len(flat)
+    for hit in general:
+        assert hit.score == flat[hit.id], hit.id
