@@ -78,6 +78,11 @@ def _day_of_string(value: str) -> int:
 
 def day_number(value: Any, field: str, doc_id: str) -> int:
     """Days since 1970-01-01 of a date given as a date/datetime or a string in any supported format."""
+    if type(value) is str:  # the common case first: a date string seen before is one cache lookup
+        try:
+            return _day_of_string(value)
+        except ValueError:
+            pass  # (the error below names the document and field)
     if isinstance(value, _dt.datetime):
         value = value.date()
     if isinstance(value, _dt.date):
@@ -673,6 +678,10 @@ class IndexWriter:
         self.index = index
         self.directory: Path = index.path
         self.schema = index.schema
+        # (read for every document added)
+        self._text_fields = self.schema.text_field_names
+        self._date_fields = tuple(self.schema.date_fields)
+        self._keyword_fields = tuple(self.schema.keyword_fields)
         self.analyzer: Analyzer = index.analyzer
         self.buffer_limit = int(buffer_mb * (1 << 20))
         self.merge_enabled = merge
@@ -799,12 +808,13 @@ class IndexWriter:
             raise IndexError_("this writer is closed")
 
     def _doc_id(self, doc: Mapping[str, Any]) -> str:
-        if not isinstance(doc, Mapping):
+        if type(doc) is not dict and not isinstance(doc, Mapping):  # (a dict is checked without the ABC)
             raise DocumentError(f"a document must be a mapping, not {type(doc).__name__}")
         doc_id = doc.get("id")
-        if not isinstance(doc_id, str) or not doc_id.strip():
-            raise DocumentError(f"document has no 'id' (a non-empty string): {str(dict(doc))[:80]}")
-        if len(doc_id) > MAX_ID_LENGTH or any(c in doc_id for c in "\n\r\x00"):
+        if type(doc_id) is not str or not doc_id.strip():
+            if not isinstance(doc_id, str) or not doc_id.strip():
+                raise DocumentError(f"document has no 'id' (a non-empty string): {str(dict(doc))[:80]}")
+        if len(doc_id) > MAX_ID_LENGTH or "\n" in doc_id or "\r" in doc_id or "\x00" in doc_id:
             raise DocumentError(f"document id {doc_id[:80]!r}: at most {MAX_ID_LENGTH} characters, no line breaks")
         return doc_id
 
@@ -852,19 +862,18 @@ class IndexWriter:
 
     def _prepare(self, doc_id: str, doc: Mapping[str, Any], *, defer: bool = False) -> Prepared:
         """Validate a document and encode what is stored; raises DocumentError naming the field."""
-        schema = self.schema
         texts = []
-        for field in schema.text_field_names:
+        for field in self._text_fields:
             value = doc.get(field)
             if value is not None and not isinstance(value, str):
                 raise DocumentError(f"document {doc_id!r}: field {field!r} must be text, not {type(value).__name__}")
             texts.append(value or "")
         days = []
-        for field in schema.date_fields:
+        for field in self._date_fields:
             value = doc.get(field)
             days.append(MISSING_DAY if value is None or value == "" else day_number(value, field, doc_id))
         keywords: list[str | None] = []
-        for field in schema.keyword_fields:
+        for field in self._keyword_fields:
             value = doc.get(field)
             if value is not None and not isinstance(value, str):
                 raise DocumentError(f"document {doc_id!r}: field {field!r} must be a string, not {type(value).__name__}")
