@@ -42,7 +42,8 @@ _EPOCH = _dt.date(1970, 1, 1)
 LEAF_CACHE_BYTES = 64 << 20
 CACHE_BYTES_PER_POSTING = 4
 PROXIMITY_DEPTH = 100  # the best BM25F matches reranked with the word-pair proximity bonus
-GRID_CELLS = 1 << 22  # the largest grid of the matches' positions laid out with one row length for all
+GRID_CELLS = 1 << 22
+NORMS_KEPT = 16  # per reader, the (field, weight) length norms kept: a document's 8 bytes each  # the largest grid of the matches' positions laid out with one row length for all
 
 
 # -- the executable query: analyzed terms, resolved fields ---------------------------------------------------------
@@ -168,6 +169,11 @@ class IndexReader:
             lengths = [s.fields[field].lengths for s in self.segments]
             norms = field_inverse_norms(lengths[0] if len(lengths) == 1 else np.concatenate(lengths),
                                         self.avglen[field], tf.b, weight)
+            while len(self._norms) >= NORMS_KEPT:  # searches with ever new field weights: the oldest go
+                try:
+                    del self._norms[next(iter(self._norms))]
+                except (KeyError, RuntimeError, StopIteration):  # (another thread changed it meanwhile)
+                    break
             self._norms[key] = norms
         return norms
 

@@ -412,3 +412,20 @@ def test_cache_mb_bounds_the_memory_of_searches_not_their_results(tmp_path: Path
     assert none._current().cache_info()["entries"] == 1
     with pytest.raises(ValueError, match="cache_mb"):
         Index.open(tmp_path / "c.idx", cache_mb=-1)
+
+
+def test_searches_with_ever_new_field_weights_keep_bounded_memory(tmp_path: Path):
+    """Per-query field weights each need their own length norms (a float per document): a reader keeps a
+    bounded number of them, and a weight searched again after eviction scores the same."""
+    import idsearch.reader
+
+    index = Index.create(tmp_path / "w.idx")
+    with index.writer(workers=1) as w:
+        for i in range(50):
+            w.add({"id": f"d{i}", "title": f"banjir kota {i % 7}", "body": "hujan deras " * (i % 5 + 1)})
+    first = [(h.id, h.score) for h in index.search("banjir hujan", weights={"title": 1.5})]
+    for k in range(100):
+        index.search("banjir hujan", weights={"title": 1.0 + k / 7, "body": 2.0 - k / 300})
+    reader = index._current()
+    assert len(reader._norms) <= idsearch.reader.NORMS_KEPT
+    assert [(h.id, h.score) for h in index.search("banjir hujan", weights={"title": 1.5})] == first
