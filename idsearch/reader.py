@@ -9,6 +9,7 @@ combined per segment with dense numpy arrays and the top hits are chosen by part
 from __future__ import annotations
 
 import datetime as _dt
+import mmap
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -681,7 +682,18 @@ class IndexReader:
 
 
 def _nbytes(value: tuple[Any, ...]) -> int:
-    return sum(a.nbytes for a in value if isinstance(a, np.ndarray))
+    """The memory a cached value holds: its arrays, except views of a segment's mapped files (the page
+    cache holds those, shared with every reader)."""
+    return sum(a.nbytes for a in value if isinstance(a, np.ndarray) and not _is_mapped(a))
+
+
+def _is_mapped(array: np.ndarray) -> bool:
+    base = array.base
+    while base is not None:
+        if isinstance(base, mmap.mmap):
+            return True
+        base = getattr(base, "base", None)
+    return False
 
 
 def _merge_sparse(docs: np.ndarray, tf: np.ndarray, more_docs: np.ndarray, more_tf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -429,3 +429,19 @@ def test_searches_with_ever_new_field_weights_keep_bounded_memory(tmp_path: Path
     reader = index._current()
     assert len(reader._norms) <= idsearch.reader.NORMS_KEPT
     assert [(h.id, h.score) for h in index.search("banjir hujan", weights={"title": 1.5})] == first
+
+
+def test_the_cache_counts_only_memory_it_holds(tmp_path: Path):
+    """Views of a segment's memory-mapped files cost the reader nothing: the cache does not count them."""
+    import numpy as np
+
+    from idsearch.reader import _nbytes
+
+    index = Index.create(tmp_path / "m.idx")
+    with index.writer(workers=1) as w:
+        w.add({"id": "a", "title": "banjir", "body": "banjir di kota bandung"})
+    segment = index.reader().segments[0]
+    mapped = segment.fields["body"].tf[:3]
+    own = np.zeros(5)
+    assert _nbytes((mapped, own, 7)) == own.nbytes
+    assert _nbytes((mapped.astype(np.int64),)) == 3 * 8
