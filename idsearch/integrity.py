@@ -37,7 +37,13 @@ import attrs
 import numpy as np
 
 from idsearch.schema import Schema, base_field
-from idsearch.segment import LEGACY_EXACT_PARTS, LEGACY_STORED_PARTS, STORED_PARTS, load_npy, segment_file_suffixes
+from idsearch.segment import (
+    LEGACY_EXACT_PARTS,
+    LEGACY_STORED_PARTS,
+    STORED_PARTS,
+    load_npy,
+    segment_file_suffixes,
+)
 from idsearch.storage import MANIFEST, IndexCorruptError, check_file_name, crc32_file, read_manifest
 
 __all__ = ["CheckReport", "check_index"]

@@ -811,9 +811,8 @@ class IndexWriter:
         if type(doc) is not dict and not isinstance(doc, Mapping):  # (a dict is checked without the ABC)
             raise DocumentError(f"a document must be a mapping, not {type(doc).__name__}")
         doc_id = doc.get("id")
-        if type(doc_id) is not str or not doc_id.strip():
-            if not isinstance(doc_id, str) or not doc_id.strip():
-                raise DocumentError(f"document has no 'id' (a non-empty string): {str(dict(doc))[:80]}")
+        if not isinstance(doc_id, str) or not doc_id.strip():
+            raise DocumentError(f"document has no 'id' (a non-empty string): {str(dict(doc))[:80]}")
         if len(doc_id) > MAX_ID_LENGTH or "\n" in doc_id or "\r" in doc_id or "\x00" in doc_id:
             raise DocumentError(f"document id {doc_id[:80]!r}: at most {MAX_ID_LENGTH} characters, no line breaks")
         return doc_id
