@@ -210,10 +210,10 @@ class IndexReader:
                     continue
             tf = self._inverse_norms(seg, field, weights[field])[docs]  # (the field's weight / length norm)
             tf *= counts
-            parts_docs.append(docs.astype(np.int64))
+            parts_docs.append(docs.astype(self._doc_dtype))  # (narrow ids: more terms fit the cache)
             parts_tf.append(tf)
         if not parts_docs:
-            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+            return np.zeros(0, self._doc_dtype), np.zeros(0, np.float64)
         docs, tf = parts_docs[0], parts_tf[0]
         for k in range(1, len(parts_docs)):
             if k > 1:  # a merge leaves the docs unsorted; the next one looks them up
