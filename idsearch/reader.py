@@ -44,6 +44,7 @@ LEAF_CACHE_BYTES = 64 << 20
 CACHE_BYTES_PER_POSTING = 4
 PROXIMITY_DEPTH = 100  # the best BM25F matches reranked with the word-pair proximity bonus
 GRID_CELLS = 1 << 22
+PROTECTED_SHARE = 0.8  # of the cache's bytes, for terms used more than once in the snapshot
 NORMS_KEPT = 16  # per reader, the (field, weight) length norms kept: a document's 8 bytes each  # the largest grid of the matches' positions laid out with one row length for all
 
 
@@ -113,9 +114,6 @@ class IndexReader:
         self.generation: int = manifest["generation"]
         self.schema = schema
         self.analyzer = analyzer
-        self._leaf_cache: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
-        self._cache_lock = threading.Lock()
-        self._leaf_cache_bytes = 0
         self.segments: list[SegmentReader] = []
         try:
             for entry in manifest["segments"]:
@@ -129,7 +127,7 @@ class IndexReader:
         postings = sum(len(fr.docs) for s in self.segments for fr in s.fields.values())
         if cache_bytes is None:
             cache_bytes = max(LEAF_CACHE_BYTES, CACHE_BYTES_PER_POSTING * postings)
-        self._cache_limit = cache_bytes
+        self._cache = _TermCache(cache_bytes)
         # where each segment's documents start in the reader's one space of documents (and the end)
         self._bases = np.concatenate(([0], np.cumsum([s.ndocs for s in self.segments]))).astype(np.int64)
         self._doc_dtype = np.dtype(np.int32 if self._bases[-1] < 1 << 31 else np.int64)  # of cached doc ids
@@ -143,8 +141,7 @@ class IndexReader:
                       if any(s.nlive < s.ndocs for s in self.segments) else None)
 
     def close(self) -> None:
-        self._leaf_cache.clear()  # cached arrays may be views of the segments' memory maps
-        self._leaf_cache_bytes = 0
+        self._cache.clear()  # cached arrays may be views of the segments' memory maps
         for s in self.segments:
             s.close()
 
@@ -639,30 +636,13 @@ class IndexReader:
 
     def cache_info(self) -> dict[str, int]:
         """The cache of query terms' postings: ``entries``, ``bytes`` held and ``limit``."""
-        with self._cache_lock:
-            return {"entries": len(self._leaf_cache), "bytes": self._leaf_cache_bytes, "limit": self._cache_limit}
+        return self._cache.info()
 
     def _cache_get(self, key: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        """A cached value (now the most recently used), or None. Threads may search one reader at once."""
-        with self._cache_lock:
-            hit = self._leaf_cache.get(key)
-            if hit is not None:
-                self._leaf_cache.move_to_end(key)
-            return hit
+        return self._cache.get(key)
 
     def _cache_put(self, key: tuple[Any, ...], value: tuple[Any, ...]) -> None:
-        """Keep arrays in the reader's byte-bounded LRU cache (a value computed by two threads at once is
-        kept once)."""
-        with self._cache_lock:
-            cache = self._leaf_cache
-            old = cache.pop(key, None)
-            if old is not None:
-                self._leaf_cache_bytes -= _nbytes(old)
-            cache[key] = value
-            self._leaf_cache_bytes += _nbytes(value)
-            while self._leaf_cache_bytes > self._cache_limit and len(cache) > 1:
-                _k, evicted = cache.popitem(last=False)
-                self._leaf_cache_bytes -= _nbytes(evicted)
+        self._cache.put(key, value)
 
     def stored(self, match: Match) -> dict[str, Any]:
         return self.segments[match.segment].stored(match.doc)
@@ -679,6 +659,75 @@ class IndexReader:
             if doc is not None and segment.live[doc]:
                 return seg, doc
         return None
+
+
+class _TermCache:
+    """A byte-bounded cache of query terms' arrays that threads may share: a segmented LRU. A new entry
+    waits in probation; one used again moves to the protected part (at most ``PROTECTED_SHARE`` of the
+    bytes), so the words that recur across queries stay while words met once pass through. The newest
+    entry is kept even when it alone exceeds the bound."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._probation: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
+        self._protected: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
+        self._sizes: dict[tuple[Any, ...], int] = {}
+        self._held = [0, 0]  # bytes in probation, in the protected part
+
+    def get(self, key: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """A cached value (now the most recently used), or None."""
+        with self._lock:
+            value = self._protected.get(key)
+            if value is not None:
+                self._protected.move_to_end(key)
+                return value
+            value = self._probation.pop(key, None)
+            if value is None:
+                return None
+            size = self._sizes[key]
+            self._held[0] -= size
+            self._protected[key] = value
+            self._held[1] += size
+            while self._held[1] > self.limit * PROTECTED_SHARE and len(self._protected) > 1:
+                old_key, old = self._protected.popitem(last=False)  # back to probation, as its newest
+                self._held[1] -= self._sizes[old_key]
+                self._probation[old_key] = old
+                self._held[0] += self._sizes[old_key]
+            return value
+
+    def put(self, key: tuple[Any, ...], value: tuple[Any, ...]) -> None:
+        """Keep a value (one computed by two threads at once is kept once), evicting the least recently
+        used entries of probation first."""
+        size = _nbytes(value)
+        with self._lock:
+            for part, held in ((self._probation, 0), (self._protected, 1)):
+                if part.pop(key, None) is not None:
+                    self._held[held] -= self._sizes[key]
+            self._probation[key] = value
+            self._sizes[key] = size
+            self._held[0] += size
+            while self._held[0] + self._held[1] > self.limit:
+                if len(self._probation) > 1:
+                    old_key, _old = self._probation.popitem(last=False)
+                    self._held[0] -= self._sizes.pop(old_key)
+                elif self._protected:
+                    old_key, _old = self._protected.popitem(last=False)
+                    self._held[1] -= self._sizes.pop(old_key)
+                else:
+                    break
+
+    def clear(self) -> None:
+        with self._lock:
+            self._probation.clear()
+            self._protected.clear()
+            self._sizes.clear()
+            self._held = [0, 0]
+
+    def info(self) -> dict[str, int]:
+        with self._lock:
+            return {"entries": len(self._probation) + len(self._protected), "bytes": sum(self._held),
+                    "limit": self.limit}
 
 
 def _nbytes(value: tuple[Any, ...]) -> int:

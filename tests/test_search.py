@@ -445,3 +445,26 @@ def test_the_cache_counts_only_memory_it_holds(tmp_path: Path):
     own = np.zeros(5)
     assert _nbytes((mapped, own, 7)) == own.nbytes
     assert _nbytes((mapped.astype(np.int64),)) == 3 * 8
+
+
+def test_the_term_cache_keeps_words_used_again_while_one_off_words_pass():
+    """A segmented LRU: an entry used a second time is protected from a stream of entries used once."""
+    import numpy as np
+
+    from idsearch.reader import _TermCache
+
+    cache = _TermCache(limit=10 * 800)  # ten entries of 100 float64
+    entry = lambda: (np.zeros(100),)  # noqa: E731
+    cache.put(("all", "presiden"), entry())
+    assert cache.get(("all", "presiden")) is not None  # used again: protected
+    for i in range(50):  # one-off words, five times the cache
+        cache.put(("all", f"kata{i}"), entry())
+        info = cache.info()
+        assert info["bytes"] <= info["limit"] and info["entries"] <= 10
+    assert cache.get(("all", "presiden")) is not None
+    assert cache.get(("all", "kata0")) is None and cache.get(("all", "kata49")) is not None
+    big = (np.zeros(5000),)  # alone over the bound: kept as the newest entry, everything else goes
+    cache.put(("all", "besar"), big)
+    assert cache.info()["entries"] == 1 and cache.get(("all", "besar")) is big
+    cache.clear()
+    assert cache.info() == {"entries": 0, "bytes": 0, "limit": 8000}
