@@ -114,6 +114,7 @@ class IndexReader:
         self.generation: int = manifest["generation"]
         self.schema = schema
         self.analyzer = analyzer
+        self._cache = _TermCache(LEAF_CACHE_BYTES)  # (its bound is set once the segments are open)
         self.segments: list[SegmentReader] = []
         try:
             for entry in manifest["segments"]:
@@ -127,7 +128,7 @@ class IndexReader:
         postings = sum(len(fr.docs) for s in self.segments for fr in s.fields.values())
         if cache_bytes is None:
             cache_bytes = max(LEAF_CACHE_BYTES, CACHE_BYTES_PER_POSTING * postings)
-        self._cache = _TermCache(cache_bytes)
+        self._cache.limit = cache_bytes
         # where each segment's documents start in the reader's one space of documents (and the end)
         self._bases = np.concatenate(([0], np.cumsum([s.ndocs for s in self.segments]))).astype(np.int64)
         self._doc_dtype = np.dtype(np.int32 if self._bases[-1] < 1 << 31 else np.int64)  # of cached doc ids
