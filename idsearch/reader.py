@@ -43,9 +43,9 @@ _EPOCH = _dt.date(1970, 1, 1)
 LEAF_CACHE_BYTES = 64 << 20
 CACHE_BYTES_PER_POSTING = 4
 PROXIMITY_DEPTH = 100  # the best BM25F matches reranked with the word-pair proximity bonus
-GRID_CELLS = 1 << 22
+GRID_CELLS = 1 << 22  # the largest grid of the matches' positions laid out with one row length for all
 PROTECTED_SHARE = 0.8  # of the cache's bytes, for terms used more than once in the snapshot
-NORMS_KEPT = 16  # per reader, the (field, weight) length norms kept: a document's 8 bytes each  # the largest grid of the matches' positions laid out with one row length for all
+NORMS_KEPT = 16  # per reader, the (field, weight) length norms kept: a document's 8 bytes each
 
 
 # -- the executable query: analyzed terms, resolved fields ---------------------------------------------------------
@@ -193,8 +193,7 @@ class IndexReader:
 
     def _compute_leaf_tf(self, node: TermNode | PhraseNode, seg: int, weights: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
         segment = self.segments[seg]
-        parts_docs = []
-        parts_tf = []
+        parts = []
         for field in node.fields:
             fr = segment.fields[field]
             if isinstance(node, TermNode):
@@ -208,16 +207,10 @@ class IndexReader:
                     continue
             tf = self._inverse_norms(seg, field, weights[field])[docs]  # (the field's weight / length norm)
             tf *= counts
-            parts_docs.append(docs.astype(self._doc_dtype))  # (narrow ids: more terms fit the cache)
-            parts_tf.append(tf)
-        if not parts_docs:
+            parts.append((docs.astype(self._doc_dtype), tf))  # (narrow ids: more terms fit the cache)
+        if not parts:
             return np.zeros(0, self._doc_dtype), np.zeros(0, np.float64)
-        docs, tf = parts_docs[0], parts_tf[0]
-        for k in range(1, len(parts_docs)):
-            if k > 1:  # a merge leaves the docs unsorted; the next one looks them up
-                order = np.argsort(docs)
-                docs, tf = docs[order], tf[order]
-            docs, tf = _merge_sparse(docs, tf, parts_docs[k], parts_tf[k])
+        docs, tf = _sum_fields(parts)
         if segment.nlive < segment.ndocs:
             live = segment.live[docs]
             docs, tf = docs[live], tf[live]
@@ -532,8 +525,7 @@ class IndexReader:
         """(live docs, BM25F-combined term frequency) of a term over the reader's one space of documents:
         each field's postings of all segments side by side, then the fields merged (the docs are unique,
         not sorted)."""
-        merged: tuple[np.ndarray, np.ndarray] | None = None
-        in_order = True  # a field's postings are in document order; a merge leaves them unsorted
+        parts = []
         for field in node.fields:
             found = self._field_postings(field, node.term)
             if found is None:
@@ -541,17 +533,10 @@ class IndexReader:
             docs, counts, _starts = found
             tf = self._all_inverse_norms(field, weights[field])[docs]
             tf *= counts
-            if merged is None:
-                merged = (docs, tf)
-            else:
-                if not in_order:  # the next merge looks docs up in the longer of the two
-                    order = np.argsort(merged[0])
-                    merged = (merged[0][order], merged[1][order])
-                merged = _merge_sparse(merged[0], merged[1], docs, tf)
-                in_order = False
-        if merged is None:
+            parts.append((docs, tf))
+        if not parts:
             return np.zeros(0, self._doc_dtype), np.zeros(0, np.float64)
-        docs, tf = merged
+        docs, tf = _sum_fields(parts)
         if self._live is not None:
             live = self._live[docs]
             docs, tf = docs[live], tf[live]
@@ -744,6 +729,18 @@ def _is_mapped(array: np.ndarray) -> bool:
             return True
         base = getattr(base, "base", None)
     return False
+
+
+def _sum_fields(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The sum of a term's per-field sparse vectors ``(docs, tf)`` (at least one; each with unique, sorted
+    docs), field after field: unique docs, not sorted."""
+    docs, tf = parts[0]
+    for k in range(1, len(parts)):
+        if k > 1:  # a merge leaves the docs unsorted; the next one looks them up
+            order = np.argsort(docs)
+            docs, tf = docs[order], tf[order]
+        docs, tf = _merge_sparse(docs, tf, *parts[k])
+    return docs, tf
 
 
 def _merge_sparse(docs: np.ndarray, tf: np.ndarray, more_docs: np.ndarray, more_tf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
