@@ -78,22 +78,19 @@ def _day_of_string(value: str) -> int:
 
 def day_number(value: Any, field: str, doc_id: str) -> int:
     """Days since 1970-01-01 of a date given as a date/datetime or a string in any supported format."""
-    if type(value) is str:  # the common case first: a date string seen before is one cache lookup
+    if isinstance(value, str):  # the common case first: a date string seen before is one cache lookup
         try:
             return _day_of_string(value)
-        except ValueError:
-            pass  # (the error below names the document and field)
+        except ValueError as exc:
+            from idsearch.dates import DateParseError
+
+            if not isinstance(exc, DateParseError):
+                raise
+            raise DocumentError(f"document {doc_id!r}: field {field!r}: {exc}") from None
     if isinstance(value, _dt.datetime):
         value = value.date()
     if isinstance(value, _dt.date):
         return (value - _EPOCH).days
-    if isinstance(value, str):
-        from idsearch.dates import DateParseError
-
-        try:
-            return _day_of_string(value)
-        except DateParseError as exc:
-            raise DocumentError(f"document {doc_id!r}: field {field!r}: {exc}") from None
     raise DocumentError(f"document {doc_id!r}: field {field!r}: expected a date or a string, not {type(value).__name__}")
 
 
@@ -920,10 +917,14 @@ class IndexWriter:
             return
         # serialized now, while the workers are busy: handing it over later is one write to a pipe
         self._ready.append((self._chunk_name, pickle.dumps(self._chunk, protocol=pickle.HIGHEST_PROTOCOL)))
+        self._next_chunk()
+        self._dispatch_ready(queue=queue)
+
+    def _next_chunk(self) -> None:
+        """Start an empty chunk, under the next segment name."""
         self._chunk = []
         self._chunk_bytes = 0
         self._chunk_name = self._segment_name()
-        self._dispatch_ready(queue=queue)
 
     def _claim_segment_files(self, name: str) -> None:
         """Name a segment's files as this session's before they exist, so that a failed write leaves
@@ -985,9 +986,7 @@ class IndexWriter:
                 entry = builder.write(self.directory, self._chunk_name)
                 self._wait_for_workers()
                 self._pending.append(entry)
-                self._chunk = []
-                self._chunk_bytes = 0
-                self._chunk_name = self._segment_name()
+                self._next_chunk()
             else:
                 self._dispatch_chunk()
         self._wait_for_workers()
