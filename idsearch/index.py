@@ -163,7 +163,7 @@ class Index:
         """Open an existing index.
 
         Searches keep the postings of the terms they met (weighted, and where their positions are) in a
-        least-recently-used cache per snapshot: frequent words recur in queries. ``cache_mb`` bounds it;
+        cache per snapshot (a segmented LRU): frequent words recur in queries. ``cache_mb`` bounds it;
         by default it is 64 MB, or 4 bytes per posting of a larger index (about 200 MB for 280 k news
         articles). ``0`` keeps only the last term. :meth:`IndexReader.cache_info` reports its use."""
         path = Path(path)
