@@ -162,8 +162,10 @@ class Index:
     def open(cls, path: str | os.PathLike[str], *, cache_mb: float | None = None) -> Index:
         """Open an existing index.
 
-        Searches keep the postings of the terms they met (weighted, and where their positions are) in a
-        cache per snapshot (a segmented LRU): frequent words recur in queries. ``cache_mb`` bounds it;
+        An OR of words reads the segments' memory-mapped postings directly (the compiled kernel). Other
+        searches (phrases, required or excluded words; all of them where the kernel is not built) keep the
+        postings of the terms they met (weighted, and where their positions are) in a cache per snapshot (a
+        segmented LRU): frequent words recur in queries. ``cache_mb`` bounds it;
         by default it is 64 MB, or 4 bytes per posting of a larger index (about 200 MB for 280 k news
         articles). ``0`` keeps only the last term. :meth:`IndexReader.cache_info` reports its use."""
         path = Path(path)

@@ -4,6 +4,11 @@ A reader opens every file of its generation when it is created, so later commits
 those files) do not disturb it. Query execution is in two passes: first every scoring leaf (term or
 phrase) is evaluated on every segment to get ``df`` over the whole index, then BM25F scores are
 combined per segment with dense numpy arrays and the top hits are chosen by partial selection.
+
+The common query, an OR of words (with their exact forms and filters), takes a flat path over all segments
+at once; its inner loops (BM25F scoring, the best matches, the proximity and lead bonuses) run compiled in
+``idsearch._kernel`` when it is built, reading the segments' memory-mapped postings in place, and in numpy
+otherwise. Both give the same hits with the same scores to the last bit.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ from idsearch.scoring import bm25_idf, field_inverse_norms, saturate, saturated_
 from idsearch.segment import MISSING_DAY, SegmentReader
 from idsearch.storage import IndexCorruptError
 
+try:  # the compiled inner loops of OR queries; without them numpy does the same arithmetic
+    from idsearch import _kernel
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _kernel = None
+
 __all__ = [
     "BoolNode",
     "DateNode",
@@ -45,6 +55,7 @@ CACHE_BYTES_PER_POSTING = 4
 PROXIMITY_DEPTH = 100  # the best BM25F matches reranked with the word-pair proximity bonus
 GRID_CELLS = 1 << 22  # the largest grid of the matches' positions laid out with one row length for all
 PROTECTED_SHARE = 0.8  # of the cache's bytes, for terms used more than once in the snapshot
+RUNS_KEPT = 1 << 14  # per reader, the (field, term) -> where its postings are lookups kept (a few MB)
 NORMS_KEPT = 16  # per reader, the (field, weight) length norms kept: a document's 8 bytes each
 
 
@@ -115,6 +126,8 @@ class IndexReader:
         self.schema = schema
         self.analyzer = analyzer
         self._cache = _TermCache(LEAF_CACHE_BYTES)  # (its bound is set once the segments are open)
+        self._runs_kept: dict[tuple[str, str], list[tuple[int, int, int, int]]] = {}
+        self.compiled = True  # OR queries use the compiled inner loops when they are built (tests turn them off)
         self.segments: list[SegmentReader] = []
         try:
             for entry in manifest["segments"]:
@@ -131,6 +144,7 @@ class IndexReader:
         self._cache.limit = cache_bytes
         # where each segment's documents start in the reader's one space of documents (and the end)
         self._bases = np.concatenate(([0], np.cumsum([s.ndocs for s in self.segments]))).astype(np.int64)
+        self._base_list: list[int] = self._bases.tolist()
         self._doc_dtype = np.dtype(np.int32 if self._bases[-1] < 1 << 31 else np.int64)  # of cached doc ids
         self.avglen: dict[str, float] = {}
         for field in schema.text_field_names:
@@ -328,22 +342,18 @@ class IndexReader:
     ) -> tuple[list[Match], int]:
         """An OR of terms over the same fields (plus filters): every term at once, over all segments as one
         space of documents (segment after segment, so ties still go by segment, then document)."""
-        boosts = np.array([t.boost for t in terms], dtype=np.float64)
-        nterms = len(terms)
-        parts = [self._global_leaf_weights(t, weights) for t in terms]
-        df = np.fromiter((len(d) for d, _w in parts), dtype=np.int64, count=nterms)
         n_docs = self.doc_count
-        idf = np.array([bm25_idf(n_docs, d) for d in df.tolist()])  # (the general path's idf, to the bit)
         k1 = self.schema.k1
         bases = self._bases
         total_docs = int(bases[-1])
-        if df.any():
-            docs = np.concatenate([d for d, _w in parts])
-            # per term: its saturated weights (cached) times boost x idf
-            contrib = np.concatenate([w * factor for (_d, w), factor in zip(parts, (boosts * idf).tolist())])
-            scores = np.bincount(docs, weights=contrib, minlength=total_docs)
-        else:
+        if _kernel is not None and self.compiled:
             scores = np.zeros(total_docs)
+            norms = {f: self._all_inverse_norms(f, weights[f]) for f in {f for t in terms for f in t.fields}}
+            plan = [(t.boost, [(norms[f], self._postings_runs(f, t.term)) for f in t.fields]) for t in terms]
+            df_list = _kernel.score_or(scores, self._live, n_docs, k1, self.schema.delta, plan)
+            idf = np.array([bm25_idf(n_docs, d) for d in df_list])
+        else:
+            scores, idf = self._scores_flat(terms, weights)
         mask = scores > 0
         for f in filters:
             mask &= np.concatenate(
@@ -355,6 +365,25 @@ class IndexReader:
         words = [i for i, t in enumerate(terms) if not _is_exact(t)]  # exact-form clauses are not words
         return self._rerank(lambda n: self._select_global(scores, mask, n, bool(filters)), [terms[i] for i in words], idf[words],
                             limit, weights)
+
+    def _scores_flat(self, terms: Sequence[TermNode], weights: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """(scores over the reader's document space, idf per term) of an OR of terms, in numpy: the
+        reference for the compiled ``score_or``."""
+        boosts = np.array([t.boost for t in terms], dtype=np.float64)
+        nterms = len(terms)
+        parts = [self._global_leaf_weights(t, weights) for t in terms]
+        df = np.fromiter((len(d) for d, _w in parts), dtype=np.int64, count=nterms)
+        n_docs = self.doc_count
+        idf = np.array([bm25_idf(n_docs, d) for d in df.tolist()])  # (the general path's idf, to the bit)
+        total_docs = int(self._bases[-1])
+        if df.any():
+            docs = np.concatenate([d for d, _w in parts])
+            # per term: its saturated weights (cached) times boost x idf
+            contrib = np.concatenate([w * factor for (_d, w), factor in zip(parts, (boosts * idf).tolist())])
+            scores = np.bincount(docs, weights=contrib, minlength=total_docs)
+        else:
+            scores = np.zeros(total_docs)
+        return scores, idf
 
     def _rerank(
         self,
@@ -424,9 +453,17 @@ class IndexReader:
             for (a, b), k in pair_ids.items():
                 pair_table[a, b] = k
             pair_counts = np.zeros((len(pair_ids), n))
+        else:
+            pair_table = pair_counts = None
         window = self.schema.lead_window
         several = len(self.segments) > 1
+        compiled = _kernel is not None and self.compiled
         for field in words[0].fields:
+            if compiled:
+                _kernel.bonus_field(docs.astype(np.int64), [self._positions_runs(field, t) for t in terms], weights[field],
+                                    window if lead else -1, lead_counts, pair_table if pair_ids else None,
+                                    pair_counts if pair_ids else None)
+                continue
             hits = self._hits(field, terms, docs)
             if hits is None:
                 continue
@@ -542,6 +579,38 @@ class IndexReader:
             docs, tf = docs[live], tf[live]
         return docs, tf
 
+    def _postings_runs(self, field: str, term: str) -> list[tuple[np.ndarray, np.ndarray, int, int, int]]:
+        """A term's postings in a field as the compiled kernel takes them: per segment that has it,
+        ``(docs, tf, first, end, base)``, its postings being ``docs[first:end]`` (the segment's mapped arrays,
+        nothing copied) and ``base`` where the segment's documents start in the reader's one space."""
+        fields = [s.fields[field] for s in self.segments]
+        return [(fields[seg].docs, fields[seg].tf, a, b, self._base_list[seg]) for seg, a, b, _p in self._term_runs(field, term)]
+
+    def _positions_runs(self, field: str, term: str) -> list[tuple[np.ndarray, np.ndarray, int, int, int, np.ndarray, int]]:
+        """:meth:`_postings_runs` with the field's positions and where the term's positions start among them."""
+        out = []
+        for seg, a, b, first in self._term_runs(field, term):
+            fr = self.segments[seg].fields[field]
+            out.append((fr.docs, fr.tf, a, b, self._base_list[seg], fr.pos, first))
+        return out
+
+    def _term_runs(self, field: str, term: str) -> list[tuple[int, int, int, int]]:
+        """(segment, first posting, end, first position) of each segment that has a term in a field: a few
+        integers, kept for the last ``RUNS_KEPT`` terms looked up."""
+        key = (field, term)
+        found = self._runs_kept.get(key)
+        if found is None:
+            found = []
+            for seg, segment in enumerate(self.segments):
+                fr = segment.fields[field]
+                i = fr.term_index(term)
+                if i >= 0:
+                    found.append((seg, int(fr.tpost[i]), int(fr.tpost[i + 1]), int(fr.tpos[i]) if fr.tpos is not None else 0))
+            if len(self._runs_kept) >= RUNS_KEPT:
+                self._runs_kept.clear()  # (cheap to find again: a binary search per segment)
+            self._runs_kept[key] = found
+        return found
+
     def _field_postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int]]] | None:
         """A term's postings in a field over all segments, side by side: ``(docs, counts, starts)`` with
         ``docs`` (of the cached ids' dtype) in the reader's one space of documents and ``starts`` giving, per segment that has
@@ -583,8 +652,12 @@ class IndexReader:
         if limit is not None and total > limit and total > len(scores) // 8:
             # many matches: select among all documents at once (every match scores above 0 and every
             # other document 0, unless a filter excluded it)
-            candidates = np.where(mask, scores, -np.inf) if filtered else scores
-            docs = top_k(candidates, limit)  # best first, ties by lower index: by document order
+            if _kernel is not None and self.compiled:
+                docs = np.empty(limit, dtype=np.int64)
+                docs = docs[: _kernel.top_k(scores, limit, mask if filtered else None, docs)]
+            else:
+                candidates = np.where(mask, scores, -np.inf) if filtered else scores
+                docs = top_k(candidates, limit)  # best first, ties by lower index: by document order
             match_scores = scores[docs]
         else:
             docs = np.flatnonzero(mask)

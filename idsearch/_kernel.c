@@ -1,0 +1,871 @@
+/* idsearch._kernel: the inner loops of an OR query, compiled.
+
+   The reader's numpy code (IndexReader._scores_flat, _hits, scoring.top_k) is the reference: these functions
+   do the same floating-point operations in the same order, so scores are bit-identical (tests/test_kernel.py
+   compares both; build without -ffast-math and without fused multiply-add). They read the segments' arrays
+   in place (any integer width, through the buffer protocol: memory maps included, nothing is copied),
+   check every index they follow, and write only into float64 arrays the caller allocated. Every call holds
+   the GIL from start to end, so the module's growable scratch buffers serve all threads in turn.
+
+   score_or(scores, live, n_docs, k1, delta, terms) -> [df per term]
+       terms: [(boost, fields)]; fields: [(norms, runs)], in the term's field order; runs: one
+       (docs, tf, first, end, base) per segment with the term: its postings are docs[first:end], numbered
+       from base in the reader's one space of documents (segment after segment).
+       Per term: tf~(doc) = the sum over its fields of norms[doc] * tf (live documents only; live may be None),
+       df = the documents with a tf~, idf = log1p((n_docs - df + 0.5) / (df + 0.5)), and
+       scores[doc] += (tf~ / (tf~ + k1) + delta) * (k1 + 1) * (boost * idf), term after term. With one or
+       two fields the larger is streamed from the segment's arrays and the other merged in on the way (a sum
+       of two does not depend on their order); three or more are summed in vectors, in field order.
+
+   bonus_field(cands, terms, weight, window, lead, pair_table, pairs)
+       cands: int64, the sorted documents reranked (a row each); terms: per distinct query word, its runs
+       (docs, tf, first, end, base, positions, where the word's positions start) in one field.
+       lead (float64, words x rows) += weight where the word's first position in the field is below window
+       (window < 0: no lead bonus). pair_table (int64, words x (words + 1)): the pair number of (word, next
+       word), -1 for none, the last column for "no word next"; pairs (float64, pairs x rows) += weight * the
+       times the pair's second word directly follows its first. None, None: no pairs.
+
+   top_k(scores, k, mask, out) -> count
+       The indices of the k best scores (among those mask admits; None: all), best first, ties by lower
+       index, written into out (int64).
+*/
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    Py_buffer view;
+    const char *p;
+    Py_ssize_t n;
+    int size;     /* bytes per item */
+    int is_signed;
+    int held;
+} Arr;
+
+static void arr_release(Arr *a) {
+    if (a->held) {
+        PyBuffer_Release(&a->view);
+        a->held = 0;
+    }
+}
+
+/* An integer array (1-d, contiguous); ``kind`` is 'i' for integers, 'f' for float64. */
+static int arr_get(PyObject *obj, Arr *a, char kind, int writable, const char *what) {
+    memset(a, 0, sizeof(*a));
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, &a->view, flags) < 0) {
+        PyErr_Format(PyExc_TypeError, "%s: expected a contiguous array", what);
+        return -1;
+    }
+    a->held = 1;
+    const char *f = a->view.format ? a->view.format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') f++;
+    char c = *f;
+    a->size = (int)a->view.itemsize;
+    a->p = (const char *)a->view.buf;
+    a->n = a->view.itemsize ? a->view.len / a->view.itemsize : 0;
+    if (kind == 'f') {
+        if (c != 'd' || a->size != 8) goto bad;
+        return 0;
+    }
+    switch (c) {
+    case 'B': case 'H': case 'I': case 'L': case 'Q': a->is_signed = 0; break;
+    case 'b': case 'h': case 'i': case 'l': case 'q': a->is_signed = 1; break;
+    case '?': a->is_signed = 0; break;
+    default: goto bad;
+    }
+    if (a->size != 1 && a->size != 2 && a->size != 4 && a->size != 8) goto bad;
+    return 0;
+bad:
+    PyErr_Format(PyExc_TypeError, "%s: unexpected array type '%s'", what, a->view.format ? a->view.format : "?");
+    arr_release(a);
+    return -1;
+}
+
+/* narrow an array to [a, b) */
+static inline void arr_slice(Arr *x, Py_ssize_t a, Py_ssize_t b) {
+    x->p += a * x->size;
+    x->n = b - a;
+}
+
+static inline int64_t arr_int(const Arr *a, Py_ssize_t i) {
+    switch (a->size) {
+    case 1: return a->is_signed ? (int64_t)((const int8_t *)a->p)[i] : (int64_t)((const uint8_t *)a->p)[i];
+    case 2: return a->is_signed ? (int64_t)((const int16_t *)a->p)[i] : (int64_t)((const uint16_t *)a->p)[i];
+    case 4: return a->is_signed ? (int64_t)((const int32_t *)a->p)[i] : (int64_t)((const uint32_t *)a->p)[i];
+    default: return ((const int64_t *)a->p)[i];
+    }
+}
+
+/* -- typed loops --------------------------------------------------------------------------------------- */
+
+/* sum of a[lo:hi] */
+static int64_t sum_range(const Arr *a, Py_ssize_t lo, Py_ssize_t hi) {
+    int64_t s = 0;
+#define SUM(T) { const T *v = (const T *)a->p; for (Py_ssize_t i = lo; i < hi; i++) s += (int64_t)v[i]; }
+    switch (a->size) {
+    case 1: if (a->is_signed) SUM(int8_t) else SUM(uint8_t) break;
+    case 2: if (a->is_signed) SUM(int16_t) else SUM(uint16_t) break;
+    case 4: if (a->is_signed) SUM(int32_t) else SUM(uint32_t) break;
+    default: SUM(int64_t) break;
+    }
+#undef SUM
+    return s;
+}
+
+/* the first index i >= from with a[i] >= want (a sorted), galloping from ``from``: cheap for nearby answers */
+static Py_ssize_t gallop(const Arr *a, Py_ssize_t from, int64_t want) {
+    const Py_ssize_t n = a->n;
+#define GALLOP(T) {                                                                              \
+        const T *v = (const T *)a->p;                                                          \
+        Py_ssize_t lo = from, hi = from, step = 1;                                             \
+        while (hi < n && (int64_t)v[hi] < want) { lo = hi + 1; hi += step; step <<= 1; }       \
+        if (hi > n) hi = n;                                                                    \
+        while (lo < hi) {                                                                      \
+            Py_ssize_t mid = lo + (hi - lo) / 2;                                               \
+            if ((int64_t)v[mid] < want) lo = mid + 1; else hi = mid;                           \
+        }                                                                                      \
+        return lo;                                                                             \
+    }
+    switch (a->size) {
+    case 1: if (a->is_signed) GALLOP(int8_t) else GALLOP(uint8_t)
+    case 2: if (a->is_signed) GALLOP(int16_t) else GALLOP(uint16_t)
+    case 4: if (a->is_signed) GALLOP(int32_t) else GALLOP(uint32_t)
+    default: GALLOP(int64_t)
+    }
+#undef GALLOP
+}
+
+/* Per term, growable buffers: a field's postings as (document, weighted tf) and the sum of the fields so far
+   (two, used in turn). Held between calls; every call holds the GIL throughout, so one set serves all. */
+typedef struct {
+    int64_t *docs;
+    double *tf;
+    Py_ssize_t n, cap;
+} Vec;
+
+static Vec field_vec, sum_vec, next_vec;
+
+static int vec_reserve(Vec *v, Py_ssize_t n) {
+    if (n <= v->cap) return 0;
+    Py_ssize_t cap = v->cap ? v->cap : 4096;
+    while (cap < n) cap *= 2;
+    int64_t *d = PyMem_Realloc(v->docs, cap * sizeof(int64_t));
+    if (!d) { PyErr_NoMemory(); return -1; }
+    v->docs = d;
+    double *t = PyMem_Realloc(v->tf, cap * sizeof(double));
+    if (!t) { PyErr_NoMemory(); return -1; }
+    v->tf = t;
+    v->cap = cap;
+    return 0;
+}
+
+/* appends norms[doc] * tf of one segment's postings of a field (documents in order); -1 when a document is
+   outside [0, total) */
+static int append_run(Vec *v, const Arr *docs, const Arr *tf, int64_t base, const double *norms, Py_ssize_t total) {
+    const Py_ssize_t n = docs->n;
+    if (vec_reserve(v, v->n + n) < 0) return -2;
+    int64_t *od = v->docs + v->n;
+    double *ot = v->tf + v->n;
+#define APPEND(DT, TT) {                                                                        \
+        const DT *dv = (const DT *)docs->p;                                                   \
+        const TT *tv = (const TT *)tf->p;                                                     \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                  \
+            int64_t d = (int64_t)dv[i] + base;                                                \
+            if (d < 0 || d >= total) return -1;                                               \
+            od[i] = d;                                                                        \
+            ot[i] = norms[d] * (double)tv[i];                                                 \
+        }                                                                                     \
+    }
+#define BY_TF(DT)                                                                               \
+    switch (tf->size) {                                                                       \
+    case 1: APPEND(DT, uint8_t) break;                                                        \
+    case 2: APPEND(DT, uint16_t) break;                                                       \
+    case 4: APPEND(DT, uint32_t) break;                                                       \
+    default: APPEND(DT, int64_t) break;                                                       \
+    }
+    switch (docs->size) {
+    case 1: BY_TF(uint8_t) break;
+    case 2: BY_TF(uint16_t) break;
+    case 4: BY_TF(uint32_t) break;
+    default: BY_TF(int64_t) break;
+    }
+#undef BY_TF
+#undef APPEND
+    v->n += n;
+    return 0;
+}
+
+/* out = a + b, both sorted by document: a document in both gets a's tf + b's tf */
+static int merge_add(const Vec *a, const Vec *b, Vec *out) {
+    if (vec_reserve(out, a->n + b->n) < 0) return -1;
+    Py_ssize_t i = 0, j = 0, k = 0;
+    while (i < a->n && j < b->n) {
+        int64_t x = a->docs[i], y = b->docs[j];
+        if (x < y) {
+            out->docs[k] = x;
+            out->tf[k++] = a->tf[i++];
+        } else if (y < x) {
+            out->docs[k] = y;
+            out->tf[k++] = b->tf[j++];
+        } else {
+            out->docs[k] = x;
+            out->tf[k++] = a->tf[i++] + b->tf[j++];
+        }
+    }
+    for (; i < a->n; i++, k++) { out->docs[k] = a->docs[i]; out->tf[k] = a->tf[i]; }
+    for (; j < b->n; j++, k++) { out->docs[k] = b->docs[j]; out->tf[k] = b->tf[j]; }
+    out->n = k;
+    return 0;
+}
+
+/* -- score_or ---------------------------------------------------------------------------------------- */
+
+/* A term's postings in one field: a run per segment that has it. */
+typedef struct {
+    Arr d, f;
+    int64_t base;
+} Run;
+
+typedef struct {
+    Arr norms;
+    Run *runs;
+    Py_ssize_t nruns, length;
+} Field;
+
+typedef struct {
+    double *scores;
+    const unsigned char *live;
+    double k1, delta, k1p1, factor;
+    const int64_t *sdocs; /* another field's postings, merged in while streaming (sorted) */
+    const double *stf;
+    Py_ssize_t sn, si;
+} Stream;
+
+static inline void emit(Stream *st, int64_t d, double x) {
+    if (st->live && !st->live[d]) return;
+    double w = x / (x + st->k1);
+    w += st->delta;
+    w *= st->k1p1;
+    w *= st->factor;
+    st->scores[d] += w;
+}
+
+/* scores += the weights of one segment's postings of a field, the other field's postings merged in by
+   document (a document in both: the sum of its two tf~, which does not depend on the order); -1 when a
+   document is outside [0, total) */
+static int stream_run(Stream *st, const Arr *docs, const Arr *tf, int64_t base, const double *norms, Py_ssize_t total) {
+    const Py_ssize_t n = docs->n;
+#define STREAM(DT, TT) {                                                                        \
+        const DT *dv = (const DT *)docs->p;                                                   \
+        const TT *tv = (const TT *)tf->p;                                                     \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                  \
+            const int64_t d = (int64_t)dv[i] + base;                                          \
+            if (d < 0 || d >= total) return -1;                                               \
+            double x = norms[d] * (double)tv[i];                                              \
+            while (st->si < st->sn && st->sdocs[st->si] < d) {                                \
+                emit(st, st->sdocs[st->si], st->stf[st->si]);                                 \
+                st->si++;                                                                     \
+            }                                                                                 \
+            if (st->si < st->sn && st->sdocs[st->si] == d) x = st->stf[st->si++] + x;         \
+            emit(st, d, x);                                                                   \
+        }                                                                                     \
+    }
+#define BY_TF(DT)                                                                               \
+    switch (tf->size) {                                                                       \
+    case 1: STREAM(DT, uint8_t) break;                                                        \
+    case 2: STREAM(DT, uint16_t) break;                                                       \
+    case 4: STREAM(DT, uint32_t) break;                                                       \
+    default: STREAM(DT, int64_t) break;                                                       \
+    }
+    switch (docs->size) {
+    case 1: BY_TF(uint8_t) break;
+    case 2: BY_TF(uint16_t) break;
+    case 4: BY_TF(uint32_t) break;
+    default: BY_TF(int64_t) break;
+    }
+#undef BY_TF
+#undef STREAM
+    return 0;
+}
+
+/* the live documents among a field's postings */
+static Py_ssize_t count_live(const Field *fd, const unsigned char *live, Py_ssize_t total) {
+    Py_ssize_t c = 0;
+    for (Py_ssize_t r = 0; r < fd->nruns; r++) {
+        const Run *run = &fd->runs[r];
+        for (Py_ssize_t i = 0; i < run->d.n; i++) {
+            int64_t d = arr_int(&run->d, i) + run->base;
+            if (d >= 0 && d < total) c += live[d] != 0;
+        }
+    }
+    return c;
+}
+
+/* the documents of a sorted vector (of the other fields) that a field's postings lack, and how many of
+   those are live (live may be NULL: all) */
+static Py_ssize_t count_missing(const Vec *v, const Field *fd, const unsigned char *live, Py_ssize_t *missing_live) {
+    Py_ssize_t missing = 0, r = 0, j = 0;
+    *missing_live = 0;
+    for (Py_ssize_t i = 0; i < v->n; i++) {
+        const int64_t s = v->docs[i];
+        int found = 0;
+        while (r < fd->nruns) {
+            const Run *run = &fd->runs[r];
+            if (j < run->d.n && s - run->base <= arr_int(&run->d, run->d.n - 1)) break;
+            r++;
+            j = 0;
+        }
+        if (r < fd->nruns) {
+            const Run *run = &fd->runs[r];
+            const int64_t want = s - run->base;
+            if (want >= 0) {
+                j = gallop(&run->d, j, want);
+                found = j < run->d.n && arr_int(&run->d, j) == want;
+            }
+        }
+        if (!found) {
+            missing++;
+            if (!live || live[s]) (*missing_live)++;
+        }
+    }
+    return missing;
+}
+
+static void fields_release(Field *fields, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        for (Py_ssize_t r = 0; r < fields[i].nruns; r++) {
+            arr_release(&fields[i].runs[r].d);
+            arr_release(&fields[i].runs[r].f);
+        }
+        PyMem_Free(fields[i].runs);
+        arr_release(&fields[i].norms);
+    }
+    PyMem_Free(fields);
+}
+
+/* a term's fields: their norms and runs, the buffers held until fields_release */
+static Field *fields_get(PyObject *parts_obj, Py_ssize_t total, Py_ssize_t *count) {
+    PyObject *parts = PySequence_Fast(parts_obj, "parts must be a sequence");
+    if (!parts) return NULL;
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(parts);
+    Field *fields = PyMem_Calloc(n ? n : 1, sizeof(Field));
+    Py_ssize_t built = 0;
+    if (!fields) { PyErr_NoMemory(); goto fail; }
+    for (; built < n; built++) {
+        Field *fd = &fields[built];
+        PyObject *norms_obj, *runs_obj;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(parts, built), "OO", &norms_obj, &runs_obj)) goto fail;
+        if (arr_get(norms_obj, &fd->norms, 'f', 0, "norms") < 0) goto fail;
+        if (fd->norms.n < total) {
+            PyErr_SetString(PyExc_ValueError, "norms must cover every document");
+            built++;
+            goto fail;
+        }
+        PyObject *runs = PySequence_Fast(runs_obj, "runs must be a sequence");
+        if (!runs) { built++; goto fail; }
+        const Py_ssize_t nruns = PySequence_Fast_GET_SIZE(runs);
+        fd->runs = PyMem_Calloc(nruns ? nruns : 1, sizeof(Run));
+        if (!fd->runs) { Py_DECREF(runs); PyErr_NoMemory(); built++; goto fail; }
+        for (Py_ssize_t r = 0; r < nruns; r++) {
+            PyObject *d_obj, *f_obj;
+            long long base, a, b;
+            Run *run = &fd->runs[r];
+            if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(runs, r), "OOLLL", &d_obj, &f_obj, &a, &b, &base) ||
+                arr_get(d_obj, &run->d, 'i', 0, "docs") < 0) {
+                Py_DECREF(runs);
+                built++;
+                goto fail;
+            }
+            if (arr_get(f_obj, &run->f, 'i', 0, "tf") < 0) {
+                arr_release(&run->d);
+                Py_DECREF(runs);
+                built++;
+                goto fail;
+            }
+            fd->nruns = r + 1;
+            if (run->d.n != run->f.n || a < 0 || b < a || b > run->d.n) {
+                PyErr_SetString(PyExc_ValueError, "a run's postings are outside its arrays");
+                Py_DECREF(runs);
+                built++;
+                goto fail;
+            }
+            arr_slice(&run->d, a, b);
+            arr_slice(&run->f, a, b);
+            run->base = base;
+            fd->length += b - a;
+        }
+        Py_DECREF(runs);
+    }
+    Py_DECREF(parts);
+    *count = n;
+    return fields;
+fail:
+    Py_DECREF(parts);
+    if (fields) fields_release(fields, built);
+    return NULL;
+}
+
+/* a field's postings appended to a vector as (document, norms[doc] * tf) */
+static int field_append(Vec *v, const Field *fd, Py_ssize_t total) {
+    for (Py_ssize_t r = 0; r < fd->nruns; r++) {
+        int rc = append_run(v, &fd->runs[r].d, &fd->runs[r].f, fd->runs[r].base, (const double *)fd->norms.p, total);
+        if (rc == -1) PyErr_SetString(PyExc_IndexError, "a posting's document is outside the index");
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+/* One term: its df (live documents with it in any field) and its weights added into the scores. The
+   largest field is streamed from the segments' arrays with the other one (if any) merged in; three or more
+   fields are summed in vectors first, in field order (as the numpy path does). */
+static Py_ssize_t score_term(Field *fields, Py_ssize_t nfields, Stream *st, double boost, long long n_docs,
+                             Py_ssize_t total) {
+    Field *with[64];
+    Py_ssize_t nwith = 0;
+    for (Py_ssize_t i = 0; i < nfields; i++)
+        if (fields[i].length > 0) {
+            if (nwith == 64) { PyErr_SetString(PyExc_ValueError, "too many fields"); return -1; }
+            with[nwith++] = &fields[i];
+        }
+    Py_ssize_t df = 0;
+    st->sn = st->si = 0;
+    if (nwith <= 2) {
+        Field *large = NULL, *small = NULL;
+        if (nwith == 1) large = with[0];
+        if (nwith == 2) {
+            large = with[0]->length >= with[1]->length ? with[0] : with[1];
+            small = large == with[0] ? with[1] : with[0];
+            sum_vec.n = 0;
+            if (field_append(&sum_vec, small, total) < 0) return -1;
+            st->sdocs = sum_vec.docs;
+            st->stf = sum_vec.tf;
+            st->sn = sum_vec.n;
+        }
+        if (large) {
+            df = st->live ? count_live(large, st->live, total) : large->length;
+            if (small) {
+                Py_ssize_t missing_live;
+                count_missing(&sum_vec, large, st->live, &missing_live);
+                df += missing_live;
+            }
+        }
+        st->factor = boost * log1p(((double)(n_docs - (long long)df) + 0.5) / ((double)df + 0.5));
+        if (large) {
+            for (Py_ssize_t r = 0; r < large->nruns; r++) {
+                if (stream_run(st, &large->runs[r].d, &large->runs[r].f, large->runs[r].base,
+                               (const double *)large->norms.p, total) < 0) {
+                    PyErr_SetString(PyExc_IndexError, "a posting's document is outside the index");
+                    return -1;
+                }
+            }
+        }
+        for (; st->si < st->sn; st->si++) emit(st, st->sdocs[st->si], st->stf[st->si]);
+        return df;
+    }
+    sum_vec.n = 0;
+    if (field_append(&sum_vec, with[0], total) < 0) return -1;
+    for (Py_ssize_t i = 1; i < nwith; i++) {
+        field_vec.n = 0;
+        if (field_append(&field_vec, with[i], total) < 0 || merge_add(&sum_vec, &field_vec, &next_vec) < 0) return -1;
+        Vec tmp = sum_vec;
+        sum_vec = next_vec;
+        next_vec = tmp;
+    }
+    for (Py_ssize_t j = 0; j < sum_vec.n; j++) df += !st->live || st->live[sum_vec.docs[j]];
+    st->factor = boost * log1p(((double)(n_docs - (long long)df) + 0.5) / ((double)df + 0.5));
+    for (Py_ssize_t j = 0; j < sum_vec.n; j++) emit(st, sum_vec.docs[j], sum_vec.tf[j]);
+    return df;
+}
+
+static PyObject *score_or(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *scores_obj, *live_obj, *terms_obj;
+    long long n_docs;
+    double k1, delta;
+    if (!PyArg_ParseTuple(args, "OOLddO", &scores_obj, &live_obj, &n_docs, &k1, &delta, &terms_obj)) return NULL;
+    Arr scores_arr, live_arr;
+    memset(&live_arr, 0, sizeof(live_arr));
+    if (arr_get(scores_obj, &scores_arr, 'f', 1, "scores") < 0) return NULL;
+    const Py_ssize_t total = scores_arr.n;
+    const int has_live = live_obj != Py_None;
+    PyObject *terms = NULL, *out = NULL;
+    if (has_live) {
+        if (arr_get(live_obj, &live_arr, 'i', 0, "live") < 0) goto fail;
+        if (live_arr.n < total || live_arr.size != 1) {
+            PyErr_SetString(PyExc_ValueError, "live must be a bool per document");
+            goto fail;
+        }
+    }
+    Stream st = {(double *)scores_arr.view.buf, has_live ? (const unsigned char *)live_arr.p : NULL, k1, delta,
+                 k1 + 1.0, 0.0, NULL, NULL, 0, 0};
+    terms = PySequence_Fast(terms_obj, "terms must be a sequence");
+    if (!terms) goto fail;
+    const Py_ssize_t nterms = PySequence_Fast_GET_SIZE(terms);
+    out = PyList_New(nterms);
+    if (!out) goto fail;
+    for (Py_ssize_t t = 0; t < nterms; t++) {
+        PyObject *parts_obj;
+        double boost;
+        Py_ssize_t nfields = 0;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(terms, t), "dO", &boost, &parts_obj)) goto fail;
+        Field *fields = fields_get(parts_obj, total, &nfields);
+        if (!fields) goto fail;
+        Py_ssize_t df = score_term(fields, nfields, &st, boost, n_docs, total);
+        fields_release(fields, nfields);
+        if (df < 0) goto fail;
+        PyObject *v = PyLong_FromSsize_t(df);
+        if (!v) goto fail;
+        PyList_SET_ITEM(out, t, v);
+    }
+    Py_DECREF(terms);
+    arr_release(&live_arr);
+    arr_release(&scores_arr);
+    return out;
+fail:
+    Py_XDECREF(out);
+    Py_XDECREF(terms);
+    arr_release(&live_arr);
+    arr_release(&scores_arr);
+    return NULL;
+}
+
+/* -- bonus_field ------------------------------------------------------------------------------------- */
+
+typedef struct {
+    int32_t row, term;
+    int64_t pos;
+} Occ;
+
+typedef struct {
+    Occ *occ;
+    Py_ssize_t n, cap;
+} Occs;
+
+static int occs_reserve(Occs *o, Py_ssize_t n) {
+    if (n <= o->cap) return 0;
+    Py_ssize_t cap = o->cap ? o->cap : 1024;
+    while (cap < n) cap *= 2;
+    Occ *grown = PyMem_Realloc(o->occ, cap * sizeof(Occ));
+    if (!grown) { PyErr_NoMemory(); return -1; }
+    o->occ = grown;
+    o->cap = cap;
+    return 0;
+}
+
+/* one segment's postings of term k against the candidates: lead, and every occurrence for the pairs */
+typedef struct {
+    Py_ssize_t row;
+    int64_t at, count;
+} Hit;
+
+static Hit *hits_buf = NULL;
+static Py_ssize_t hits_cap = 0;
+
+static inline void prefetch(const void *p) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p);
+#else
+    (void)p;
+#endif
+}
+
+/* one segment's postings of term k against the candidates: lead, and every occurrence for the pairs. The
+   candidates found come first, their positions prefetched (scattered over a large array: loads that miss
+   the caches, overlapped), then their positions are read. */
+static int bonus_run(const Arr *cands, const Arr *d, const Arr *f, const Arr *p, int64_t base, int64_t first,
+                     Py_ssize_t k, double weight, long long window, double *lead, Occs *occs) {
+    const Py_ssize_t n = cands->n;
+    if (n > hits_cap) {
+        Hit *grown = PyMem_Realloc(hits_buf, n * sizeof(Hit));
+        if (!grown) { PyErr_NoMemory(); return -1; }
+        hits_buf = grown;
+        hits_cap = n;
+    }
+    Py_ssize_t nhits = 0, j = 0;
+    int64_t cum = 0; /* the term's occurrences in the postings before j */
+    for (Py_ssize_t row = 0; row < n && j < d->n; row++) {
+        const int64_t want = arr_int(cands, row) - base;
+        if (want < 0) continue;
+        const Py_ssize_t at_posting = gallop(d, j, want); /* the first posting >= want */
+        cum += sum_range(f, j, at_posting);
+        j = at_posting;
+        if (j >= d->n || arr_int(d, j) != want) continue;
+        const int64_t count = arr_int(f, j);
+        const int64_t at = first + cum;
+        if (at < 0 || count < 0 || at + count > p->n) {
+            PyErr_SetString(PyExc_IndexError, "a posting's positions are outside the field's positions");
+            return -1;
+        }
+        prefetch(p->p + at * p->size);
+        hits_buf[nhits].row = row;
+        hits_buf[nhits].at = at;
+        hits_buf[nhits].count = count;
+        nhits++;
+    }
+    for (Py_ssize_t h = 0; h < nhits; h++) {
+        const Py_ssize_t row = hits_buf[h].row;
+        const int64_t at = hits_buf[h].at, count = hits_buf[h].count;
+        if (window >= 0 && count > 0 && arr_int(p, at) < window) lead[k * n + row] += weight;
+        if (occs) {
+            if (occs_reserve(occs, occs->n + count) < 0) return -1;
+            for (int64_t c = 0; c < count; c++) {
+                Occ *o = &occs->occ[occs->n++];
+                o->row = (int32_t)row;
+                o->term = (int32_t)k;
+                o->pos = arr_int(p, at + c);
+            }
+        }
+    }
+    return 0;
+}
+
+static inline Py_ssize_t slot_of(int64_t pos, Py_ssize_t size) {
+    return (Py_ssize_t)((((uint64_t)pos) * 0x9E3779B97F4A7C15ull >> 32) & (uint64_t)(size - 1));
+}
+
+/* pairs[pid, row] += weight * the occurrences of a pair's first term directly followed by its second */
+static int count_pairs(const Occs *occs, Py_ssize_t n, Py_ssize_t nterms, const int64_t *table, Py_ssize_t npairs,
+                       double weight, double *pairs) {
+    const Py_ssize_t m = occs->n;
+    int rc = -1;
+    int32_t *head = PyMem_Malloc((n ? n : 1) * sizeof(int32_t));
+    int32_t *next = PyMem_Malloc((m ? m : 1) * sizeof(int32_t));
+    int32_t *counts = PyMem_Calloc((npairs * n) > 0 ? (npairs * n) : 1, sizeof(int32_t));
+    int64_t *slot_pos = NULL;
+    int32_t *slot_term = NULL;
+    Py_ssize_t cap = 0;
+    if (!head || !next || !counts) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t r = 0; r < n; r++) head[r] = -1;
+    for (Py_ssize_t i = m - 1; i >= 0; i--) { /* each row's occurrences, chained in the order written */
+        next[i] = head[occs->occ[i].row];
+        head[occs->occ[i].row] = (int32_t)i;
+    }
+    for (Py_ssize_t r = 0; r < n; r++) {
+        Py_ssize_t c = 0;
+        for (int32_t i = head[r]; i >= 0; i = next[i]) c++;
+        if (!c) continue;
+        Py_ssize_t size = 16;
+        while (size < 2 * c) size <<= 1;
+        if (size > cap) {
+            PyMem_Free(slot_pos);
+            PyMem_Free(slot_term);
+            slot_pos = PyMem_Malloc(size * sizeof(int64_t));
+            slot_term = PyMem_Malloc(size * sizeof(int32_t));
+            if (!slot_pos || !slot_term) { PyErr_NoMemory(); goto done; }
+            cap = size;
+        }
+        /* position -> term in this row (-1: empty); a later occurrence at the same place overwrites */
+        for (Py_ssize_t s = 0; s < size; s++) slot_term[s] = -1;
+        for (int32_t i = head[r]; i >= 0; i = next[i]) {
+            const int64_t pos = occs->occ[i].pos;
+            Py_ssize_t s = slot_of(pos, size);
+            while (slot_term[s] >= 0 && slot_pos[s] != pos) s = (s + 1) & (size - 1);
+            slot_pos[s] = pos;
+            slot_term[s] = occs->occ[i].term;
+        }
+        for (int32_t i = head[r]; i >= 0; i = next[i]) {
+            const int64_t want = occs->occ[i].pos + 1;
+            Py_ssize_t s = slot_of(want, size);
+            Py_ssize_t b = nterms; /* the column for "no term next" */
+            while (slot_term[s] >= 0) {
+                if (slot_pos[s] == want) { b = slot_term[s]; break; }
+                s = (s + 1) & (size - 1);
+            }
+            const int64_t pid = table[(Py_ssize_t)occs->occ[i].term * (nterms + 1) + b];
+            if (pid >= 0 && pid < npairs) counts[pid * n + r]++;
+        }
+    }
+    for (Py_ssize_t i = 0; i < npairs * n; i++)
+        if (counts[i]) pairs[i] += weight * (double)counts[i];
+    rc = 0;
+done:
+    PyMem_Free(head);
+    PyMem_Free(next);
+    PyMem_Free(counts);
+    PyMem_Free(slot_pos);
+    PyMem_Free(slot_term);
+    return rc;
+}
+
+static PyObject *bonus_field(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *cands_obj, *terms_obj, *lead_obj, *table_obj, *pairs_obj;
+    double weight;
+    long long window;
+    if (!PyArg_ParseTuple(args, "OOdLOOO", &cands_obj, &terms_obj, &weight, &window, &lead_obj, &table_obj, &pairs_obj))
+        return NULL;
+    Arr cands, lead, table, pairs;
+    memset(&lead, 0, sizeof(lead));
+    memset(&table, 0, sizeof(table));
+    memset(&pairs, 0, sizeof(pairs));
+    if (arr_get(cands_obj, &cands, 'i', 0, "cands") < 0) return NULL;
+    PyObject *terms = NULL, *result = NULL;
+    Occs occs = {NULL, 0, 0};
+    const int want_pairs = table_obj != Py_None;
+    const Py_ssize_t n = cands.n;
+    if (arr_get(lead_obj, &lead, 'f', 1, "lead") < 0) goto done;
+    if (want_pairs) {
+        if (arr_get(table_obj, &table, 'i', 0, "pair_table") < 0) goto done;
+        if (arr_get(pairs_obj, &pairs, 'f', 1, "pairs") < 0) goto done;
+        if (table.size != 8 || !table.is_signed) {
+            PyErr_SetString(PyExc_TypeError, "pair_table must be int64");
+            goto done;
+        }
+    }
+    terms = PySequence_Fast(terms_obj, "terms must be a sequence");
+    if (!terms) goto done;
+    const Py_ssize_t nterms = PySequence_Fast_GET_SIZE(terms);
+    if (lead.n < nterms * n || (want_pairs && table.n < nterms * (nterms + 1))) {
+        PyErr_SetString(PyExc_ValueError, "lead or pair_table too small");
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < nterms; k++) {
+        PyObject *runs = PySequence_Fast(PySequence_Fast_GET_ITEM(terms, k), "runs must be a sequence");
+        if (!runs) goto done;
+        for (Py_ssize_t r = 0; r < PySequence_Fast_GET_SIZE(runs); r++) {
+            PyObject *d_obj, *f_obj, *p_obj;
+            long long a, b, base, first;
+            Arr d, f, p;
+            if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(runs, r), "OOLLLOL", &d_obj, &f_obj, &a, &b, &base, &p_obj, &first)) {
+                Py_DECREF(runs);
+                goto done;
+            }
+            if (arr_get(d_obj, &d, 'i', 0, "docs") < 0) { Py_DECREF(runs); goto done; }
+            if (arr_get(f_obj, &f, 'i', 0, "tf") < 0) { arr_release(&d); Py_DECREF(runs); goto done; }
+            if (arr_get(p_obj, &p, 'i', 0, "pos") < 0) { arr_release(&d); arr_release(&f); Py_DECREF(runs); goto done; }
+            int rc = -1;
+            if (d.n != f.n || a < 0 || b < a || b > d.n) {
+                PyErr_SetString(PyExc_ValueError, "a run's postings are outside its arrays");
+            } else {
+                arr_slice(&d, a, b);
+                arr_slice(&f, a, b);
+                rc = bonus_run(&cands, &d, &f, &p, base, first, k, weight, window, (double *)lead.view.buf,
+                               want_pairs ? &occs : NULL);
+            }
+            arr_release(&d);
+            arr_release(&f);
+            arr_release(&p);
+            if (rc < 0) { Py_DECREF(runs); goto done; }
+        }
+        Py_DECREF(runs);
+    }
+    if (want_pairs && occs.n && n) {
+        const Py_ssize_t npairs = pairs.n / n;
+        if (count_pairs(&occs, n, nterms, (const int64_t *)table.p, npairs, weight, (double *)pairs.view.buf) < 0)
+            goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(terms);
+    PyMem_Free(occs.occ);
+    arr_release(&cands);
+    arr_release(&lead);
+    arr_release(&table);
+    arr_release(&pairs);
+    return result;
+}
+
+/* -- top_k ------------------------------------------------------------------------------------------- */
+
+typedef struct {
+    double s;
+    int64_t i;
+} Entry;
+
+/* a is worse than b: lower score, or the same score and a later document */
+static inline int worse(const Entry *a, const Entry *b) { return a->s < b->s || (a->s == b->s && a->i > b->i); }
+
+static void sift_down(Entry *h, Py_ssize_t n, Py_ssize_t i) {
+    for (;;) {
+        Py_ssize_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && worse(&h[l], &h[m])) m = l;
+        if (r < n && worse(&h[r], &h[m])) m = r;
+        if (m == i) return;
+        Entry t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static int by_rank(const void *x, const void *y) {
+    const Entry *a = x, *b = y;
+    if (a->s != b->s) return a->s > b->s ? -1 : 1;
+    return a->i < b->i ? -1 : (a->i > b->i);
+}
+
+/* top_k(scores, k, mask, out) -> count: the indices of the k best scores among those the mask admits
+   (None: all), best first, ties by lower index, written into out (int64, at least k long). */
+static PyObject *top_k(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *scores_obj, *mask_obj, *out_obj;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "OnOO", &scores_obj, &k, &mask_obj, &out_obj)) return NULL;
+    Arr sc, mask, out;
+    memset(&mask, 0, sizeof(mask));
+    if (arr_get(scores_obj, &sc, 'f', 0, "scores") < 0) return NULL;
+    if (arr_get(out_obj, &out, 'i', 1, "out") < 0) { arr_release(&sc); return NULL; }
+    PyObject *result = NULL;
+    Entry *heap = NULL;
+    if (mask_obj != Py_None && arr_get(mask_obj, &mask, 'i', 0, "mask") < 0) goto done;
+    if (k < 0 || out.size != 8 || out.n < k || (mask_obj != Py_None && (mask.size != 1 || mask.n < sc.n))) {
+        PyErr_SetString(PyExc_ValueError, "top_k: bad k, out or mask");
+        goto done;
+    }
+    const double *v = (const double *)sc.p;
+    const unsigned char *m = mask_obj != Py_None ? (const unsigned char *)mask.p : NULL;
+    heap = PyMem_Malloc((k ? k : 1) * sizeof(Entry));
+    if (!heap) { PyErr_NoMemory(); goto done; }
+    Py_ssize_t size = 0;
+    for (Py_ssize_t start = 0; k > 0 && start < sc.n; start += 512) {
+        const Py_ssize_t end = start + 512 < sc.n ? start + 512 : sc.n;
+        if (size == k && !m) { /* a full heap: skip a block with nothing above its worst */
+            const double bound = heap[0].s;
+            Py_ssize_t above = 0;
+            for (Py_ssize_t j = start; j < end; j++) above += v[j] > bound;
+            if (!above) continue;
+        }
+        for (Py_ssize_t i = start; i < end; i++) {
+            if (m && !m[i]) continue;
+            const double x = v[i];
+            if (size < k) {
+                heap[size].s = x;
+                heap[size].i = i;
+                size++;
+                if (size == k)
+                    for (Py_ssize_t j = k / 2; j-- > 0;) sift_down(heap, k, j);
+            } else if (x > heap[0].s) { /* (an equal score comes later: it loses the tie) */
+                heap[0].s = x;
+                heap[0].i = i;
+                sift_down(heap, k, 0);
+            }
+        }
+    }
+    qsort(heap, size, sizeof(Entry), by_rank);
+    int64_t *o = (int64_t *)out.view.buf;
+    for (Py_ssize_t j = 0; j < size; j++) o[j] = heap[j].i;
+    result = PyLong_FromSsize_t(size);
+done:
+    PyMem_Free(heap);
+    arr_release(&sc);
+    arr_release(&out);
+    arr_release(&mask);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"top_k", top_k, METH_VARARGS, "The k best scores' indices, best first, ties by lower index."},
+    {"score_or", score_or, METH_VARARGS, "BM25F scores of an OR of terms, added into scores; returns each term's df."},
+    {"bonus_field", bonus_field, METH_VARARGS, "Lead and word-pair counts of the candidates in one field."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, .m_name = "idsearch._kernel", .m_doc = NULL, .m_size = -1, .m_methods = methods,
+};
+
+PyMODINIT_FUNC PyInit__kernel(void) { return PyModule_Create(&module); }

@@ -1,0 +1,197 @@
+"""The compiled inner loops of OR queries (``idsearch/_kernel.c``) against the numpy path they replace:
+the same hits with the same scores, to the last bit, over indexes with several segments, deletes, exact
+forms, three text fields, filters, field restrictions and weights. And the kernel refuses bad input with
+an exception, never a crash: index files may come from others."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import idsearch.reader as reader_module
+from idsearch import Index
+from idsearch.schema import Schema, TextField
+
+kernel = reader_module._kernel
+needs_kernel = pytest.mark.skipif(kernel is None, reason="idsearch._kernel is not built (no C compiler at install)")
+
+# roots with affixes, so stems and exact forms differ; a few frequent words, many rare ones
+ROOTS = ["temu", "banjir", "kota", "harga", "beras", "gempa", "jalan", "rumah", "sakit", "ajar", "main", "kerja",
+         "presiden", "putin", "suriah", "jakarta", "bandung", "hujan", "pasar", "sekolah"]
+FORMS = ["{}", "{}", "{}", "me{}", "di{}", "{}kan", "{}an", "pe{}an", "ber{}", "{}nya", "ke{}an"]
+
+
+def _word(rng: random.Random) -> str:
+    root = rng.choice(ROOTS[:6]) if rng.random() < 0.4 else rng.choice(ROOTS)
+    return rng.choice(FORMS).format(root)
+
+
+def _text(rng: random.Random, n: int) -> str:
+    return " ".join(_word(rng) for _ in range(n))
+
+
+def _build(path: Path, seed: int, *, three_fields: bool = False, segments: int = 3) -> Index:
+    rng = random.Random(seed)
+    schema = None
+    if three_fields:
+        schema = Schema(text_fields=(TextField("title", 2.0), TextField("lead", 1.5), TextField("body", 1.0)))
+    index = Index.create(path, schema=schema) if schema else Index.create(path)
+    n = 0
+    for _ in range(segments):
+        with index.writer(workers=1) as w:
+            for _ in range(rng.randrange(30, 90)):
+                doc = {"id": f"d{n}", "title": _text(rng, rng.randrange(2, 9)), "body": _text(rng, rng.randrange(5, 120)),
+                       "source": rng.choice(["detik", "kompas", "tribun"]),
+                       "date": f"2024-{rng.randrange(1, 13):02d}-{rng.randrange(1, 28):02d}"}
+                if three_fields:
+                    doc["lead"] = _text(rng, rng.randrange(3, 20))
+                w.add(doc)
+                n += 1
+            for _ in range(rng.randrange(0, 8)):  # deletes and updates of earlier documents
+                victim = f"d{rng.randrange(n)}"
+                if rng.random() < 0.5:
+                    w.delete(victim)
+                else:
+                    w.update({"id": victim, "title": _text(rng, 4), "body": _text(rng, 30), "source": "detik",
+                              "date": "2024-06-01"})
+    return index
+
+
+def _queries(seed: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for n in (1, 1, 2, 2, 3, 5, 8, 12):
+        for _ in range(6):
+            out.append(" ".join(_word(rng) for _ in range(n)))
+    out += ["temu temu pertemuan", "banjir^2 kota", "title:gempa jalan", "tidakada", "banjir tidakada"]
+    return out
+
+
+def _results(index: Index, reader: reader_module.IndexReader, query: str, **kw: object) -> list[tuple[str, float]]:
+    return [(h.id, h.score) for h in index.search(query, reader=reader, **kw)]
+
+
+def _both(index: Index) -> tuple[reader_module.IndexReader, reader_module.IndexReader]:
+    compiled, plain = index.reader(), index.reader()
+    plain.compiled = False
+    return compiled, plain
+
+
+@needs_kernel
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_compiled_and_numpy_paths_give_the_same_hits_to_the_bit(tmp_path: Path, seed: int):
+    index = _build(tmp_path / "k.idx", seed)
+    compiled, plain = _both(index)
+    assert len(compiled.segments) >= 3 and compiled._live is not None  # several segments, with deletes
+    options: list[dict[str, object]] = [
+        {"limit": 10}, {"limit": None}, {"limit": 1}, {"limit": 3, "source": "detik"},
+        {"limit": 10, "since": "2024-03-01", "until": "2024-09-30"}, {"limit": 10, "fields": ["title"]},
+        {"limit": 10, "weights": {"title": 3.0, "body": 0.5}}, {"limit": 10, "sort": "date"},
+        {"limit": 10, "weights": {"title": 0.0}},
+    ]
+    compared = 0
+    for query in _queries(seed):
+        for kw in options:
+            expected = _results(index, plain, query, **kw)
+            assert _results(index, compiled, query, **kw) == expected, (query, kw)
+            compared += bool(expected)
+    assert compared > 300
+
+
+@needs_kernel
+def test_three_text_fields_sum_in_field_order(tmp_path: Path):
+    """Terms in three fields take the kernel's general path (fields summed one after another)."""
+    index = _build(tmp_path / "k3.idx", 7, three_fields=True)
+    compiled, plain = _both(index)
+    for query in _queries(7):
+        for kw in ({"limit": 10}, {"limit": None, "weights": {"lead": 4.0}}):
+            assert _results(index, compiled, query, **kw) == _results(index, plain, query, **kw), (query, kw)
+
+
+@needs_kernel
+def test_one_segment_without_deletes(tmp_path: Path):
+    index = _build(tmp_path / "k1.idx", 5, segments=1)
+    index.optimize()
+    compiled, plain = _both(index)
+    for query in _queries(5):
+        assert _results(index, compiled, query, limit=20) == _results(index, plain, query, limit=20), query
+
+
+@needs_kernel
+def test_the_kernel_refuses_bad_input_without_crashing():
+    scores = np.zeros(10)
+    norms = np.ones(10)
+    docs = np.array([1, 3, 5], dtype=np.uint16)
+    tf = np.array([1, 2, 1], dtype=np.uint8)
+    ok = [(1.0, [(norms, [(docs, tf, 0, 3, 0)])])]
+    assert kernel.score_or(scores, None, 10, 1.2, 0.0, ok) == [3]
+    assert np.count_nonzero(scores) == 3
+    bad = {
+        "a document past the index": [(1.0, [(norms, [(docs, tf, 0, 3, 8)])])],
+        "a run past its arrays": [(1.0, [(norms, [(docs, tf, 0, 4, 0)])])],
+        "a negative start": [(1.0, [(norms, [(docs, tf, -1, 2, 0)])])],
+        "docs and tf of different lengths": [(1.0, [(norms, [(docs, tf[:2], 0, 2, 0)])])],
+        "float documents": [(1.0, [(norms, [(docs.astype(float), tf, 0, 3, 0)])])],
+        "norms too short": [(1.0, [(norms[:4], [(docs, tf, 0, 3, 0)])])],
+        "not a term": [(1.0,)],
+    }
+    for case, terms in bad.items():
+        before = scores.copy()
+        with pytest.raises((ValueError, IndexError, TypeError)):
+            kernel.score_or(scores, None, 10, 1.2, 0.0, terms)
+        del before, case
+    with pytest.raises(ValueError):
+        kernel.score_or(scores, np.ones(3, dtype=bool), 10, 1.2, 0.0, ok)  # live too short
+    # the scratch state survives errors: the same good call scores the same again
+    again = np.zeros(10)
+    kernel.score_or(again, None, 10, 1.2, 0.0, ok)
+    fresh = np.zeros(10)
+    kernel.score_or(fresh, None, 10, 1.2, 0.0, ok)
+    assert again.tolist() == fresh.tolist()
+
+    cands = np.array([1, 5], dtype=np.int64)
+    pos = np.array([0, 4, 9, 2], dtype=np.uint16)
+    lead = np.zeros((1, 2))
+    kernel.bonus_field(cands, [[(docs, tf, 0, 3, 0, pos, 0)]], 1.0, 3, lead, None, None)
+    assert lead.tolist() == [[1.0, 1.0]]  # doc 1 at position 0, doc 5 at position 2 (below 3)
+    with pytest.raises(IndexError):  # positions past the array
+        kernel.bonus_field(cands, [[(docs, tf, 0, 3, 0, pos, 2)]], 1.0, 3, lead, None, None)
+    with pytest.raises(ValueError):  # lead too small for the terms
+        kernel.bonus_field(cands, [[], []], 1.0, 3, lead, None, None)
+    with pytest.raises(TypeError):
+        kernel.bonus_field(cands, [[(docs, tf, 0, 3, 0, pos, 0)]], 1.0, 3, lead, np.zeros((1, 2)), np.zeros((0, 2)))
+
+    out = np.empty(3, dtype=np.int64)
+    values = np.array([0.5, 2.0, 2.0, 1.0, 0.0])
+    assert kernel.top_k(values, 3, None, out) == 3 and out.tolist() == [1, 2, 3]
+    assert kernel.top_k(values, 3, np.array([1, 0, 1, 0, 1], dtype=bool), out) == 3 and out.tolist() == [2, 0, 4]
+    with pytest.raises(ValueError):
+        kernel.top_k(values, 4, None, out)  # out too short
+
+
+@needs_kernel
+@pytest.mark.parametrize("n, k", [(0, 5), (7, 10), (1000, 10), (5000, 100), (70000, 100)])
+def test_compiled_top_k_equals_a_full_sort(n: int, k: int):
+    rng = np.random.default_rng(n + k)
+    values = np.where(rng.random(n) < 0.3, rng.integers(0, 50, n) / 7.0, 0.0)  # many ties, many zeros
+    out = np.empty(k, dtype=np.int64)
+    got = out[: kernel.top_k(values, k, None, out)]
+    expected = np.lexsort((np.arange(n), -values))[:k]
+    assert got.tolist() == expected.tolist()
+
+
+def test_the_kernel_is_built_where_a_compiler_is():
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler here: queries run the numpy path")
+    assert kernel is not None, "a C compiler is at hand but idsearch._kernel was not built (pip install -e . builds it)"
+
+
+def test_without_the_kernel_searches_still_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    index = _build(tmp_path / "n.idx", 9, segments=2)
+    expected = _results(index, index.reader(), "banjir kota jakarta", limit=5)
+    monkeypatch.setattr(reader_module, "_kernel", None)
+    assert _results(index, index.reader(), "banjir kota jakarta", limit=5) == expected
