@@ -100,6 +100,60 @@ static inline int64_t arr_int(const Arr *a, Py_ssize_t i) {
     }
 }
 
+/* The arrays of one call, each acquired once: the terms of a query share their fields' arrays and norms.
+   An entry's buffer is released by views_release; arrays past the table's size are owned by their user. */
+#define VIEWS_MAX 64
+typedef struct {
+    PyObject *obj[VIEWS_MAX];
+    char kind[VIEWS_MAX];
+    Arr arr[VIEWS_MAX];
+    int n;
+} Views;
+
+static int views_get(Views *vs, PyObject *obj, char kind, const char *what, Arr *out) {
+    for (int i = 0; i < vs->n; i++) {
+        if (vs->obj[i] == obj && vs->kind[i] == kind) {
+            *out = vs->arr[i];
+            out->held = 0;
+            return 0;
+        }
+    }
+    if (arr_get(obj, out, kind, 0, what) < 0) return -1;
+    if (vs->n < VIEWS_MAX) {
+        vs->obj[vs->n] = obj;
+        vs->kind[vs->n] = kind;
+        vs->arr[vs->n] = *out;
+        vs->n++;
+        out->held = 0;
+    }
+    return 0;
+}
+
+static void views_release(Views *vs) {
+    for (int i = 0; i < vs->n; i++) arr_release(&vs->arr[i]);
+    vs->n = 0;
+}
+
+/* a run (docs, tf, first, end, base[, positions, where they start]) */
+static int run_unpack(PyObject *t, PyObject **d, PyObject **f, long long *a, long long *b, long long *base,
+                      PyObject **p, long long *first) {
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) < (p ? 7 : 5)) {
+        PyErr_SetString(PyExc_TypeError, p ? "a run is (docs, tf, first, end, base, positions, first position)"
+                                           : "a run is (docs, tf, first, end, base, ...)");
+        return -1;
+    }
+    *d = PyTuple_GET_ITEM(t, 0);
+    *f = PyTuple_GET_ITEM(t, 1);
+    *a = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 2));
+    *b = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 3));
+    *base = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 4));
+    if (p) {
+        *p = PyTuple_GET_ITEM(t, 5);
+        *first = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 6));
+    }
+    return PyErr_Occurred() ? -1 : 0;
+}
+
 /* -- typed loops --------------------------------------------------------------------------------------- */
 
 /* sum of a[lo:hi] */
@@ -256,22 +310,46 @@ static inline void emit(Stream *st, int64_t d, double x) {
 
 /* scores += the weights of one segment's postings of a field, the other field's postings merged in by
    document (a document in both: the sum of its two tf~, which does not depend on the order); -1 when a
-   document is outside [0, total) */
+   document is outside [0, total). (The loop keeps everything in locals: a store into scores could alias
+   the struct's doubles.) */
 static int stream_run(Stream *st, const Arr *docs, const Arr *tf, int64_t base, const double *norms, Py_ssize_t total) {
     const Py_ssize_t n = docs->n;
+    double *restrict scores = st->scores;
+    const unsigned char *live = st->live;
+    const double k1 = st->k1, delta = st->delta, k1p1 = st->k1p1, factor = st->factor;
+    const int64_t *sdocs = st->sdocs;
+    const double *stf = st->stf;
+    const Py_ssize_t sn = st->sn;
+    Py_ssize_t si = st->si;
+    int64_t next = si < sn ? sdocs[si] : INT64_MAX; /* the other field's next document */
+#define WEIGH(d, x) {                                                                           \
+        if (!live || live[d]) {                                                               \
+            double w_ = (x) / ((x) + k1);                                                     \
+            w_ += delta;                                                                      \
+            w_ *= k1p1;                                                                       \
+            w_ *= factor;                                                                     \
+            scores[d] += w_;                                                                  \
+        }                                                                                     \
+    }
 #define STREAM(DT, TT) {                                                                        \
         const DT *dv = (const DT *)docs->p;                                                   \
         const TT *tv = (const TT *)tf->p;                                                     \
         for (Py_ssize_t i = 0; i < n; i++) {                                                  \
             const int64_t d = (int64_t)dv[i] + base;                                          \
-            if (d < 0 || d >= total) return -1;                                               \
+            if (d < 0 || d >= total) { st->si = si; return -1; }                              \
             double x = norms[d] * (double)tv[i];                                              \
-            while (st->si < st->sn && st->sdocs[st->si] < d) {                                \
-                emit(st, st->sdocs[st->si], st->stf[st->si]);                                 \
-                st->si++;                                                                     \
+            if (next <= d) {                                                                  \
+                while (next < d) {                                                            \
+                    const double y = stf[si];                                                 \
+                    WEIGH(next, y);                                                           \
+                    next = ++si < sn ? sdocs[si] : INT64_MAX;                                 \
+                }                                                                             \
+                if (next == d) {                                                              \
+                    x = stf[si] + x;                                                          \
+                    next = ++si < sn ? sdocs[si] : INT64_MAX;                                 \
+                }                                                                             \
             }                                                                                 \
-            if (st->si < st->sn && st->sdocs[st->si] == d) x = st->stf[st->si++] + x;         \
-            emit(st, d, x);                                                                   \
+            WEIGH(d, x);                                                                      \
         }                                                                                     \
     }
 #define BY_TF(DT)                                                                               \
@@ -289,6 +367,8 @@ static int stream_run(Stream *st, const Arr *docs, const Arr *tf, int64_t base, 
     }
 #undef BY_TF
 #undef STREAM
+#undef WEIGH
+    st->si = si;
     return 0;
 }
 
@@ -347,50 +427,48 @@ static void fields_release(Field *fields, Py_ssize_t n) {
     PyMem_Free(fields);
 }
 
-/* a term's fields: their norms and runs, the buffers held until fields_release */
-static Field *fields_get(PyObject *parts_obj, Py_ssize_t total, Py_ssize_t *count) {
+/* a term's fields: their norms and runs (arrays from the call's views) */
+static Field *fields_get(PyObject *parts_obj, Py_ssize_t total, Views *vs, Py_ssize_t *count) {
     PyObject *parts = PySequence_Fast(parts_obj, "parts must be a sequence");
     if (!parts) return NULL;
     const Py_ssize_t n = PySequence_Fast_GET_SIZE(parts);
     Field *fields = PyMem_Calloc(n ? n : 1, sizeof(Field));
-    Py_ssize_t built = 0;
     if (!fields) { PyErr_NoMemory(); goto fail; }
-    for (; built < n; built++) {
-        Field *fd = &fields[built];
-        PyObject *norms_obj, *runs_obj;
-        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(parts, built), "OO", &norms_obj, &runs_obj)) goto fail;
-        if (arr_get(norms_obj, &fd->norms, 'f', 0, "norms") < 0) goto fail;
-        if (fd->norms.n < total) {
-            PyErr_SetString(PyExc_ValueError, "norms must cover every document");
-            built++;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Field *fd = &fields[i];
+        PyObject *part = PySequence_Fast_GET_ITEM(parts, i);
+        if (!PyTuple_Check(part) || PyTuple_GET_SIZE(part) != 2) {
+            PyErr_SetString(PyExc_TypeError, "a field is (norms, runs)");
             goto fail;
         }
-        PyObject *runs = PySequence_Fast(runs_obj, "runs must be a sequence");
-        if (!runs) { built++; goto fail; }
+        if (views_get(vs, PyTuple_GET_ITEM(part, 0), 'f', "norms", &fd->norms) < 0) goto fail;
+        if (fd->norms.n < total) {
+            PyErr_SetString(PyExc_ValueError, "norms must cover every document");
+            goto fail;
+        }
+        PyObject *runs = PySequence_Fast(PyTuple_GET_ITEM(part, 1), "runs must be a sequence");
+        if (!runs) goto fail;
         const Py_ssize_t nruns = PySequence_Fast_GET_SIZE(runs);
         fd->runs = PyMem_Calloc(nruns ? nruns : 1, sizeof(Run));
-        if (!fd->runs) { Py_DECREF(runs); PyErr_NoMemory(); built++; goto fail; }
+        if (!fd->runs) { Py_DECREF(runs); PyErr_NoMemory(); goto fail; }
         for (Py_ssize_t r = 0; r < nruns; r++) {
             PyObject *d_obj, *f_obj;
             long long base, a, b;
             Run *run = &fd->runs[r];
-            if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(runs, r), "OOLLL", &d_obj, &f_obj, &a, &b, &base) ||
-                arr_get(d_obj, &run->d, 'i', 0, "docs") < 0) {
+            if (run_unpack(PySequence_Fast_GET_ITEM(runs, r), &d_obj, &f_obj, &a, &b, &base, NULL, NULL) < 0 ||
+                views_get(vs, d_obj, 'i', "docs", &run->d) < 0) {
                 Py_DECREF(runs);
-                built++;
                 goto fail;
             }
-            if (arr_get(f_obj, &run->f, 'i', 0, "tf") < 0) {
+            if (views_get(vs, f_obj, 'i', "tf", &run->f) < 0) {
                 arr_release(&run->d);
                 Py_DECREF(runs);
-                built++;
                 goto fail;
             }
             fd->nruns = r + 1;
             if (run->d.n != run->f.n || a < 0 || b < a || b > run->d.n) {
                 PyErr_SetString(PyExc_ValueError, "a run's postings are outside its arrays");
                 Py_DECREF(runs);
-                built++;
                 goto fail;
             }
             arr_slice(&run->d, a, b);
@@ -405,7 +483,7 @@ static Field *fields_get(PyObject *parts_obj, Py_ssize_t total, Py_ssize_t *coun
     return fields;
 fail:
     Py_DECREF(parts);
-    if (fields) fields_release(fields, built);
+    if (fields) fields_release(fields, n); /* (zeroed: the fields not reached hold nothing) */
     return NULL;
 }
 
@@ -487,6 +565,8 @@ static PyObject *score_or(PyObject *self, PyObject *args) {
     long long n_docs;
     double k1, delta;
     if (!PyArg_ParseTuple(args, "OOLddO", &scores_obj, &live_obj, &n_docs, &k1, &delta, &terms_obj)) return NULL;
+    Views views;
+    views.n = 0;
     Arr scores_arr, live_arr;
     memset(&live_arr, 0, sizeof(live_arr));
     if (arr_get(scores_obj, &scores_arr, 'f', 1, "scores") < 0) return NULL;
@@ -512,7 +592,7 @@ static PyObject *score_or(PyObject *self, PyObject *args) {
         double boost;
         Py_ssize_t nfields = 0;
         if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(terms, t), "dO", &boost, &parts_obj)) goto fail;
-        Field *fields = fields_get(parts_obj, total, &nfields);
+        Field *fields = fields_get(parts_obj, total, &views, &nfields);
         if (!fields) goto fail;
         Py_ssize_t df = score_term(fields, nfields, &st, boost, n_docs, total);
         fields_release(fields, nfields);
@@ -521,11 +601,13 @@ static PyObject *score_or(PyObject *self, PyObject *args) {
         if (!v) goto fail;
         PyList_SET_ITEM(out, t, v);
     }
+    views_release(&views);
     Py_DECREF(terms);
     arr_release(&live_arr);
     arr_release(&scores_arr);
     return out;
 fail:
+    views_release(&views);
     Py_XDECREF(out);
     Py_XDECREF(terms);
     arr_release(&live_arr);
@@ -698,6 +780,8 @@ static PyObject *bonus_field(PyObject *self, PyObject *args) {
     long long window;
     if (!PyArg_ParseTuple(args, "OOdLOOO", &cands_obj, &terms_obj, &weight, &window, &lead_obj, &table_obj, &pairs_obj))
         return NULL;
+    Views views;
+    views.n = 0;
     Arr cands, lead, table, pairs;
     memset(&lead, 0, sizeof(lead));
     memset(&table, 0, sizeof(table));
@@ -730,13 +814,13 @@ static PyObject *bonus_field(PyObject *self, PyObject *args) {
             PyObject *d_obj, *f_obj, *p_obj;
             long long a, b, base, first;
             Arr d, f, p;
-            if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(runs, r), "OOLLLOL", &d_obj, &f_obj, &a, &b, &base, &p_obj, &first)) {
+            if (run_unpack(PySequence_Fast_GET_ITEM(runs, r), &d_obj, &f_obj, &a, &b, &base, &p_obj, &first) < 0) {
                 Py_DECREF(runs);
                 goto done;
             }
-            if (arr_get(d_obj, &d, 'i', 0, "docs") < 0) { Py_DECREF(runs); goto done; }
-            if (arr_get(f_obj, &f, 'i', 0, "tf") < 0) { arr_release(&d); Py_DECREF(runs); goto done; }
-            if (arr_get(p_obj, &p, 'i', 0, "pos") < 0) { arr_release(&d); arr_release(&f); Py_DECREF(runs); goto done; }
+            if (views_get(&views, d_obj, 'i', "docs", &d) < 0) { Py_DECREF(runs); goto done; }
+            if (views_get(&views, f_obj, 'i', "tf", &f) < 0) { arr_release(&d); Py_DECREF(runs); goto done; }
+            if (views_get(&views, p_obj, 'i', "positions", &p) < 0) { arr_release(&d); arr_release(&f); Py_DECREF(runs); goto done; }
             int rc = -1;
             if (d.n != f.n || a < 0 || b < a || b > d.n) {
                 PyErr_SetString(PyExc_ValueError, "a run's postings are outside its arrays");
@@ -760,6 +844,7 @@ static PyObject *bonus_field(PyObject *self, PyObject *args) {
     }
     result = Py_NewRef(Py_None);
 done:
+    views_release(&views);
     Py_XDECREF(terms);
     PyMem_Free(occs.occ);
     arr_release(&cands);

@@ -126,7 +126,7 @@ class IndexReader:
         self.schema = schema
         self.analyzer = analyzer
         self._cache = _TermCache(LEAF_CACHE_BYTES)  # (its bound is set once the segments are open)
-        self._runs_kept: dict[tuple[str, str], list[tuple[int, int, int, int]]] = {}
+        self._runs_kept: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
         self.compiled = True  # OR queries use the compiled inner loops when they are built (tests turn them off)
         self.segments: list[SegmentReader] = []
         try:
@@ -349,7 +349,7 @@ class IndexReader:
         if _kernel is not None and self.compiled:
             scores = np.zeros(total_docs)
             norms = {f: self._all_inverse_norms(f, weights[f]) for f in {f for t in terms for f in t.fields}}
-            plan = [(t.boost, [(norms[f], self._postings_runs(f, t.term)) for f in t.fields]) for t in terms]
+            plan = [(t.boost, [(norms[f], self._term_runs(f, t.term)) for f in t.fields]) for t in terms]
             df_list = _kernel.score_or(scores, self._live, n_docs, k1, self.schema.delta, plan)
             idf = np.array([bm25_idf(n_docs, d) for d in df_list])
         else:
@@ -460,7 +460,7 @@ class IndexReader:
         compiled = _kernel is not None and self.compiled
         for field in words[0].fields:
             if compiled:
-                _kernel.bonus_field(docs.astype(np.int64), [self._positions_runs(field, t) for t in terms], weights[field],
+                _kernel.bonus_field(docs.astype(np.int64), [self._term_runs(field, t) for t in terms], weights[field],
                                     window if lead else -1, lead_counts, pair_table if pair_ids else None,
                                     pair_counts if pair_ids else None)
                 continue
@@ -579,24 +579,12 @@ class IndexReader:
             docs, tf = docs[live], tf[live]
         return docs, tf
 
-    def _postings_runs(self, field: str, term: str) -> list[tuple[np.ndarray, np.ndarray, int, int, int]]:
+    def _term_runs(self, field: str, term: str) -> list[tuple[Any, ...]]:
         """A term's postings in a field as the compiled kernel takes them: per segment that has it,
-        ``(docs, tf, first, end, base)``, its postings being ``docs[first:end]`` (the segment's mapped arrays,
-        nothing copied) and ``base`` where the segment's documents start in the reader's one space."""
-        fields = [s.fields[field] for s in self.segments]
-        return [(fields[seg].docs, fields[seg].tf, a, b, self._base_list[seg]) for seg, a, b, _p in self._term_runs(field, term)]
-
-    def _positions_runs(self, field: str, term: str) -> list[tuple[np.ndarray, np.ndarray, int, int, int, np.ndarray, int]]:
-        """:meth:`_postings_runs` with the field's positions and where the term's positions start among them."""
-        out = []
-        for seg, a, b, first in self._term_runs(field, term):
-            fr = self.segments[seg].fields[field]
-            out.append((fr.docs, fr.tf, a, b, self._base_list[seg], fr.pos, first))
-        return out
-
-    def _term_runs(self, field: str, term: str) -> list[tuple[int, int, int, int]]:
-        """(segment, first posting, end, first position) of each segment that has a term in a field: a few
-        integers, kept for the last ``RUNS_KEPT`` terms looked up."""
+        ``(docs, tf, first, end, base, positions, first position)``, its postings being ``docs[first:end]``
+        (the segment's mapped arrays, nothing copied), ``base`` where the segment's documents start in the
+        reader's one space and its positions starting at ``positions[first position]`` (None, 0 in a field
+        without positions). Kept for the last ``RUNS_KEPT`` terms looked up (views and a few integers)."""
         key = (field, term)
         found = self._runs_kept.get(key)
         if found is None:
@@ -605,7 +593,8 @@ class IndexReader:
                 fr = segment.fields[field]
                 i = fr.term_index(term)
                 if i >= 0:
-                    found.append((seg, int(fr.tpost[i]), int(fr.tpost[i + 1]), int(fr.tpos[i]) if fr.tpos is not None else 0))
+                    found.append((fr.docs, fr.tf, int(fr.tpost[i]), int(fr.tpost[i + 1]), self._base_list[seg], fr.pos,
+                                  int(fr.tpos[i]) if fr.tpos is not None else 0))
             if len(self._runs_kept) >= RUNS_KEPT:
                 self._runs_kept.clear()  # (cheap to find again: a binary search per segment)
             self._runs_kept[key] = found
