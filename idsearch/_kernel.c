@@ -883,6 +883,77 @@ static int by_rank(const void *x, const void *y) {
     return a->i < b->i ? -1 : (a->i > b->i);
 }
 
+/* the k-th largest of v[0:n] (1 <= k <= n); reorders v (quickselect) */
+static double kth_largest(double *v, Py_ssize_t n, Py_ssize_t k) {
+    Py_ssize_t lo = 0, hi = n - 1;
+    const Py_ssize_t want = k - 1; /* its index in descending order */
+    while (lo < hi) {
+        const double pivot = v[lo + (hi - lo) / 2];
+        Py_ssize_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] > pivot) i++;
+            while (v[j] < pivot) j--;
+            if (i <= j) {
+                const double t = v[i];
+                v[i++] = v[j];
+                v[j--] = t;
+            }
+        }
+        if (want <= j) hi = j;
+        else if (want >= i) lo = i;
+        else return v[want]; /* between the two parts: equal to the pivot */
+    }
+    return v[want];
+}
+
+/* The k best of many scores without a heap: scores often rise along the documents (short passages at the
+   end of a corpus), and then nearly every one would enter it. A lower bound of the k-th best comes from a
+   strided sample (the k-th best of any subset is no higher); the few scores above it are the candidates,
+   and their k-th best decides. Ties go by lower index, as everywhere. Returns the entries, unsorted. */
+static Py_ssize_t best_by_sample(const double *v, Py_ssize_t n, Py_ssize_t k, Entry *best) {
+    const Py_ssize_t stride = n / (16 * k);
+    const Py_ssize_t ns = n / stride;
+    double *sample = PyMem_Malloc(ns * sizeof(double));
+    if (!sample) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t i = 0; i < ns; i++) sample[i] = v[i * stride];
+    const double bound = kth_largest(sample, ns, k);
+    PyMem_Free(sample);
+    Py_ssize_t cap = 32 * k + 1024, c = 0;
+    Py_ssize_t *cand = PyMem_Malloc(cap * sizeof(Py_ssize_t));
+    if (!cand) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t start = 0; start < n; start += 1024) { /* without branches to mispredict, a block at a time */
+        const Py_ssize_t end = start + 1024 < n ? start + 1024 : n;
+        if (c + (end - start) > cap) {
+            while (c + (end - start) > cap) cap *= 2;
+            Py_ssize_t *grown = PyMem_Realloc(cand, cap * sizeof(Py_ssize_t));
+            if (!grown) { PyMem_Free(cand); PyErr_NoMemory(); return -1; }
+            cand = grown;
+        }
+        for (Py_ssize_t i = start; i < end; i++) {
+            cand[c] = i;
+            c += v[i] > bound;
+        }
+    }
+    Py_ssize_t size = 0;
+    if (c >= k) { /* all of the k best are above the bound: the k-th best of the candidates decides */
+        double *vals = PyMem_Malloc(c * sizeof(double));
+        if (!vals) { PyMem_Free(cand); PyErr_NoMemory(); return -1; }
+        for (Py_ssize_t t = 0; t < c; t++) vals[t] = v[cand[t]];
+        const double kth = kth_largest(vals, c, k);
+        PyMem_Free(vals);
+        for (Py_ssize_t t = 0; t < c; t++)
+            if (v[cand[t]] > kth) { best[size].s = v[cand[t]]; best[size++].i = cand[t]; }
+        for (Py_ssize_t t = 0; t < c && size < k; t++) /* ties with the k-th: the first ones */
+            if (v[cand[t]] == kth) { best[size].s = kth; best[size++].i = cand[t]; }
+    } else { /* the k-th best is the bound itself: all above it, then the first ones equal to it */
+        for (Py_ssize_t t = 0; t < c; t++) { best[size].s = v[cand[t]]; best[size++].i = cand[t]; }
+        for (Py_ssize_t i = 0; i < n && size < k; i++)
+            if (v[i] == bound) { best[size].s = bound; best[size++].i = i; }
+    }
+    PyMem_Free(cand);
+    return size;
+}
+
 /* top_k(scores, k, mask, out) -> count: the indices of the k best scores among those the mask admits
    (None: all), best first, ties by lower index, written into out (int64, at least k long). */
 static PyObject *top_k(PyObject *self, PyObject *args) {
@@ -906,6 +977,11 @@ static PyObject *top_k(PyObject *self, PyObject *args) {
     heap = PyMem_Malloc((k ? k : 1) * sizeof(Entry));
     if (!heap) { PyErr_NoMemory(); goto done; }
     Py_ssize_t size = 0;
+    if (!m && k > 0 && sc.n >= 32 * k) {
+        size = best_by_sample(v, sc.n, k, heap);
+        if (size < 0) goto done;
+        k = 0; /* (the heap below is not needed) */
+    }
     for (Py_ssize_t start = 0; k > 0 && start < sc.n; start += 512) {
         const Py_ssize_t end = start + 512 < sc.n ? start + 512 : sc.n;
         if (size == k && !m) { /* a full heap: skip a block with nothing above its worst */

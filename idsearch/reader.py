@@ -127,6 +127,9 @@ class IndexReader:
         self.analyzer = analyzer
         self._cache = _TermCache(LEAF_CACHE_BYTES)  # (its bound is set once the segments are open)
         self._runs_kept: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+        # the schema's field weights, exact-form fields weighted as their text fields (not to be modified)
+        self._default_weights = {f.name: f.weight for f in schema.text_fields}
+        self._default_weights.update({exact_field(f.name): f.weight for f in schema.text_fields})
         self.compiled = True  # OR queries use the compiled inner loops when they are built (tests turn them off)
         self.segments: list[SegmentReader] = []
         try:
@@ -243,11 +246,13 @@ class IndexReader:
         """The best ``limit`` matches of an executable query and the total number of matches."""
         if node is None or self.doc_count == 0:
             return [], 0
-        field_weights = {f.name: f.weight for f in self.schema.text_fields}
         if weights:
+            field_weights = {f.name: f.weight for f in self.schema.text_fields}
             field_weights.update(weights)
-        for field in list(field_weights):
-            field_weights[exact_field(field)] = field_weights[field]
+            for field in list(field_weights):
+                field_weights[exact_field(field)] = field_weights[field]
+        else:
+            field_weights = self._default_weights
         flat = _flat_terms(node)
         if flat is not None:
             return self._matches_flat(flat[0], flat[1], limit, field_weights, sort)
@@ -354,7 +359,7 @@ class IndexReader:
             idf = np.array([bm25_idf(n_docs, d) for d in df_list])
         else:
             scores, idf = self._scores_flat(terms, weights)
-        mask = scores > 0
+        mask = None if not filters and sort == "score" else scores > 0
         for f in filters:
             mask &= np.concatenate(
                 [_SegmentContext(self, seg, {}, {}, {}, k1).evaluate(f)[1] for seg in range(len(self.segments))]
@@ -632,12 +637,15 @@ class IndexReader:
         return docs, counts, starts
 
     def _select_global(
-        self, scores: np.ndarray, mask: np.ndarray, limit: int | None, filtered: bool
+        self, scores: np.ndarray, mask: np.ndarray | None, limit: int | None, filtered: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """(scores, segments, docs) of the best ``limit`` matches of the reader's document space, best first,
         ties by document order, and the number of matches. Unless ``filtered``, the matches are the
-        documents that score above 0."""
-        total = int(np.count_nonzero(mask))
+        documents that score above 0 (``mask`` None: nothing else is known of them; scores are never
+        negative)."""
+        total = int(np.count_nonzero(scores if mask is None else mask))
+        if mask is None:
+            mask = scores  # (as a mask: nonzero is above 0)
         if limit is not None and total > limit and total > len(scores) // 8:
             # many matches: select among all documents at once (every match scores above 0 and every
             # other document 0, unless a filter excluded it)

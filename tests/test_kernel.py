@@ -174,10 +174,19 @@ def test_the_kernel_refuses_bad_input_without_crashing():
 
 
 @needs_kernel
-@pytest.mark.parametrize("n, k", [(0, 5), (7, 10), (1000, 10), (5000, 100), (70000, 100)])
-def test_compiled_top_k_equals_a_full_sort(n: int, k: int):
+@pytest.mark.parametrize("n, k", [(0, 5), (7, 10), (1000, 10), (3200, 100), (5000, 100), (70000, 100), (70000, 1)])
+@pytest.mark.parametrize("shape", ["random", "rising", "flat", "few"])
+def test_compiled_top_k_equals_a_full_sort(n: int, k: int, shape: str):
+    """Both ways of the kernel (a heap; a sampled bound for many scores) against a full sort, ties by index."""
     rng = np.random.default_rng(n + k)
     values = np.where(rng.random(n) < 0.3, rng.integers(0, 50, n) / 7.0, 0.0)  # many ties, many zeros
+    if shape == "rising":  # scores that grow along the documents: the worst case for a heap
+        values = np.sort(values)
+    elif shape == "flat":
+        values = np.ones(n)
+    elif shape == "few":  # fewer matches than k above a sampled bound
+        values = np.zeros(n)
+        values[rng.integers(0, max(n, 1), min(n, k // 2 + 1))] = 2.0
     out = np.empty(k, dtype=np.int64)
     got = out[: kernel.top_k(values, k, None, out)]
     expected = np.lexsort((np.arange(n), -values))[:k]
