@@ -146,11 +146,12 @@ class Idsearch(System):
     - ``"disk"``: a new analyzer given the warm one's word cache, as when an index is reopened from disk
       (stems cached; words numbered again)."""
 
-    def __init__(self, workers: int | None, mode: str = "warm") -> None:
+    def __init__(self, workers: int | None, mode: str = "warm", *, compiled: bool = True) -> None:
         self.workers = workers or os.cpu_count() or 1
         self.mode = mode
+        self.compiled = compiled  # False: queries run the numpy path instead of the compiled kernel
         suffix = {"cold": " cold", "warm": "", "disk": " stems from disk"}[mode]
-        self.name = f"idsearch w={self.workers}{suffix}"
+        self.name = f"idsearch w={self.workers}{suffix}" + ("" if compiled else " numpy path")
 
     def build(self, docs: Sequence[dict[str, Any]], path: Path, analyzer: Any) -> Any:
         from idsearch.analysis import Analyzer
@@ -169,6 +170,15 @@ class Idsearch(System):
         return ix
 
     def searcher(self, handle: Any, analyzer: Any) -> Callable[[str, int], list[str]]:
+        if not self.compiled:
+            reader = handle.reader()
+            reader.compiled = False
+
+            def search_numpy(query: str, limit: int) -> list[str]:
+                return [h.id for h in handle.search(query, limit=limit, reader=reader)]
+
+            return search_numpy
+
         def search(query: str, limit: int) -> list[str]:
             return [h.id for h in handle.search(query, limit=limit)]
 
@@ -318,11 +328,12 @@ PEERS: dict[str, Callable[[], System]] = {"whoosh": Whoosh, "bm25s": Bm25s, "tan
 
 
 def make_system(name: str) -> System:
-    """``idsearch``/``idsearch-cold``/``idsearch-disk`` with ``:workers`` (``idsearch:1``, ``idsearch-cold:0`` = all cores), or a peer."""
+    """``idsearch``/``idsearch-cold``/``idsearch-disk`` with ``:workers`` (``idsearch:1``, ``idsearch-cold:0`` = all
+    cores), ``idsearch-numpy:1`` (queries without the compiled kernel), or a peer."""
     if name.startswith("idsearch"):
         base, _, workers = name.partition(":")
-        mode = {"idsearch": "warm", "idsearch-cold": "cold", "idsearch-disk": "disk"}[base]
-        return Idsearch(int(workers or 0) or None, mode=mode)
+        mode = {"idsearch": "warm", "idsearch-numpy": "warm", "idsearch-cold": "cold", "idsearch-disk": "disk"}[base]
+        return Idsearch(int(workers or 0) or None, mode=mode, compiled=base != "idsearch-numpy")
     return PEERS[name]()
 
 

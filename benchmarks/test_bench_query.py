@@ -1,6 +1,8 @@
 """Query latency, p50/p99 per query, on the shared eval queries: idsearch against Whoosh, bm25s and tantivy
 over the same documents with the same analysis (top 10 ids, stored id fetched; query analysis included).
 
+``idsearch-numpy:1`` searches the same index without the compiled kernel (``reader.compiled = False``).
+
 Query sets: ``eval`` (the eval questions/titles/leads as written, a few dozen in smoke mode, 300 with
 ``--bench-full``) and ``terms-N`` (their first N words, N = 1, 2, 3, 5, 10). idsearch alone: phrase
 queries, filtered queries (a source, a date range) and the cost of a snippet per hit.
@@ -30,7 +32,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning", "ignore::DeprecationWarning")
 
-SYSTEMS = ["idsearch:1", "whoosh", "bm25s", "tantivy"]
+SYSTEMS = ["idsearch:1", "idsearch-numpy:1", "whoosh", "bm25s", "tantivy"]
 TERM_COUNTS = (1, 2, 3, 5, 10)
 QUERY_SETS = ["eval", *(f"terms-{n}" for n in TERM_COUNTS)]
 
@@ -84,6 +86,11 @@ def engines(docs: list[dict[str, Any]], analyzer: Any, tmp_path_factory: pytest.
 
     def get(name: str) -> Callable[[str, int], list[str]]:
         if name not in out:
+            if name.startswith("idsearch-numpy"):  # the same index as the compiled path, searched in numpy
+                get(name.replace("idsearch-numpy", "idsearch"))
+                handle = _OPENED[name.replace("idsearch-numpy", "idsearch")][1]
+                out[name] = make_system(name).searcher(handle, analyzer)
+                return out[name]
             built = BUILT.get((name, len(docs)))
             if built is None:
                 system = make_system(name)

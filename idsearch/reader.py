@@ -444,8 +444,12 @@ class IndexReader:
         n = len(docs_of)
         where_all = self._bases[segs] + docs_of
         rows = np.argsort(where_all)  # the matches in document order (postings are)
-        docs = where_all[rows].astype(self._doc_dtype)  # the dtype of the cached postings
-        row_segs = segs[rows]
+        compiled = _kernel is not None and self.compiled
+        if compiled:
+            candidates = where_all[rows]  # (int64, as the kernel takes them)
+        else:
+            docs = where_all[rows].astype(self._doc_dtype)  # the dtype of the cached postings
+            row_segs = segs[rows]
         terms = list(dict.fromkeys(w.term for w in words))
         term_of = {t: i for i, t in enumerate(terms)}
         word_terms = np.array([term_of[w.term] for w in words], dtype=np.int64)
@@ -462,12 +466,10 @@ class IndexReader:
             pair_table = pair_counts = None
         window = self.schema.lead_window
         several = len(self.segments) > 1
-        compiled = _kernel is not None and self.compiled
         for field in words[0].fields:
             if compiled:
-                _kernel.bonus_field(docs.astype(np.int64), [self._term_runs(field, t) for t in terms], weights[field],
-                                    window if lead else -1, lead_counts, pair_table if pair_ids else None,
-                                    pair_counts if pair_ids else None)
+                _kernel.bonus_field(candidates, [self._term_runs(field, t) for t in terms], weights[field],
+                                    window if lead else -1, lead_counts, pair_table, pair_counts)
                 continue
             hits = self._hits(field, terms, docs)
             if hits is None:
