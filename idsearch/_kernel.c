@@ -100,6 +100,22 @@ static inline int64_t arr_int(const Arr *a, Py_ssize_t i) {
     }
 }
 
+/* BODY(DT, TT) specialized for the unsigned item types of a run's documents and term frequencies */
+#define FOR_TF_(BODY, DT, tf)                                                                   \
+    switch ((tf)->size) {                                                                     \
+    case 1: BODY(DT, uint8_t) break;                                                          \
+    case 2: BODY(DT, uint16_t) break;                                                         \
+    case 4: BODY(DT, uint32_t) break;                                                         \
+    default: BODY(DT, int64_t) break;                                                         \
+    }
+#define FOR_DOCS_AND_TF(BODY, docs, tf)                                                         \
+    switch ((docs)->size) {                                                                   \
+    case 1: FOR_TF_(BODY, uint8_t, tf) break;                                                 \
+    case 2: FOR_TF_(BODY, uint16_t, tf) break;                                                \
+    case 4: FOR_TF_(BODY, uint32_t, tf) break;                                                \
+    default: FOR_TF_(BODY, int64_t, tf) break;                                                \
+    }
+
 /* The arrays of one call, each acquired once: the terms of a query share their fields' arrays and norms.
    An entry's buffer is released by views_release; arrays past the table's size are owned by their user. */
 #define VIEWS_MAX 64
@@ -203,10 +219,16 @@ typedef struct {
 
 static Vec field_vec, sum_vec, next_vec;
 
+/* a growable buffer's next capacity: doubled from ``cap`` (``first`` when empty) until it holds ``need`` */
+static Py_ssize_t capacity_for(Py_ssize_t cap, Py_ssize_t need, Py_ssize_t first) {
+    cap = cap ? cap : first;
+    while (cap < need) cap *= 2;
+    return cap;
+}
+
 static int vec_reserve(Vec *v, Py_ssize_t n) {
     if (n <= v->cap) return 0;
-    Py_ssize_t cap = v->cap ? v->cap : 4096;
-    while (cap < n) cap *= 2;
+    const Py_ssize_t cap = capacity_for(v->cap, n, 4096);
     int64_t *d = PyMem_Realloc(v->docs, cap * sizeof(int64_t));
     if (!d) { PyErr_NoMemory(); return -1; }
     v->docs = d;
@@ -234,20 +256,7 @@ static int append_run(Vec *v, const Arr *docs, const Arr *tf, int64_t base, cons
             ot[i] = norms[d] * (double)tv[i];                                                 \
         }                                                                                     \
     }
-#define BY_TF(DT)                                                                               \
-    switch (tf->size) {                                                                       \
-    case 1: APPEND(DT, uint8_t) break;                                                        \
-    case 2: APPEND(DT, uint16_t) break;                                                       \
-    case 4: APPEND(DT, uint32_t) break;                                                       \
-    default: APPEND(DT, int64_t) break;                                                       \
-    }
-    switch (docs->size) {
-    case 1: BY_TF(uint8_t) break;
-    case 2: BY_TF(uint16_t) break;
-    case 4: BY_TF(uint32_t) break;
-    default: BY_TF(int64_t) break;
-    }
-#undef BY_TF
+    FOR_DOCS_AND_TF(APPEND, docs, tf)
 #undef APPEND
     v->n += n;
     return 0;
@@ -352,20 +361,7 @@ static int stream_run(Stream *st, const Arr *docs, const Arr *tf, int64_t base, 
             WEIGH(d, x);                                                                      \
         }                                                                                     \
     }
-#define BY_TF(DT)                                                                               \
-    switch (tf->size) {                                                                       \
-    case 1: STREAM(DT, uint8_t) break;                                                        \
-    case 2: STREAM(DT, uint16_t) break;                                                       \
-    case 4: STREAM(DT, uint32_t) break;                                                       \
-    default: STREAM(DT, int64_t) break;                                                       \
-    }
-    switch (docs->size) {
-    case 1: BY_TF(uint8_t) break;
-    case 2: BY_TF(uint16_t) break;
-    case 4: BY_TF(uint32_t) break;
-    default: BY_TF(int64_t) break;
-    }
-#undef BY_TF
+    FOR_DOCS_AND_TF(STREAM, docs, tf)
 #undef STREAM
 #undef WEIGH
     st->si = si;
@@ -629,8 +625,7 @@ typedef struct {
 
 static int occs_reserve(Occs *o, Py_ssize_t n) {
     if (n <= o->cap) return 0;
-    Py_ssize_t cap = o->cap ? o->cap : 1024;
-    while (cap < n) cap *= 2;
+    const Py_ssize_t cap = capacity_for(o->cap, n, 1024);
     Occ *grown = PyMem_Realloc(o->occ, cap * sizeof(Occ));
     if (!grown) { PyErr_NoMemory(); return -1; }
     o->occ = grown;
