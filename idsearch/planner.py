@@ -135,13 +135,22 @@ def _analyzed(
 def _analyze_node(
     analyzer: Analyzer, text: str, fields: tuple[str, ...], slop: int, boost: float, exact: float
 ) -> Node | None:
+    words = analyzer.words(text)
+    if len(words) == 1:  # one word (the common case): its terms and exact form as indexing memoized them
+        ((word_terms, form),) = analyzer.word_analyses(words)
+        if not word_terms:
+            return None
+        if len(word_terms) == 1:
+            node = TermNode(word_terms[0], fields, boost)
+            if exact and form is not None:  # the word as written scores on top of its stem
+                return BoolNode(should=(node, TermNode(form, tuple(exact_field(f) for f in fields), boost * exact)))
+            return node
     terms, positions = analyzer.analyze(text)
     if not terms:
         return None
     if len(terms) == 1:
         node = TermNode(terms[0], fields, boost)
         if exact:
-            words = analyzer.words(text)
             form = analyzer.word_exact(words[0]) if len(words) == 1 else None
             if form is not None:  # the word as written scores on top of its stem
                 return BoolNode(should=(node, TermNode(form, tuple(exact_field(f) for f in fields), boost * exact)))

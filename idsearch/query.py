@@ -297,6 +297,7 @@ _SPACE_RE = re.compile(r"\s*")
 _WORD_RE = re.compile(r'[^\s()^"\u201c\u201d\u201e]+')
 _QUOTE_RE = re.compile(r'["\u201c\u201d\u201e]')
 _OPS_RE = re.compile(r"[+-]+")
+_SYNTAX_RE = re.compile(r'[()^:"\u201c\u201d\u201e]')  # a query without these may still hold +word, -word, AND
 _NUMBER_RE = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 _SLOP_RE = re.compile(r"[0-9]+\Z")
 _DATE_RE = re.compile(r"([0-9]{4})(?:-([0-9]{1,2})(?:-([0-9]{1,2}))?)?\Z")
@@ -767,6 +768,10 @@ class QueryParser:
         """Parse ``text``; raises :class:`QuerySyntaxError` if it is malformed."""
         if not isinstance(text, str):
             raise TypeError(f"query must be a str, got {type(text).__name__}")
+        if self.default_operator == "or" and not _SYNTAX_RE.search(text):
+            words = text.split()  # plain words (the common query): what the parser would make of them
+            if words and not any(w in _KEYWORDS or w[0] in "+-" for w in words):
+                return Term(words[0]) if len(words) == 1 else BooleanQuery(should=tuple(Term(w) for w in words))
         tokens = _tokenize(text, self._lookup)
         return _Parse(text, tokens, self.default_operator == "and").run()
 

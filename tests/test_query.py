@@ -687,3 +687,23 @@ def test_any_text_parses_or_raises_a_syntax_error_and_round_trips(text, default_
 def test_a_colon_ending_an_unknown_word_is_punctuation():
     q = parse_query("Star Wars: Battlefront II", text_fields={"title", "body"})
     assert q == BooleanQuery(should=(Term("Star"), Term("Wars:"), Term("Battlefront"), Term("II")))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet="abcKLM0129.,!?'-+&|/é", min_size=1, max_size=8),
+                          st.sampled_from(["AND", "OR", "NOT", "and", "-", "+", "putin", "anak-anak", "\u00a0"])),
+                max_size=6),
+       st.sampled_from([" ", "  ", "\t", "\u00a0", " \n "]))
+def test_plain_words_parse_as_the_full_parser_reads_them(words: list[str], sep: str):
+    """Plain words (no parentheses, quotes, colons, carets) skip the tokenizer; the tree is the same."""
+    from idsearch.query import _Parse, _tokenize
+
+    parser = QueryParser(text_fields={"title", "body"}, keyword_fields={"source"}, date_fields={"date"})
+    text = sep.join(words)
+    try:
+        full = _Parse(text, _tokenize(text, parser._lookup), False).run()
+    except QuerySyntaxError:
+        with pytest.raises(QuerySyntaxError):
+            parser.parse(text)
+        return
+    assert parser.parse(text) == full
