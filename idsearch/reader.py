@@ -158,6 +158,11 @@ class IndexReader:
         self._live = (np.concatenate([s.live for s in self.segments])
                       if any(s.nlive < s.ndocs for s in self.segments) else None)
 
+    @property
+    def _uses_kernel(self) -> bool:
+        """Whether OR queries run in the compiled kernel: it is built and this reader has not turned it off."""
+        return _kernel is not None and self.compiled
+
     def close(self) -> None:
         self._cache.clear()  # cached arrays may be views of the segments' memory maps
         for s in self.segments:
@@ -351,7 +356,7 @@ class IndexReader:
         k1 = self.schema.k1
         bases = self._bases
         total_docs = int(bases[-1])
-        if _kernel is not None and self.compiled:
+        if self._uses_kernel:
             scores = np.zeros(total_docs)
             norms = {f: self._all_inverse_norms(f, weights[f]) for f in {f for t in terms for f in t.fields}}
             plan = [(t.boost, [(norms[f], self._term_runs(f, t.term)) for f in t.fields]) for t in terms]
@@ -444,7 +449,7 @@ class IndexReader:
         n = len(docs_of)
         where_all = self._bases[segs] + docs_of
         rows = np.argsort(where_all)  # the matches in document order (postings are)
-        compiled = _kernel is not None and self.compiled
+        compiled = self._uses_kernel
         if compiled:
             candidates = where_all[rows]  # (int64, as the kernel takes them)
         else:
@@ -651,7 +656,7 @@ class IndexReader:
         if limit is not None and total > limit and total > len(scores) // 8:
             # many matches: select among all documents at once (every match scores above 0 and every
             # other document 0, unless a filter excluded it)
-            if _kernel is not None and self.compiled:
+            if self._uses_kernel:
                 docs = np.empty(limit, dtype=np.int64)
                 docs = docs[: _kernel.top_k(scores, limit, mask if filtered else None, docs)]
             else:
