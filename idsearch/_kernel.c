@@ -226,15 +226,23 @@ static Py_ssize_t capacity_for(Py_ssize_t cap, Py_ssize_t need, Py_ssize_t first
     return cap;
 }
 
+/* *buf resized to n items of ``item`` bytes (its contents kept); -1 and MemoryError when memory is short
+   (*buf is then unchanged) */
+static int resize(void **buf, Py_ssize_t n, size_t item) {
+    void *grown = PyMem_Realloc(*buf, (size_t)(n ? n : 1) * item);
+    if (!grown) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *buf = grown;
+    return 0;
+}
+
 static int vec_reserve(Vec *v, Py_ssize_t n) {
     if (n <= v->cap) return 0;
     const Py_ssize_t cap = capacity_for(v->cap, n, 4096);
-    int64_t *d = PyMem_Realloc(v->docs, cap * sizeof(int64_t));
-    if (!d) { PyErr_NoMemory(); return -1; }
-    v->docs = d;
-    double *t = PyMem_Realloc(v->tf, cap * sizeof(double));
-    if (!t) { PyErr_NoMemory(); return -1; }
-    v->tf = t;
+    if (resize((void **)&v->docs, cap, sizeof(int64_t)) < 0 || resize((void **)&v->tf, cap, sizeof(double)) < 0)
+        return -1;
     v->cap = cap;
     return 0;
 }
@@ -381,11 +389,10 @@ static Py_ssize_t count_live(const Field *fd, const unsigned char *live, Py_ssiz
     return c;
 }
 
-/* the documents of a sorted vector (of the other fields) that a field's postings lack, and how many of
-   those are live (live may be NULL: all) */
-static Py_ssize_t count_missing(const Vec *v, const Field *fd, const unsigned char *live, Py_ssize_t *missing_live) {
+/* the live documents (live may be NULL: all) of a sorted vector (of the other field) that a field's
+   postings lack */
+static Py_ssize_t count_missing(const Vec *v, const Field *fd, const unsigned char *live) {
     Py_ssize_t missing = 0, r = 0, j = 0;
-    *missing_live = 0;
     for (Py_ssize_t i = 0; i < v->n; i++) {
         const int64_t s = v->docs[i];
         int found = 0;
@@ -403,10 +410,7 @@ static Py_ssize_t count_missing(const Vec *v, const Field *fd, const unsigned ch
                 found = j < run->d.n && arr_int(&run->d, j) == want;
             }
         }
-        if (!found) {
-            missing++;
-            if (!live || live[s]) (*missing_live)++;
-        }
+        if (!found && (!live || live[s])) missing++;
     }
     return missing;
 }
@@ -522,9 +526,7 @@ static Py_ssize_t score_term(Field *fields, Py_ssize_t nfields, Stream *st, doub
         if (large) {
             df = st->live ? count_live(large, st->live, total) : large->length;
             if (small) {
-                Py_ssize_t missing_live;
-                count_missing(&sum_vec, large, st->live, &missing_live);
-                df += missing_live;
+                df += count_missing(&sum_vec, large, st->live);
             }
         }
         st->factor = boost * log1p(((double)(n_docs - (long long)df) + 0.5) / ((double)df + 0.5));
@@ -626,9 +628,7 @@ typedef struct {
 static int occs_reserve(Occs *o, Py_ssize_t n) {
     if (n <= o->cap) return 0;
     const Py_ssize_t cap = capacity_for(o->cap, n, 1024);
-    Occ *grown = PyMem_Realloc(o->occ, cap * sizeof(Occ));
-    if (!grown) { PyErr_NoMemory(); return -1; }
-    o->occ = grown;
+    if (resize((void **)&o->occ, cap, sizeof(Occ)) < 0) return -1;
     o->cap = cap;
     return 0;
 }
@@ -657,9 +657,7 @@ static int bonus_run(const Arr *cands, const Arr *d, const Arr *f, const Arr *p,
                      Py_ssize_t k, double weight, long long window, double *lead, Occs *occs) {
     const Py_ssize_t n = cands->n;
     if (n > hits_cap) {
-        Hit *grown = PyMem_Realloc(hits_buf, n * sizeof(Hit));
-        if (!grown) { PyErr_NoMemory(); return -1; }
-        hits_buf = grown;
+        if (resize((void **)&hits_buf, n, sizeof(Hit)) < 0) return -1;
         hits_cap = n;
     }
     Py_ssize_t nhits = 0, j = 0;
@@ -919,10 +917,8 @@ static Py_ssize_t best_by_sample(const double *v, Py_ssize_t n, Py_ssize_t k, En
     for (Py_ssize_t start = 0; start < n; start += 1024) { /* without branches to mispredict, a block at a time */
         const Py_ssize_t end = start + 1024 < n ? start + 1024 : n;
         if (c + (end - start) > cap) {
-            while (c + (end - start) > cap) cap *= 2;
-            Py_ssize_t *grown = PyMem_Realloc(cand, cap * sizeof(Py_ssize_t));
-            if (!grown) { PyMem_Free(cand); PyErr_NoMemory(); return -1; }
-            cand = grown;
+            cap = capacity_for(cap, c + (end - start), cap);
+            if (resize((void **)&cand, cap, sizeof(Py_ssize_t)) < 0) { PyMem_Free(cand); return -1; }
         }
         for (Py_ssize_t i = start; i < end; i++) {
             cand[c] = i;
@@ -949,36 +945,12 @@ static Py_ssize_t best_by_sample(const double *v, Py_ssize_t n, Py_ssize_t k, En
     return size;
 }
 
-/* top_k(scores, k, mask, out) -> count: the indices of the k best scores among those the mask admits
-   (None: all), best first, ties by lower index, written into out (int64, at least k long). */
-static PyObject *top_k(PyObject *self, PyObject *args) {
-    (void)self;
-    PyObject *scores_obj, *mask_obj, *out_obj;
-    Py_ssize_t k;
-    if (!PyArg_ParseTuple(args, "OnOO", &scores_obj, &k, &mask_obj, &out_obj)) return NULL;
-    Arr sc, mask, out;
-    memset(&mask, 0, sizeof(mask));
-    if (arr_get(scores_obj, &sc, 'f', 0, "scores") < 0) return NULL;
-    if (arr_get(out_obj, &out, 'i', 1, "out") < 0) { arr_release(&sc); return NULL; }
-    PyObject *result = NULL;
-    Entry *heap = NULL;
-    if (mask_obj != Py_None && arr_get(mask_obj, &mask, 'i', 0, "mask") < 0) goto done;
-    if (k < 0 || out.size != 8 || out.n < k || (mask_obj != Py_None && (mask.size != 1 || mask.n < sc.n))) {
-        PyErr_SetString(PyExc_ValueError, "top_k: bad k, out or mask");
-        goto done;
-    }
-    const double *v = (const double *)sc.p;
-    const unsigned char *m = mask_obj != Py_None ? (const unsigned char *)mask.p : NULL;
-    heap = PyMem_Malloc((k ? k : 1) * sizeof(Entry));
-    if (!heap) { PyErr_NoMemory(); goto done; }
+/* The k best by a heap of the k best so far (for few scores, or where a mask admits only some); returns
+   the entries, unsorted. */
+static Py_ssize_t best_by_heap(const double *v, const unsigned char *m, Py_ssize_t n, Py_ssize_t k, Entry *heap) {
     Py_ssize_t size = 0;
-    if (!m && k > 0 && sc.n >= 32 * k) {
-        size = best_by_sample(v, sc.n, k, heap);
-        if (size < 0) goto done;
-        k = 0; /* (the heap below is not needed) */
-    }
-    for (Py_ssize_t start = 0; k > 0 && start < sc.n; start += 512) {
-        const Py_ssize_t end = start + 512 < sc.n ? start + 512 : sc.n;
+    for (Py_ssize_t start = 0; k > 0 && start < n; start += 512) {
+        const Py_ssize_t end = start + 512 < n ? start + 512 : n;
         if (size == k && !m) { /* a full heap: skip a block with nothing above its worst */
             const double bound = heap[0].s;
             Py_ssize_t above = 0;
@@ -1001,6 +973,34 @@ static PyObject *top_k(PyObject *self, PyObject *args) {
             }
         }
     }
+    return size;
+}
+
+/* top_k(scores, k, mask, out) -> count: the indices of the k best scores among those the mask admits
+   (None: all), best first, ties by lower index, written into out (int64, at least k long). */
+static PyObject *top_k(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *scores_obj, *mask_obj, *out_obj;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "OnOO", &scores_obj, &k, &mask_obj, &out_obj)) return NULL;
+    Arr sc, mask, out;
+    memset(&mask, 0, sizeof(mask));
+    if (arr_get(scores_obj, &sc, 'f', 0, "scores") < 0) return NULL;
+    if (arr_get(out_obj, &out, 'i', 1, "out") < 0) { arr_release(&sc); return NULL; }
+    PyObject *result = NULL;
+    Entry *heap = NULL;
+    if (mask_obj != Py_None && arr_get(mask_obj, &mask, 'i', 0, "mask") < 0) goto done;
+    if (k < 0 || out.size != 8 || out.n < k || (mask_obj != Py_None && (mask.size != 1 || mask.n < sc.n))) {
+        PyErr_SetString(PyExc_ValueError, "top_k: bad k, out or mask");
+        goto done;
+    }
+    const double *v = (const double *)sc.p;
+    const unsigned char *m = mask_obj != Py_None ? (const unsigned char *)mask.p : NULL;
+    heap = PyMem_Malloc((k ? k : 1) * sizeof(Entry));
+    if (!heap) { PyErr_NoMemory(); goto done; }
+    const Py_ssize_t size = !m && k > 0 && sc.n >= 32 * k ? best_by_sample(v, sc.n, k, heap)
+                                                         : best_by_heap(v, m, sc.n, k, heap);
+    if (size < 0) goto done;
     qsort(heap, size, sizeof(Entry), by_rank);
     int64_t *o = (int64_t *)out.view.buf;
     for (Py_ssize_t j = 0; j < size; j++) o[j] = heap[j].i;
