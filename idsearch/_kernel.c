@@ -28,6 +28,10 @@
    top_k(scores, k, mask, out) -> count
        The indices of the k best scores (among those mask admits; None: all), best first, ties by lower
        index, written into out (int64).
+
+   best_matches(scores, k, mask, out) -> (count, matches)
+       The same among the matches: the documents mask admits, or (None) those scoring above 0; matches is
+       their number (what the numpy path counts with count_nonzero).
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -902,8 +906,9 @@ static double kth_largest(double *v, Py_ssize_t n, Py_ssize_t k) {
 /* The k best of many scores without a heap: scores often rise along the documents (short passages at the
    end of a corpus), and then nearly every one would enter it. A lower bound of the k-th best comes from a
    strided sample (the k-th best of any subset is no higher); the few scores above it are the candidates,
-   and their k-th best decides. Ties go by lower index, as everywhere. Returns the entries, unsorted. */
-static Py_ssize_t best_by_sample(const double *v, Py_ssize_t n, Py_ssize_t k, Entry *best) {
+   and their k-th best decides. Ties go by lower index, as everywhere. Returns the entries, unsorted, and
+   counts the scores that are not 0 on the way (*nonzero). */
+static Py_ssize_t best_by_sample(const double *v, Py_ssize_t n, Py_ssize_t k, Entry *best, Py_ssize_t *nonzero) {
     const Py_ssize_t stride = n / (16 * k);
     const Py_ssize_t ns = n / stride;
     double *sample = PyMem_Malloc(ns * sizeof(double));
@@ -911,7 +916,7 @@ static Py_ssize_t best_by_sample(const double *v, Py_ssize_t n, Py_ssize_t k, En
     for (Py_ssize_t i = 0; i < ns; i++) sample[i] = v[i * stride];
     const double bound = kth_largest(sample, ns, k);
     PyMem_Free(sample);
-    Py_ssize_t cap = 32 * k + 1024, c = 0;
+    Py_ssize_t cap = 32 * k + 1024, c = 0, nz = 0;
     Py_ssize_t *cand = PyMem_Malloc(cap * sizeof(Py_ssize_t));
     if (!cand) { PyErr_NoMemory(); return -1; }
     for (Py_ssize_t start = 0; start < n; start += 1024) { /* without branches to mispredict, a block at a time */
@@ -923,8 +928,10 @@ static Py_ssize_t best_by_sample(const double *v, Py_ssize_t n, Py_ssize_t k, En
         for (Py_ssize_t i = start; i < end; i++) {
             cand[c] = i;
             c += v[i] > bound;
+            nz += v[i] != 0.0;
         }
     }
+    *nonzero = nz;
     Py_ssize_t size = 0;
     if (c >= k) { /* all of the k best are above the bound: the k-th best of the candidates decides */
         double *vals = PyMem_Malloc(c * sizeof(double));
@@ -976,45 +983,92 @@ static Py_ssize_t best_by_heap(const double *v, const unsigned char *m, Py_ssize
     return size;
 }
 
+/* the arguments of top_k and best_matches: scores, k, mask (None: all), out; 0, or -1 with an exception */
+static int select_args(PyObject *args, Arr *sc, Py_ssize_t *k, Arr *mask, int *masked, Arr *out) {
+    PyObject *scores_obj, *mask_obj, *out_obj;
+    memset(mask, 0, sizeof(*mask));
+    if (!PyArg_ParseTuple(args, "OnOO", &scores_obj, k, &mask_obj, &out_obj)) return -1;
+    if (arr_get(scores_obj, sc, 'f', 0, "scores") < 0) return -1;
+    if (arr_get(out_obj, out, 'i', 1, "out") < 0) { arr_release(sc); return -1; }
+    *masked = mask_obj != Py_None;
+    if (*masked && arr_get(mask_obj, mask, 'i', 0, "mask") < 0) goto fail;
+    if (*k < 0 || out->size != 8 || out->n < *k || (*masked && (mask->size != 1 || mask->n < sc->n))) {
+        PyErr_SetString(PyExc_ValueError, "top_k: bad k, out or mask");
+        goto fail;
+    }
+    return 0;
+fail:
+    arr_release(sc);
+    arr_release(out);
+    arr_release(mask);
+    return -1;
+}
+
+/* the indices of the k best of v[0:n] (among those m admits; NULL: all), best first, ties by lower index,
+   written into out; their number, or -1 with an exception. With ``matches``, also the number of the
+   documents m admits, or (m NULL) of the scores that are not 0. */
+static Py_ssize_t select_best(const double *v, const unsigned char *m, Py_ssize_t n, Py_ssize_t k, int64_t *out,
+                              Py_ssize_t *matches) {
+    Entry *heap = PyMem_Malloc((k ? k : 1) * sizeof(Entry));
+    if (!heap) { PyErr_NoMemory(); return -1; }
+    Py_ssize_t counted = -1;
+    const Py_ssize_t size = !m && k > 0 && n >= 32 * k ? best_by_sample(v, n, k, heap, &counted)
+                                                       : best_by_heap(v, m, n, k, heap);
+    if (matches && counted < 0) { /* (the sampled way counted on its pass) */
+        counted = 0;
+        if (m)
+            for (Py_ssize_t i = 0; i < n; i++) counted += m[i] != 0;
+        else
+            for (Py_ssize_t i = 0; i < n; i++) counted += v[i] != 0.0;
+    }
+    if (matches) *matches = counted;
+    if (size >= 0) {
+        qsort(heap, size, sizeof(Entry), by_rank);
+        for (Py_ssize_t j = 0; j < size; j++) out[j] = heap[j].i;
+    }
+    PyMem_Free(heap);
+    return size;
+}
+
 /* top_k(scores, k, mask, out) -> count: the indices of the k best scores among those the mask admits
    (None: all), best first, ties by lower index, written into out (int64, at least k long). */
 static PyObject *top_k(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *scores_obj, *mask_obj, *out_obj;
-    Py_ssize_t k;
-    if (!PyArg_ParseTuple(args, "OnOO", &scores_obj, &k, &mask_obj, &out_obj)) return NULL;
     Arr sc, mask, out;
-    memset(&mask, 0, sizeof(mask));
-    if (arr_get(scores_obj, &sc, 'f', 0, "scores") < 0) return NULL;
-    if (arr_get(out_obj, &out, 'i', 1, "out") < 0) { arr_release(&sc); return NULL; }
-    PyObject *result = NULL;
-    Entry *heap = NULL;
-    if (mask_obj != Py_None && arr_get(mask_obj, &mask, 'i', 0, "mask") < 0) goto done;
-    if (k < 0 || out.size != 8 || out.n < k || (mask_obj != Py_None && (mask.size != 1 || mask.n < sc.n))) {
-        PyErr_SetString(PyExc_ValueError, "top_k: bad k, out or mask");
-        goto done;
-    }
-    const double *v = (const double *)sc.p;
-    const unsigned char *m = mask_obj != Py_None ? (const unsigned char *)mask.p : NULL;
-    heap = PyMem_Malloc((k ? k : 1) * sizeof(Entry));
-    if (!heap) { PyErr_NoMemory(); goto done; }
-    const Py_ssize_t size = !m && k > 0 && sc.n >= 32 * k ? best_by_sample(v, sc.n, k, heap)
-                                                         : best_by_heap(v, m, sc.n, k, heap);
-    if (size < 0) goto done;
-    qsort(heap, size, sizeof(Entry), by_rank);
-    int64_t *o = (int64_t *)out.view.buf;
-    for (Py_ssize_t j = 0; j < size; j++) o[j] = heap[j].i;
-    result = PyLong_FromSsize_t(size);
-done:
-    PyMem_Free(heap);
+    Py_ssize_t k;
+    int masked;
+    if (select_args(args, &sc, &k, &mask, &masked, &out) < 0) return NULL;
+    const Py_ssize_t size = select_best((const double *)sc.p, masked ? (const unsigned char *)mask.p : NULL, sc.n, k,
+                                        (int64_t *)out.view.buf, NULL);
     arr_release(&sc);
     arr_release(&out);
     arr_release(&mask);
-    return result;
+    return size < 0 ? NULL : PyLong_FromSsize_t(size);
+}
+
+/* best_matches(scores, k, mask, out) -> (count, matches): the matches are the documents the mask admits, or
+   (None) those that score above 0 (scores are never negative); their number, and the indices of the k best
+   of them, best first, ties by lower index, written into out as top_k does. */
+static PyObject *best_matches(PyObject *self, PyObject *args) {
+    (void)self;
+    Arr sc, mask, out;
+    Py_ssize_t k;
+    int masked;
+    if (select_args(args, &sc, &k, &mask, &masked, &out) < 0) return NULL;
+    Py_ssize_t matches = 0;
+    /* unmasked, the best k of all scores: the matches come first, and only they are kept */
+    Py_ssize_t size = select_best((const double *)sc.p, masked ? (const unsigned char *)mask.p : NULL, sc.n, k,
+                                  (int64_t *)out.view.buf, &matches);
+    if (size > matches) size = matches;
+    arr_release(&sc);
+    arr_release(&out);
+    arr_release(&mask);
+    return size < 0 ? NULL : Py_BuildValue("nn", size, matches);
 }
 
 static PyMethodDef methods[] = {
     {"top_k", top_k, METH_VARARGS, "The k best scores' indices, best first, ties by lower index."},
+    {"best_matches", best_matches, METH_VARARGS, "The number of matches and the k best of them, as top_k."},
     {"score_or", score_or, METH_VARARGS, "BM25F scores of an OR of terms, added into scores; returns each term's df."},
     {"bonus_field", bonus_field, METH_VARARGS, "Lead and word-pair counts of the candidates in one field."},
     {NULL, NULL, 0, NULL},

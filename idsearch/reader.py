@@ -650,27 +650,13 @@ class IndexReader:
         ties by document order, and the number of matches. Unless ``filtered``, the matches are the
         documents that score above 0 (``mask`` None: nothing else is known of them; scores are never
         negative)."""
-        total = int(np.count_nonzero(scores if mask is None else mask))
-        if mask is None:
-            mask = scores  # (as a mask: nonzero is above 0)
-        if limit is not None and total > limit and total > len(scores) // 8:
-            # many matches: select among all documents at once (every match scores above 0 and every
-            # other document 0, unless a filter excluded it)
-            if self._uses_kernel:
-                docs = np.empty(limit, dtype=np.int64)
-                docs = docs[: _kernel.top_k(scores, limit, mask if filtered else None, docs)]
-            else:
-                candidates = np.where(mask, scores, -np.inf) if filtered else scores
-                docs = top_k(candidates, limit)  # best first, ties by lower index: by document order
+        if limit is not None and self._uses_kernel:  # counted and selected in one pass
+            docs = np.empty(limit, dtype=np.int64)
+            count, total = _kernel.best_matches(scores, limit, mask, docs)
+            docs = docs[:count]
             match_scores = scores[docs]
         else:
-            docs = np.flatnonzero(mask)
-            match_scores = scores[docs]
-            if limit is not None and total > limit:
-                keep = top_k(match_scores, limit)
-            else:
-                keep = np.lexsort((docs, -match_scores))[:limit]
-            docs, match_scores = docs[keep], match_scores[keep]
+            docs, match_scores, total = _best_in_numpy(scores, mask, limit, filtered)
         segs = np.searchsorted(self._bases, docs, side="right") - 1
         return match_scores, segs, docs - self._bases[segs], total
 
@@ -844,6 +830,29 @@ def _id_lookup(segment: SegmentReader) -> dict[str, int]:
         lookup = {doc_id: i for i, doc_id in enumerate(segment.ids)}
         segment._id_lookup = lookup  # type: ignore[attr-defined]
     return lookup
+
+
+def _best_in_numpy(
+    scores: np.ndarray, mask: np.ndarray | None, limit: int | None, filtered: bool
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(docs, scores) of the best ``limit`` matches, best first, ties by document order, and the number of
+    matches, in numpy (the reference for the compiled ``best_matches``); see ``_select_global``."""
+    total = int(np.count_nonzero(scores if mask is None else mask))
+    if mask is None:
+        mask = scores  # (as a mask: nonzero is above 0)
+    if limit is not None and total > limit and total > len(scores) // 8:
+        # many matches: select among all documents at once (every match scores above 0 and every
+        # other document 0, unless a filter excluded it)
+        candidates = np.where(mask, scores, -np.inf) if filtered else scores
+        docs = top_k(candidates, limit)  # best first, ties by lower index: by document order
+        return docs, scores[docs], total
+    docs = np.flatnonzero(mask)
+    match_scores = scores[docs]
+    if limit is not None and total > limit:
+        keep = top_k(match_scores, limit)
+    else:
+        keep = np.lexsort((docs, -match_scores))[:limit]
+    return docs[keep], match_scores[keep], total
 
 
 def _as_matches(scores: np.ndarray, segs: np.ndarray, docs: np.ndarray) -> list[Match]:

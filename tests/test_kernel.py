@@ -193,6 +193,31 @@ def test_compiled_top_k_equals_a_full_sort(n: int, k: int, shape: str):
     assert got.tolist() == expected.tolist()
 
 
+
+@needs_kernel
+@pytest.mark.parametrize("n, k", [(0, 5), (7, 10), (1000, 10), (3200, 100), (5000, 100), (70000, 100), (70000, 1)])
+@pytest.mark.parametrize("shape", ["random", "rising", "few", "none"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_compiled_best_matches_equal_the_numpy_selection(n: int, k: int, shape: str, masked: bool):
+    """The matches' number and best k, counted and selected in one call, as the numpy path finds them
+    (unmasked: the documents scoring above 0; masked: those a filter admits)."""
+    rng = np.random.default_rng(n * 3 + k)
+    values = np.where(rng.random(n) < 0.3, rng.integers(1, 50, n) / 7.0, 0.0)  # many ties, many zeros
+    if shape == "rising":
+        values = np.sort(values)
+    elif shape == "few":  # fewer matches than k
+        values = np.zeros(n)
+        values[rng.integers(0, max(n, 1), min(n, k // 2 + 1))] = 2.0
+    elif shape == "none":
+        values = np.zeros(n)
+    mask = (values > 0) & (rng.random(n) < 0.5) if masked else None
+    out = np.empty(k, dtype=np.int64)
+    count, total = kernel.best_matches(values, k, mask, out)
+    docs, scores, expected_total = reader_module._best_in_numpy(values, mask, k, masked)
+    assert (out[:count].tolist(), total) == (docs.tolist(), expected_total)
+    assert values[out[:count]].tolist() == scores.tolist()
+
+
 def test_the_kernel_is_built_where_a_compiler_is():
     if shutil.which("cc") is None and shutil.which("gcc") is None:
         pytest.skip("no C compiler here: queries run the numpy path")
