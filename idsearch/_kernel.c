@@ -25,6 +25,10 @@
        word), -1 for none, the last column for "no word next"; pairs (float64, pairs x rows) += weight * the
        times the pair's second word directly follows its first. None, None: no pairs.
 
+   add_saturated(scores, rows, weights, counts, items, strength)
+       scores[rows[r]] += strength * sum_i weights[i] * c / (c + 1) with c = counts[items[i], r]: the
+       proximity and lead bonuses (scoring.saturated_sum), added where the numpy path adds them.
+
    top_k(scores, k, mask, out) -> count
        The indices of the k best scores (among those mask admits; None: all), best first, ties by lower
        index, written into out (int64).
@@ -851,6 +855,52 @@ done:
     return result;
 }
 
+/* -- add_saturated ---------------------------------------------------------------------------------- */
+
+/* add_saturated(scores, rows, weights, counts, items, strength): per match r (a column of counts),
+   scores[rows[r]] += strength * the sum over i of weights[i] * c / (c + 1.0) with c = counts[items[i], r],
+   summed in item order: scoring.saturated_sum's operations, in its order. */
+static PyObject *add_saturated(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *scores_obj, *rows_obj, *weights_obj, *counts_obj, *items_obj;
+    double strength;
+    if (!PyArg_ParseTuple(args, "OOOOOd", &scores_obj, &rows_obj, &weights_obj, &counts_obj, &items_obj, &strength))
+        return NULL;
+    Arr a[5];
+    memset(a, 0, sizeof(a));
+    Arr *scores = &a[0], *rows = &a[1], *weights = &a[2], *counts = &a[3], *items = &a[4];
+    PyObject *result = NULL;
+    if (arr_get(scores_obj, scores, 'f', 1, "scores") < 0 || arr_get(rows_obj, rows, 'i', 0, "rows") < 0 ||
+        arr_get(weights_obj, weights, 'f', 0, "weights") < 0 || arr_get(counts_obj, counts, 'f', 0, "counts") < 0 ||
+        arr_get(items_obj, items, 'i', 0, "items") < 0)
+        goto done;
+    const Py_ssize_t n = rows->n, m = items->n;
+    const Py_ssize_t nrows = n ? counts->n / n : 0; /* counts is (rows of items) x n */
+    int ok = weights->n == m && nrows * n == counts->n;
+    for (Py_ssize_t i = 0; ok && i < m; i++) ok = arr_int(items, i) >= 0 && arr_int(items, i) < nrows;
+    for (Py_ssize_t r = 0; ok && r < n; r++) ok = arr_int(rows, r) >= 0 && arr_int(rows, r) < scores->n;
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "add_saturated: rows, weights, counts and items do not fit");
+        goto done;
+    }
+    double *out = (double *)scores->view.buf;
+    const double *w = (const double *)weights->p, *c = (const double *)counts->p;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        double sum = 0.0;
+        for (Py_ssize_t i = 0; i < m; i++) {
+            const double x = c[arr_int(items, i) * n + r];
+            double t = w[i] * x;
+            t /= x + 1.0;
+            sum += t;
+        }
+        out[arr_int(rows, r)] += strength * sum;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < 5; i++) arr_release(&a[i]);
+    return result;
+}
+
 /* -- top_k ------------------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -1069,6 +1119,7 @@ static PyObject *best_matches(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"top_k", top_k, METH_VARARGS, "The k best scores' indices, best first, ties by lower index."},
     {"best_matches", best_matches, METH_VARARGS, "The number of matches and the k best of them, as top_k."},
+    {"add_saturated", add_saturated, METH_VARARGS, "Saturated bonuses of the matches added into their scores."},
     {"score_or", score_or, METH_VARARGS, "BM25F scores of an OR of terms, added into scores; returns each term's df."},
     {"bonus_field", bonus_field, METH_VARARGS, "Lead and word-pair counts of the candidates in one field."},
     {NULL, NULL, 0, NULL},

@@ -507,16 +507,22 @@ class IndexReader:
                 if ok.any():
                     flat = np.bincount(found[ok] * n + occ_rows[ok], minlength=len(pair_ids) * n)
                     pair_counts += weight * flat.reshape(len(pair_ids), n)
+        scores = scores.copy()  # (the bonuses are added in place)
+
+        def add_bonus(weights: np.ndarray, counts: np.ndarray, items: np.ndarray, strength: float) -> None:
+            if compiled:
+                _kernel.add_saturated(scores, rows, weights, counts, items, strength)
+            else:
+                bonus = np.zeros(n)
+                bonus[rows] = saturated_sum(weights, counts[items], strength)
+                np.add(scores, bonus, out=scores)
+
         if pair_ids:
             pair_idf = np.array([(word_idf[a] + word_idf[b]) / 2.0 for a, b in pairs])
-            bonus = np.zeros(n)
-            bonus[rows] = saturated_sum(pair_idf, pair_counts[pair_of], proximity)
-            scores = scores + bonus
+            add_bonus(pair_idf, pair_counts, np.array(pair_of, dtype=np.int64), proximity)
         if lead:
             boosts = np.array([w.boost for w in words], dtype=np.float64)
-            bonus = np.zeros(n)
-            bonus[rows] = saturated_sum(boosts * word_idf, lead_counts[word_terms], lead)
-            scores = scores + bonus
+            add_bonus(boosts * word_idf, lead_counts, word_terms, lead)
         return scores
 
     def _hits(

@@ -52,7 +52,10 @@ def saturated_sum(weights: np.ndarray, counts: np.ndarray, strength: float) -> n
     ``c = counts[i]`` (items x matches), such as the (field-weighted) times a pair of query words stands
     side by side, or the fields that have a query word among their first words (news put the main facts
     first)."""
-    return strength * (weights[:, None] * counts / (counts + 1.0)).sum(axis=0)
+    total = np.zeros(counts.shape[1])
+    for row in weights[:, None] * counts / (counts + 1.0):  # summed item after item (as the compiled
+        total += row  # kernel does: no pairwise summation, whatever the shape)
+    return strength * total
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

@@ -218,6 +218,33 @@ def test_compiled_best_matches_equal_the_numpy_selection(n: int, k: int, shape: 
     assert values[out[:count]].tolist() == scores.tolist()
 
 
+
+@needs_kernel
+@pytest.mark.parametrize("items, n", [(1, 1), (3, 1), (12, 1), (12, 100), (40, 7)])
+def test_compiled_saturated_bonus_equals_numpy(items: int, n: int):
+    """add_saturated adds saturated_sum's bonus where the numpy path adds it, to the bit: any number of
+    items (more than numpy's pairwise summation blocks) and of matches (one column)."""
+    from idsearch.scoring import saturated_sum
+
+    rng = np.random.default_rng(items * 100 + n)
+    scores = rng.random(n) * 20
+    rows = rng.permutation(n).astype(np.int64)
+    weights = rng.random(items) * 5
+    counts = rng.integers(0, 6, (items + 2, n)).astype(np.float64)
+    which = rng.integers(0, items + 2, items).astype(np.int64)
+    expected = scores.copy()
+    bonus = np.zeros(n)
+    bonus[rows] = saturated_sum(weights, counts[which], 0.5)
+    expected = expected + bonus
+    got = scores.copy()
+    kernel.add_saturated(got, rows, weights, counts, which, 0.5)
+    assert got.tobytes() == expected.tobytes()
+    with pytest.raises(ValueError):  # an item past the counts' rows
+        kernel.add_saturated(got, rows, weights, counts, np.full(items, items + 2, dtype=np.int64), 0.5)
+    with pytest.raises(ValueError):  # a row past the scores
+        kernel.add_saturated(got, np.full(n, n, dtype=np.int64), weights, counts, which, 0.5)
+
+
 def test_the_kernel_is_built_where_a_compiler_is():
     if shutil.which("cc") is None and shutil.which("gcc") is None:
         pytest.skip("no C compiler here: queries run the numpy path")
