@@ -1,6 +1,6 @@
 /* idsearch._kernel: the inner loops of an OR query, compiled.
 
-   The reader's numpy code (IndexReader._scores_flat, _hits, scoring.top_k) is the reference: these functions
+   The reader's numpy code (IndexReader._scores_flat, _hits, reader._best_in_numpy) is the reference: these functions
    do the same floating-point operations in the same order, so scores are bit-identical (tests/test_kernel.py
    compares both; build without -ffast-math and without fused multiply-add). They read the segments' arrays
    in place (any integer width, through the buffer protocol: memory maps included, nothing is copied),
@@ -29,13 +29,10 @@
        scores[rows[r]] += strength * sum_i weights[i] * c / (c + 1) with c = counts[items[i], r]: the
        proximity and lead bonuses (scoring.saturated_sum), added where the numpy path adds them.
 
-   top_k(scores, k, mask, out) -> count
-       The indices of the k best scores (among those mask admits; None: all), best first, ties by lower
-       index, written into out (int64).
-
    best_matches(scores, k, mask, out) -> (count, matches)
-       The same among the matches: the documents mask admits, or (None) those scoring above 0; matches is
-       their number (what the numpy path counts with count_nonzero).
+       The matches are the documents mask admits, or (None) those scoring above 0, and matches is their
+       number (what the numpy path counts with count_nonzero); the indices of the k best of them, best
+       first, ties by lower index, are written into out (int64).
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -901,7 +898,7 @@ done:
     return result;
 }
 
-/* -- top_k ------------------------------------------------------------------------------------------- */
+/* -- best_matches ------------------------------------------------------------------------------------ */
 
 typedef struct {
     double s;
@@ -1033,7 +1030,7 @@ static Py_ssize_t best_by_heap(const double *v, const unsigned char *m, Py_ssize
     return size;
 }
 
-/* the arguments of top_k and best_matches: scores, k, mask (None: all), out; 0, or -1 with an exception */
+/* the arguments of best_matches: scores, k, mask (None: all), out; 0, or -1 with an exception */
 static int select_args(PyObject *args, Arr *sc, Py_ssize_t *k, Arr *mask, int *masked, Arr *out) {
     PyObject *scores_obj, *mask_obj, *out_obj;
     memset(mask, 0, sizeof(*mask));
@@ -1043,7 +1040,7 @@ static int select_args(PyObject *args, Arr *sc, Py_ssize_t *k, Arr *mask, int *m
     *masked = mask_obj != Py_None;
     if (*masked && arr_get(mask_obj, mask, 'i', 0, "mask") < 0) goto fail;
     if (*k < 0 || out->size != 8 || out->n < *k || (*masked && (mask->size != 1 || mask->n < sc->n))) {
-        PyErr_SetString(PyExc_ValueError, "top_k: bad k, out or mask");
+        PyErr_SetString(PyExc_ValueError, "best_matches: bad k, out or mask");
         goto fail;
     }
     return 0;
@@ -1055,8 +1052,8 @@ fail:
 }
 
 /* the indices of the k best of v[0:n] (among those m admits; NULL: all), best first, ties by lower index,
-   written into out; their number, or -1 with an exception. With ``matches``, also the number of the
-   documents m admits, or (m NULL) of the scores that are not 0. */
+   written into out; their number, or -1 with an exception. *matches: the number of the documents m
+   admits, or (m NULL) of the scores that are not 0. */
 static Py_ssize_t select_best(const double *v, const unsigned char *m, Py_ssize_t n, Py_ssize_t k, int64_t *out,
                               Py_ssize_t *matches) {
     Entry *heap = PyMem_Malloc((k ? k : 1) * sizeof(Entry));
@@ -1064,14 +1061,14 @@ static Py_ssize_t select_best(const double *v, const unsigned char *m, Py_ssize_
     Py_ssize_t counted = -1;
     const Py_ssize_t size = !m && k > 0 && n >= 32 * k ? best_by_sample(v, n, k, heap, &counted)
                                                        : best_by_heap(v, m, n, k, heap);
-    if (matches && counted < 0) { /* (the sampled way counted on its pass) */
+    if (counted < 0) { /* (the sampled way counted on its pass) */
         counted = 0;
         if (m)
             for (Py_ssize_t i = 0; i < n; i++) counted += m[i] != 0;
         else
             for (Py_ssize_t i = 0; i < n; i++) counted += v[i] != 0.0;
     }
-    if (matches) *matches = counted;
+    *matches = counted;
     if (size >= 0) {
         qsort(heap, size, sizeof(Entry), by_rank);
         for (Py_ssize_t j = 0; j < size; j++) out[j] = heap[j].i;
@@ -1080,25 +1077,9 @@ static Py_ssize_t select_best(const double *v, const unsigned char *m, Py_ssize_
     return size;
 }
 
-/* top_k(scores, k, mask, out) -> count: the indices of the k best scores among those the mask admits
-   (None: all), best first, ties by lower index, written into out (int64, at least k long). */
-static PyObject *top_k(PyObject *self, PyObject *args) {
-    (void)self;
-    Arr sc, mask, out;
-    Py_ssize_t k;
-    int masked;
-    if (select_args(args, &sc, &k, &mask, &masked, &out) < 0) return NULL;
-    const Py_ssize_t size = select_best((const double *)sc.p, masked ? (const unsigned char *)mask.p : NULL, sc.n, k,
-                                        (int64_t *)out.view.buf, NULL);
-    arr_release(&sc);
-    arr_release(&out);
-    arr_release(&mask);
-    return size < 0 ? NULL : PyLong_FromSsize_t(size);
-}
-
 /* best_matches(scores, k, mask, out) -> (count, matches): the matches are the documents the mask admits, or
    (None) those that score above 0 (scores are never negative); their number, and the indices of the k best
-   of them, best first, ties by lower index, written into out as top_k does. */
+   of them, best first, ties by lower index, written into out (int64, at least k long). */
 static PyObject *best_matches(PyObject *self, PyObject *args) {
     (void)self;
     Arr sc, mask, out;
@@ -1117,8 +1098,7 @@ static PyObject *best_matches(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"top_k", top_k, METH_VARARGS, "The k best scores' indices, best first, ties by lower index."},
-    {"best_matches", best_matches, METH_VARARGS, "The number of matches and the k best of them, as top_k."},
+    {"best_matches", best_matches, METH_VARARGS, "The number of matches and the k best of them, best first."},
     {"add_saturated", add_saturated, METH_VARARGS, "Saturated bonuses of the matches added into their scores."},
     {"score_or", score_or, METH_VARARGS, "BM25F scores of an OR of terms, added into scores; returns each term's df."},
     {"bonus_field", bonus_field, METH_VARARGS, "Lead and word-pair counts of the candidates in one field."},

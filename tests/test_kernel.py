@@ -167,17 +167,21 @@ def test_the_kernel_refuses_bad_input_without_crashing():
 
     out = np.empty(3, dtype=np.int64)
     values = np.array([0.5, 2.0, 2.0, 1.0, 0.0])
-    assert kernel.top_k(values, 3, None, out) == 3 and out.tolist() == [1, 2, 3]
-    assert kernel.top_k(values, 3, np.array([1, 0, 1, 0, 1], dtype=bool), out) == 3 and out.tolist() == [2, 0, 4]
+    assert kernel.best_matches(values, 3, None, out) == (3, 4) and out.tolist() == [1, 2, 3]
+    mask = np.array([1, 0, 1, 0, 1], dtype=bool)
+    assert kernel.best_matches(values, 3, mask, out) == (3, 3) and out.tolist() == [2, 0, 4]
     with pytest.raises(ValueError):
-        kernel.top_k(values, 4, None, out)  # out too short
+        kernel.best_matches(values, 4, None, out)  # out too short
+    with pytest.raises(ValueError):
+        kernel.best_matches(values, 3, mask[:4], out)  # a mask shorter than the scores
 
 
 @needs_kernel
 @pytest.mark.parametrize("n, k", [(0, 5), (7, 10), (1000, 10), (3200, 100), (5000, 100), (70000, 100), (70000, 1)])
 @pytest.mark.parametrize("shape", ["random", "rising", "flat", "few"])
-def test_compiled_top_k_equals_a_full_sort(n: int, k: int, shape: str):
-    """Both ways of the kernel (a heap; a sampled bound for many scores) against a full sort, ties by index."""
+def test_compiled_best_matches_equal_a_full_sort(n: int, k: int, shape: str):
+    """Both ways of the kernel (a heap; a sampled bound for many scores) against a full sort of the matches
+    (the scores above 0), ties by index."""
     rng = np.random.default_rng(n + k)
     values = np.where(rng.random(n) < 0.3, rng.integers(0, 50, n) / 7.0, 0.0)  # many ties, many zeros
     if shape == "rising":  # scores that grow along the documents: the worst case for a heap
@@ -188,15 +192,16 @@ def test_compiled_top_k_equals_a_full_sort(n: int, k: int, shape: str):
         values = np.zeros(n)
         values[rng.integers(0, max(n, 1), min(n, k // 2 + 1))] = 2.0
     out = np.empty(k, dtype=np.int64)
-    got = out[: kernel.top_k(values, k, None, out)]
-    expected = np.lexsort((np.arange(n), -values))[:k]
-    assert got.tolist() == expected.tolist()
+    count, total = kernel.best_matches(values, k, None, out)
+    matches = np.flatnonzero(values > 0)
+    expected = matches[np.lexsort((matches, -values[matches]))][:k]
+    assert (out[:count].tolist(), total) == (expected.tolist(), len(matches))
 
 
 
 @needs_kernel
 @pytest.mark.parametrize("n, k", [(0, 5), (7, 10), (1000, 10), (3200, 100), (5000, 100), (70000, 100), (70000, 1)])
-@pytest.mark.parametrize("shape", ["random", "rising", "few", "none"])
+@pytest.mark.parametrize("shape", ["random", "rising", "flat", "few", "none"])
 @pytest.mark.parametrize("masked", [False, True])
 def test_compiled_best_matches_equal_the_numpy_selection(n: int, k: int, shape: str, masked: bool):
     """The matches' number and best k, counted and selected in one call, as the numpy path finds them
@@ -208,6 +213,8 @@ def test_compiled_best_matches_equal_the_numpy_selection(n: int, k: int, shape: 
     elif shape == "few":  # fewer matches than k
         values = np.zeros(n)
         values[rng.integers(0, max(n, 1), min(n, k // 2 + 1))] = 2.0
+    elif shape == "flat":
+        values = np.ones(n)
     elif shape == "none":
         values = np.zeros(n)
     mask = (values > 0) & (rng.random(n) < 0.5) if masked else None
