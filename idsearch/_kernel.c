@@ -298,6 +298,26 @@ static int merge_add(const Vec *a, const Vec *b, Vec *out) {
     return 0;
 }
 
+/* the first index j >= from with d[j] >= want (d sorted), and *cum increased by f[from:j]: a linear walk
+   for a near answer (most of the candidates' gaps in a word's postings are a few dozen), then galloping */
+static Py_ssize_t advance(const Arr *d, const Arr *f, Py_ssize_t from, int64_t want, int64_t *cum) {
+    const Py_ssize_t end = from + 64 < d->n ? from + 64 : d->n;
+    Py_ssize_t j = from;
+    int64_t c = 0;
+#define WALK(DT, TT) {                                                                          \
+        const DT *dv = (const DT *)d->p;                                                      \
+        const TT *fv = (const TT *)f->p;                                                      \
+        while (j < end && (int64_t)dv[j] < want) c += (int64_t)fv[j++];                       \
+    }
+    FOR_DOCS_AND_TF(WALK, d, f)
+#undef WALK
+    *cum += c;
+    if (j < end || j == d->n) return j;
+    const Py_ssize_t at = gallop(d, j, want);
+    *cum += sum_range(f, j, at);
+    return at;
+}
+
 /* -- score_or ---------------------------------------------------------------------------------------- */
 
 /* A term's postings in one field: a run per segment that has it. */
@@ -670,9 +690,7 @@ static int bonus_run(const Arr *cands, const Arr *d, const Arr *f, const Arr *p,
     for (Py_ssize_t row = 0; row < n && j < d->n; row++) {
         const int64_t want = arr_int(cands, row) - base;
         if (want < 0) continue;
-        const Py_ssize_t at_posting = gallop(d, j, want); /* the first posting >= want */
-        cum += sum_range(f, j, at_posting);
-        j = at_posting;
+        j = advance(d, f, j, want, &cum); /* the first posting >= want */
         if (j >= d->n || arr_int(d, j) != want) continue;
         const int64_t count = arr_int(f, j);
         const int64_t at = first + cum;
