@@ -8,11 +8,12 @@
    the GIL from start to end, so the module's growable scratch buffers serve all threads in turn.
 
    score_or(scores, live, n_docs, k1, delta, terms) -> [df per term]
-       terms: [(boost, fields)]; fields: [(norms, runs)], in the term's field order; runs: one
+       terms: [(boost, fields[, df])]; fields: [(norms, runs)], in the term's field order; runs: one
        (docs, tf, first, end, base) per segment with the term: its postings are docs[first:end], numbered
        from base in the reader's one space of documents (segment after segment).
        Per term: tf~(doc) = the sum over its fields of norms[doc] * tf (live documents only; live may be None),
-       df = the documents with a tf~, idf = log1p((n_docs - df + 0.5) / (df + 0.5)), and
+       df = the documents with a tf~ (unless given: the df an earlier call returned for the same term and
+       fields of the same snapshot), idf = log1p((n_docs - df + 0.5) / (df + 0.5)), and
        scores[doc] += (tf~ / (tf~ + k1) + delta) * (k1 + 1) * (boost * idf), term after term. With one or
        two fields the larger is streamed from the segment's arrays and the other merged in on the way (a sum
        of two does not depend on their order); three or more are summed in vectors, in field order.
@@ -191,11 +192,17 @@ static int64_t sum_range(const Arr *a, Py_ssize_t lo, Py_ssize_t hi) {
     return s;
 }
 
-/* the first index i >= from with a[i] >= want (a sorted), galloping from ``from``: cheap for nearby answers */
+/* the first index i >= from with a[i] >= want (a sorted), galloping from ``from``: cheap for nearby answers.
+   The first WALK entries are walked one by one (a loop whose branch is predicted): the next candidate is
+   mostly a few dozen postings on, where the galloping steps' branches would be mispredicted. */
+#define WALK 64
 static Py_ssize_t gallop(const Arr *a, Py_ssize_t from, int64_t want) {
     const Py_ssize_t n = a->n;
+    const Py_ssize_t walked = from + WALK < n ? from + WALK : n;
 #define GALLOP(T) {                                                                              \
         const T *v = (const T *)a->p;                                                          \
+        while (from < walked && (int64_t)v[from] < want) from++;                               \
+        if (from < walked || from == n) return from;                                          \
         Py_ssize_t lo = from, hi = from, step = 1;                                             \
         while (hi < n && (int64_t)v[hi] < want) { lo = hi + 1; hi += step; step <<= 1; }       \
         if (hi > n) hi = n;                                                                    \
@@ -213,6 +220,7 @@ static Py_ssize_t gallop(const Arr *a, Py_ssize_t from, int64_t want) {
     }
 #undef GALLOP
 }
+#undef WALK
 
 /* Per term, growable buffers: a field's postings as (document, weighted tf) and the sum of the fields so far
    (two, used in turn). Held between calls; every call holds the GIL throughout, so one set serves all. */
@@ -296,26 +304,6 @@ static int merge_add(const Vec *a, const Vec *b, Vec *out) {
     for (; j < b->n; j++, k++) { out->docs[k] = b->docs[j]; out->tf[k] = b->tf[j]; }
     out->n = k;
     return 0;
-}
-
-/* the first index j >= from with d[j] >= want (d sorted), and *cum increased by f[from:j]: a linear walk
-   for a near answer (most of the candidates' gaps in a word's postings are a few dozen), then galloping */
-static Py_ssize_t advance(const Arr *d, const Arr *f, Py_ssize_t from, int64_t want, int64_t *cum) {
-    const Py_ssize_t end = from + 64 < d->n ? from + 64 : d->n;
-    Py_ssize_t j = from;
-    int64_t c = 0;
-#define WALK(DT, TT) {                                                                          \
-        const DT *dv = (const DT *)d->p;                                                      \
-        const TT *fv = (const TT *)f->p;                                                      \
-        while (j < end && (int64_t)dv[j] < want) c += (int64_t)fv[j++];                       \
-    }
-    FOR_DOCS_AND_TF(WALK, d, f)
-#undef WALK
-    *cum += c;
-    if (j < end || j == d->n) return j;
-    const Py_ssize_t at = gallop(d, j, want);
-    *cum += sum_range(f, j, at);
-    return at;
 }
 
 /* -- score_or ---------------------------------------------------------------------------------------- */
@@ -526,7 +514,7 @@ static int field_append(Vec *v, const Field *fd, Py_ssize_t total) {
    largest field is streamed from the segments' arrays with the other one (if any) merged in; three or more
    fields are summed in vectors first, in field order (as the numpy path does). */
 static Py_ssize_t score_term(Field *fields, Py_ssize_t nfields, Stream *st, double boost, long long n_docs,
-                             Py_ssize_t total) {
+                             Py_ssize_t total, Py_ssize_t known_df) {
     Field *with[64];
     Py_ssize_t nwith = 0;
     for (Py_ssize_t i = 0; i < nfields; i++)
@@ -548,7 +536,9 @@ static Py_ssize_t score_term(Field *fields, Py_ssize_t nfields, Stream *st, doub
             st->stf = sum_vec.tf;
             st->sn = sum_vec.n;
         }
-        if (large) {
+        if (known_df >= 0) {
+            df = known_df;
+        } else if (large) {
             df = st->live ? count_live(large, st->live, total) : large->length;
             if (small) {
                 df += count_missing(&sum_vec, large, st->live);
@@ -576,7 +566,10 @@ static Py_ssize_t score_term(Field *fields, Py_ssize_t nfields, Stream *st, doub
         sum_vec = next_vec;
         next_vec = tmp;
     }
-    for (Py_ssize_t j = 0; j < sum_vec.n; j++) df += !st->live || st->live[sum_vec.docs[j]];
+    if (known_df >= 0)
+        df = known_df;
+    else
+        for (Py_ssize_t j = 0; j < sum_vec.n; j++) df += !st->live || st->live[sum_vec.docs[j]];
     st->factor = boost * log1p(((double)(n_docs - (long long)df) + 0.5) / ((double)df + 0.5));
     for (Py_ssize_t j = 0; j < sum_vec.n; j++) emit(st, sum_vec.docs[j], sum_vec.tf[j]);
     return df;
@@ -613,11 +606,11 @@ static PyObject *score_or(PyObject *self, PyObject *args) {
     for (Py_ssize_t t = 0; t < nterms; t++) {
         PyObject *parts_obj;
         double boost;
-        Py_ssize_t nfields = 0;
-        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(terms, t), "dO", &boost, &parts_obj)) goto fail;
+        Py_ssize_t nfields = 0, known_df = -1;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(terms, t), "dO|n", &boost, &parts_obj, &known_df)) goto fail;
         Field *fields = fields_get(parts_obj, total, &views, &nfields);
         if (!fields) goto fail;
-        Py_ssize_t df = score_term(fields, nfields, &st, boost, n_docs, total);
+        Py_ssize_t df = score_term(fields, nfields, &st, boost, n_docs, total, known_df);
         fields_release(fields, nfields);
         if (df < 0) goto fail;
         PyObject *v = PyLong_FromSsize_t(df);
@@ -690,7 +683,9 @@ static int bonus_run(const Arr *cands, const Arr *d, const Arr *f, const Arr *p,
     for (Py_ssize_t row = 0; row < n && j < d->n; row++) {
         const int64_t want = arr_int(cands, row) - base;
         if (want < 0) continue;
-        j = advance(d, f, j, want, &cum); /* the first posting >= want */
+        const Py_ssize_t at_posting = gallop(d, j, want); /* the first posting >= want */
+        cum += sum_range(f, j, at_posting);
+        j = at_posting;
         if (j >= d->n || arr_int(d, j) != want) continue;
         const int64_t count = arr_int(f, j);
         const int64_t at = first + cum;

@@ -127,6 +127,7 @@ class IndexReader:
         self.analyzer = analyzer
         self._cache = _TermCache(LEAF_CACHE_BYTES)  # (its bound is set once the segments are open)
         self._runs_kept: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+        self._df_kept: dict[tuple[str, tuple[str, ...]], int] = {}  # (term, fields) -> df, for score_or
         # the schema's field weights, exact-form fields weighted as their text fields (not to be modified)
         self._default_weights = {f.name: f.weight for f in schema.text_fields}
         self._default_weights.update({exact_field(f.name): f.weight for f in schema.text_fields})
@@ -359,8 +360,13 @@ class IndexReader:
         if self._uses_kernel:
             scores = np.zeros(total_docs)
             norms = {f: self._all_inverse_norms(f, weights[f]) for f in {f for t in terms for f in t.fields}}
-            plan = [(t.boost, [(norms[f], self._term_runs(f, t.term)) for f in t.fields]) for t in terms]
+            known = self._df_kept
+            plan = [(t.boost, [(norms[f], self._term_runs(f, t.term)) for f in t.fields], known.get((t.term, t.fields), -1))
+                    for t in terms]
             df_list = _kernel.score_or(scores, self._live, n_docs, k1, self.schema.delta, plan)
+            if len(known) >= RUNS_KEPT:
+                known.clear()
+            known.update(((t.term, t.fields), df) for t, df in zip(terms, df_list))
             idf = np.array([bm25_idf(n_docs, d) for d in df_list])
         else:
             scores, idf = self._scores_flat(terms, weights)

@@ -150,8 +150,12 @@ def test_the_kernel_refuses_bad_input_without_crashing():
     again = np.zeros(10)
     kernel.score_or(again, None, 10, 1.2, 0.0, ok)
     fresh = np.zeros(10)
-    kernel.score_or(fresh, None, 10, 1.2, 0.0, ok)
-    assert again.tolist() == fresh.tolist()
+    df = kernel.score_or(fresh, None, 10, 1.2, 0.0, ok)
+    assert again.tolist() == fresh.tolist() and df == [3]
+    known = np.zeros(10)  # a df the reader kept from an earlier call: the same scores, the same df back
+    assert kernel.score_or(known, None, 10, 1.2, 0.0, [(*ok[0], 3)]) == [3] and known.tolist() == fresh.tolist()
+    told = np.zeros(10)  # (the given df is what the idf is computed from)
+    assert kernel.score_or(told, None, 10, 1.2, 0.0, [(*ok[0], 1)]) == [1] and told[1] > fresh[1]
 
     cands = np.array([1, 5], dtype=np.int64)
     pos = np.array([0, 4, 9, 2], dtype=np.uint16)
