@@ -360,9 +360,9 @@ class IndexReader:
         if self._uses_kernel:
             scores = np.zeros(total_docs)
             norms = {f: self._all_inverse_norms(f, weights[f]) for f in {f for t in terms for f in t.fields}}
-            known = self._df_kept
-            plan = [(t.boost, [(norms[f], self._term_runs(f, t.term)) for f in t.fields], known.get((t.term, t.fields), -1))
-                    for t in terms]
+            known = self._df_kept  # (a term's df in its fields: the same in every query of this snapshot)
+            plan = [(t.boost, [(norms[f], self._term_runs(f, t.term)) for f in t.fields],
+                     known.get((t.term, t.fields), -1)) for t in terms]
             df_list = _kernel.score_or(scores, self._live, n_docs, k1, self.schema.delta, plan)
             if len(known) >= RUNS_KEPT:
                 known.clear()
