@@ -34,6 +34,7 @@ from idsearch.query import (
     Query,
     QueryParser,
     Term,
+    plain_words,
 )
 from idsearch.reader import BoolNode, DateNode, KeywordNode, Node, PhraseNode, TermNode
 from idsearch.schema import Schema, exact_field
@@ -87,10 +88,15 @@ def compile_query(
     questions). Raises :class:`idsearch.query.QuerySyntaxError` for a malformed query."""
     if default_operator not in ("or", "and"):
         raise ValueError(f"default_operator must be 'or' or 'and', not {default_operator!r}")
+    if not isinstance(text, str):
+        raise TypeError(f"query must be a str, got {type(text).__name__}")
     stop = frozenset(schema.query_stopwords)
-    if not syntax:
+    # plain words (the common query) are planned as they are: what the parser and plan() would make of
+    # them with OR, without building its query objects first
+    plain = text.split() if not syntax else plain_words(text) if default_operator == "or" else None
+    if plain is not None:
         items = [(_analyzed(analyzer, w, tuple(fields), 0, 1.0, schema.exact), _is_stopword(analyzer, w, stop))
-                 for w in text.split()]
+                 for w in plain]
         words = tuple(dict.fromkeys(_without_stopwords(items)))
         if not words:
             return None

@@ -125,6 +125,7 @@ __all__ = [
     "Query",
     "QueryParser",
     "QuerySyntaxError",
+    "plain_words",
     "Term",
     "is_filter",
     "iter_nodes",
@@ -311,6 +312,18 @@ _TEXT, _KEYWORD, _DATE = "text", "keyword", "date"
 # A token is (kind, position, text, extra): text is the word/phrase/field name/keyword, extra is the
 # phrase slop, the field kind, or the boost value.
 _Token = tuple[int, int, str | None, object]
+
+
+def plain_words(query: str) -> list[str] | None:
+    """The words of a query that holds no syntax at all (no quotes, parentheses, fields, boosts, ``+``/``-``
+    or operators: the common query), or None. With the default operator OR such a query means any of
+    its words, each a :class:`Term`."""
+    if _SYNTAX_RE.search(query):
+        return None
+    words = query.split()
+    if not words or any(w in _KEYWORDS or w[0] in "+-" for w in words):
+        return None
+    return words
 
 
 def _tokenize(query: str, lookup: dict[str, tuple[str, str]]) -> list[_Token]:
@@ -768,9 +781,9 @@ class QueryParser:
         """Parse ``text``; raises :class:`QuerySyntaxError` if it is malformed."""
         if not isinstance(text, str):
             raise TypeError(f"query must be a str, got {type(text).__name__}")
-        if self.default_operator == "or" and not _SYNTAX_RE.search(text):
-            words = text.split()  # plain words (the common query): what the parser would make of them
-            if words and not any(w in _KEYWORDS or w[0] in "+-" for w in words):
+        if self.default_operator == "or":
+            words = plain_words(text)  # (the common query): what the parser would make of them
+            if words is not None:
                 return Term(words[0]) if len(words) == 1 else BooleanQuery(should=tuple(Term(w) for w in words))
         tokens = _tokenize(text, self._lookup)
         return _Parse(text, tokens, self.default_operator == "and").run()

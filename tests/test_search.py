@@ -275,6 +275,33 @@ def test_planned_words_are_remembered_per_analyzer_and_bounded(ix: Index):
     assert ix.compile("Putin bertemu presiden Suriah") == first
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["putin", "Putin bertemu presiden Suriah", "siapa presiden rusia", "siapa", "apa dan siapa", "bertemu pertemuan",
+     "anak-anak sekolah", "Wars: Battlefront", "kota  kota\tbandung", "dan", "harga beras naik 2/12/2024"],
+)
+@pytest.mark.parametrize("fields", [None, ("title",)])
+def test_plain_words_plan_as_the_parser_and_plan_would(ix: Index, text: str, fields: tuple[str, ...] | None):
+    """A query of plain words skips the parser's query objects: it must plan to the same tree as the
+    parsed query does (stopwords, repeated stems, one word, hyphens, a colon ending a word)."""
+    from idsearch import planner
+    from idsearch.query import plain_words
+
+    names = fields or ix.schema.text_field_names
+    parsed = planner._parser(ix.schema, "or").parse(text)
+    by_parser = planner.plan(parsed, ix.analyzer, tuple(names), ix.schema.exact, frozenset(ix.schema.query_stopwords))
+    assert plain_words(text) is not None or ":" in text
+    assert ix.compile(text, fields=fields) == by_parser
+
+
+@pytest.mark.parametrize("text", ['"kota bandung"', "+banjir kota", "banjir -kota", "banjir AND kota", "title:banjir",
+                                  "banjir^2", "(banjir)", "-", "   "])
+def test_queries_with_syntax_are_not_plain_words(text: str):
+    from idsearch.query import plain_words
+
+    assert plain_words(text) is None
+
+
 def test_threads_that_find_no_snapshot_open_one_reader_and_read_headers_one_at_a_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
