@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from idsearch.analysis import Analyzer, AnalyzerSpec
-from idsearch.reader import BoolNode, DateNode, IndexReader, KeywordNode, Match, Node
+from idsearch.reader import BoolNode, DateNode, IndexReader, KeywordNode, Match, Node, TermNode
 from idsearch.schema import Schema
 from idsearch.storage import (
     MANIFEST,
@@ -118,6 +118,7 @@ class Index:
         self._highlighter: Any = None
         # the current snapshot and the manifest stamp it was opened at, replaced together
         self._snapshot: tuple[IndexReader, tuple[int, int, int]] | None = None
+        self._manifest_file = os.fspath(self.path / MANIFEST)  # stat()ed per search: joined once
         self._snapshot_lock = threading.Lock()  # threads that find it stale open one new reader, not one each
 
     # -- creating and opening ---------------------------------------------------------------------------------------
@@ -201,7 +202,7 @@ class Index:
         raise IndexCorruptError(f"{self.path}: files named by the manifest are missing")
 
     def _current(self) -> IndexReader:
-        st = os.stat(self.path / MANIFEST)
+        st = os.stat(self._manifest_file)
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         snapshot = self._snapshot
         if snapshot is not None and snapshot[1] == stamp:
@@ -387,5 +388,8 @@ def _positive_terms(node: Node) -> set[str]:
 
     out: set[str] = set()
     for leaf in _scoring_leaves(node):
-        out.update([leaf.term] if hasattr(leaf, "term") else leaf.terms)
+        if isinstance(leaf, TermNode):
+            out.add(leaf.term)
+        else:
+            out.update(leaf.terms)
     return out
