@@ -44,9 +44,11 @@ __all__ = ["compile_query", "plan"]
 _EPOCH = _dt.date(1970, 1, 1)
 _PARSERS: dict[tuple[Schema, str], QueryParser] = {}
 # per analyzer, how query words were planned: words recur across queries, and an analyzer's analysis of a
-# word never changes (its spec is fixed); cleared when it holds more than _MEMO_SIZE entries
+# word never changes (its spec is fixed); cleared when it holds more than _MEMO_SIZE entries (two per word:
+# 16 k entries took about 7 MB with the word analyses they cached; the benchmark's 300 eval questions alone
+# plan about 3,000 words, which cleared a memo of 4 k entries before its shorter queries ran)
 _MEMO: weakref.WeakKeyDictionary[Analyzer, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
-_MEMO_SIZE = 4096
+_MEMO_SIZE = 1 << 14
 _MISSING = object()
 
 
