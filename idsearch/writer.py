@@ -22,7 +22,7 @@ import weakref
 import zlib
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import repeat
+from itertools import islice, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -519,35 +519,46 @@ class SegmentBuilder:
 # -- worker processes -------------------------------------------------------------------------------------------
 
 
-def _worker_main(conn: Any, schema: Any, analyzer: Any) -> None:
+START_METHOD: str | None = None
+"""How worker processes start: ``"fork"`` or ``"spawn"``; None: fork on Linux (the parent's analyzer and the
+first chunk of each worker are inherited), spawn elsewhere."""
+
+
+def _worker_main(conn: Any, schema: Any, analyzer: Any, first: tuple[Any, ...] | None = None) -> None:
     """A worker process: builds segments from chunks of prepared documents until its pipe closes.
 
-    With ``fork`` it inherits the parent's analyzer (and its word cache); with ``spawn`` it gets plain
-    data and builds its own."""
+    With ``fork`` it inherits the parent's analyzer (and its word cache) and its ``first`` task, documents
+    and all, in memory; with ``spawn`` it gets plain data and builds its own analyzer."""
     if isinstance(schema, dict):
         schema = Schema.from_dict(schema)
     if isinstance(analyzer, tuple):
         spec, words = analyzer
         analyzer = Analyzer(AnalyzerSpec.from_dict(spec))
         analyzer.word_cache.update((w, tuple(t.split("\t")) if t else ()) for w, t in words)
-    known = set(analyzer.word_cache)
+    cache = analyzer.word_cache
+    reported = len(cache)  # the cache only grows, in order: the words past this are new to the parent
     vocabulary = vocabulary_of(analyzer)  # a forked worker starts from the words its parent numbered
     vocabulary.lock = threading.Lock()  # the parent's lock may have been held by another thread at the fork
+    task = first
     while True:
-        try:
-            task = conn.recv()
-        except (EOFError, OSError):
-            return
         if task is None:
-            return
-        task_id, directory, name, blob = task
+            try:
+                task = conn.recv()
+            except (EOFError, OSError):
+                return
+            if task is None:
+                return
+        task_id, directory, name, docs = task
+        task = None
         try:
-            docs = pickle.loads(blob)  # from the parent process, through a pipe only it and this process hold
+            if isinstance(docs, bytes):
+                docs = pickle.loads(docs)  # from the parent process, through a pipe only it and this process hold
             builder = SegmentBuilder(schema, analyzer, vocabulary)
             builder.add_many(docs)
+            docs = None
             entry = builder.write(Path(directory), name)
-            new = {w: t for w, t in analyzer.word_cache.items() if w not in known}
-            known.update(new)
+            new = dict(islice(cache.items(), reported, None))
+            reported = len(cache)
             conn.send((task_id, "ok", (entry, new)))
         except BaseException as exc:  # report, then go on serving
             import traceback
@@ -556,49 +567,63 @@ def _worker_main(conn: Any, schema: Any, analyzer: Any) -> None:
 
 
 class _WorkerPool:
-    """Worker processes fed through pipes, without threads (so forking stays safe): ``submit`` hands a
-    chunk to an idle worker, waiting for one when all are busy; ``result`` returns a task's outcome."""
+    """Up to ``workers`` worker processes fed through pipes, without threads (so forking stays safe):
+    ``submit`` hands a chunk to an idle worker, waiting for one when all are busy; ``result`` returns a
+    task's outcome.
+
+    A worker is started when a chunk needs it. With ``fork`` the chunk (a list of :class:`Prepared`) is in
+    the new process's memory at once: the first chunks are not serialized, and analysis starts as soon as
+    the first chunk is complete. Later chunks go through the pipes, pickled."""
 
     def __init__(self, workers: int, schema: Schema, analyzer: Analyzer) -> None:
         import multiprocessing
         import sys
 
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
-        ctx = multiprocessing.get_context(method)
-        if method == "fork":
-            args: tuple[Any, Any] = (schema, analyzer)
+        method = START_METHOD or ("fork" if sys.platform.startswith("linux") else "spawn")
+        self.fork = method == "fork"
+        self._ctx = multiprocessing.get_context(method)
+        self._workers = workers
+        if self.fork:
+            self._args: tuple[Any, Any] = (schema, analyzer)
         else:
             words = [(w, "\t".join(t)) for w, t in analyzer.word_cache.items()]
-            args = (schema.to_dict(), (analyzer.spec.to_dict(), words))
-        self._conns = []
-        self._procs = []
+            self._args = (schema.to_dict(), (analyzer.spec.to_dict(), words))
+        self._conns: list[Any] = []
+        self._procs: list[Any] = []
+        self._busy: dict[int, int] = {}  # worker -> task id
+        self._done: dict[int, bytes | tuple[str, Any]] = {}  # task id -> its report
+        self._next_task = 0
+
+    def _start_worker(self, first: tuple[Any, ...] | None) -> None:
+        parent, child = self._ctx.Pipe()
         # a forked worker shares the parent's memory until it writes to it; the cyclic garbage collector
         # would write to every object it visits (and so copy the parent's whole heap, page by page),
         # so the objects that exist now are moved out of its sight first (gc.freeze)
-        frozen = method == "fork" and gc.isenabled()
+        frozen = self.fork and gc.isenabled()
         if frozen:
             gc.freeze()
         try:
-            for _ in range(workers):
-                parent, child = ctx.Pipe()
-                proc = ctx.Process(target=_worker_main, args=(child, *args), daemon=True)
-                proc.start()
-                child.close()
-                self._conns.append(parent)
-                self._procs.append(proc)
+            proc = self._ctx.Process(target=_worker_main, args=(child, *self._args, first), daemon=True)
+            proc.start()
         finally:
             if frozen:
                 gc.unfreeze()
-        self._busy: dict[int, int] = {}  # worker -> task id
-        self._done: dict[int, tuple[str, Any]] = {}
-        self._next_task = 0
+        child.close()
+        self._conns.append(parent)
+        self._procs.append(proc)
+
+    @property
+    def can_start(self) -> bool:
+        """Whether a chunk given now as a list starts a new forked worker (and so is never pickled)."""
+        return self.fork and len(self._conns) < self._workers
 
     def has_idle_worker(self) -> bool:
-        """Whether a worker could take a chunk now (reports that already arrived are taken in)."""
-        if len(self._busy) < len(self._conns):
+        """Whether a worker could take a chunk now, or be started for it (reports that already arrived are
+        taken in)."""
+        if len(self._busy) < self._workers:
             return True
         self._receive(timeout=0)
-        return len(self._busy) < len(self._conns)
+        return len(self._busy) < self._workers
 
     def _receive(self, timeout: float | None = None) -> None:
         """Wait for busy workers to report (one at least, unless ``timeout`` runs out)."""
@@ -608,21 +633,33 @@ class _WorkerPool:
         ready = wait(busy, timeout)
         for conn in ready:
             worker = self._conns.index(conn)
+            task_id = self._busy.pop(worker)
             try:
-                task_id, status, payload = conn.recv()
+                # unpickled when asked for (a report holds the words the worker met: tens of ms), so that
+                # a waiting chunk goes to this worker first
+                self._done[task_id] = conn.recv_bytes()
             except (EOFError, OSError):
-                task_id = self._busy[worker]
-                status, payload = "error", f"worker process {self._procs[worker].pid} died"
-            self._done[task_id] = (status, payload)
-            del self._busy[worker]
+                self._done[task_id] = ("error", f"worker process {self._procs[worker].pid} died")
 
-    def submit(self, directory: str, name: str, docs: bytes) -> int:
-        """Hand a chunk (a pickled list of :class:`Prepared`) to an idle worker, waiting for one."""
-        while len(self._busy) == len(self._conns):
+    def submit(self, directory: str, name: str, docs: list[Prepared] | bytes) -> int:
+        """Hand a chunk (a list of :class:`Prepared`, or one pickled) to an idle worker, waiting for one;
+        a new forked worker takes a list as it is."""
+        while len(self._busy) == self._workers:
             self._receive()
-        worker = next(w for w in range(len(self._conns)) if w not in self._busy)
         task_id = self._next_task
         self._next_task += 1
+        idle = [w for w in range(len(self._conns)) if w not in self._busy]
+        if idle:
+            worker = idle[0]
+        else:
+            worker = len(self._conns)
+            if self.fork and not isinstance(docs, bytes):
+                self._start_worker((task_id, directory, name, docs))
+                self._busy[worker] = task_id
+                return task_id
+            self._start_worker(None)
+        if not isinstance(docs, bytes):
+            docs = pickle.dumps(docs, protocol=pickle.HIGHEST_PROTOCOL)
         self._conns[worker].send((task_id, directory, name, docs))
         self._busy[worker] = task_id
         return task_id
@@ -638,7 +675,13 @@ class _WorkerPool:
             if not self._busy:
                 raise IndexError_(f"task {task_id} was never submitted")
             self._receive()
-        status, payload = self._done.pop(task_id)
+        report = self._done.pop(task_id)
+        if isinstance(report, bytes):
+            reported, status, payload = pickle.loads(report)  # (from a worker of this writer, through its pipe)
+            if reported != task_id:
+                raise IndexError_(f"indexing worker reported task {reported} for task {task_id}")
+        else:
+            status, payload = report
         if status != "ok":
             raise IndexError_(f"indexing worker failed: {payload}")
         return payload
@@ -742,7 +785,7 @@ class IndexWriter:
         self._chunk: list[Prepared] = []
         self._chunk_bytes = 0
         self._chunk_name = self._builder_name
-        self._ready: list[tuple[str, bytes]] = []  # closed chunks (pickled for the pipe) waiting for a worker
+        self._ready: list[tuple[str, list[Prepared] | bytes]] = []  # closed chunks waiting for a worker
         self._workers_learned = False  # whether a worker reported words new to it this session
         self.added = self.updated = self.skipped = self.deleted = 0
         self._closed = False
@@ -915,8 +958,14 @@ class IndexWriter:
         documents meanwhile, and a worker that finishes gets the next chunk at once)."""
         if not self._chunk:
             return
-        # serialized now, while the workers are busy: handing it over later is one write to a pipe
-        self._ready.append((self._chunk_name, pickle.dumps(self._chunk, protocol=pickle.HIGHEST_PROTOCOL)))
+        if self._pool is None:
+            self._pool = _WorkerPool(self.workers, self.schema, self.analyzer)
+        if self._pool.can_start and not self._ready:
+            # a new forked worker: the documents are in its memory already
+            self._ready.append((self._chunk_name, self._chunk))
+        else:
+            # serialized now, while the workers are busy: handing it over later is one write to a pipe
+            self._ready.append((self._chunk_name, pickle.dumps(self._chunk, protocol=pickle.HIGHEST_PROTOCOL)))
         self._next_chunk()
         self._dispatch_ready(queue=queue)
 

@@ -534,6 +534,64 @@ def test_parallel_writer_matches_single_process(tmp_path: Path, docs: list[dict]
     assert "pertemuan" in words["words"]
 
 
+def test_new_workers_inherit_their_first_chunk_and_later_chunks_are_pickled(
+    tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch
+):
+    """With fork, a worker is started for a chunk and has it in memory (never serialized); the chunks that
+    wait for a busy worker go through its pipe, pickled. Either way the index equals a single process's."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("worker processes use fork here")
+    import idsearch.writer as writer_module
+
+    firsts: list[object] = []
+    piped: list[object] = []
+    real_start, real_dumps = writer_module._WorkerPool._start_worker, writer_module.pickle.dumps
+
+    def start(self, first):
+        firsts.append(first)
+        return real_start(self, first)
+
+    def dumps(obj, *args, **kwargs):
+        if isinstance(obj, list) and obj and isinstance(obj[0], writer_module.Prepared):
+            piped.append(obj)
+        return real_dumps(obj, *args, **kwargs)
+
+    monkeypatch.setattr(writer_module._WorkerPool, "_start_worker", start)
+    monkeypatch.setattr(writer_module.pickle, "dumps", dumps)
+    parallel = build(tmp_path / "parallel", docs, batches=1, workers=2, chunk_mb=0.005)
+    assert len(firsts) == 2
+    assert all(isinstance(f, tuple) and isinstance(f[3], list) and isinstance(f[3][0], writer_module.Prepared)
+               for f in firsts)
+    assert piped  # the later chunks
+    single = build(tmp_path / "single", docs, batches=1, workers=1)
+    for q in QUERIES:
+        assert ranking(parallel.search(q, limit=50)) == ranking(single.search(q, limit=50)), q
+
+
+def test_spawned_workers_match_single_process(tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch):
+    """Where fork is not used (macOS, Windows), workers are spawned and every chunk is pickled to them."""
+    import idsearch.writer as writer_module
+
+    monkeypatch.setattr(writer_module, "START_METHOD", "spawn")
+    started: list[object] = []
+    real_start = writer_module._WorkerPool._start_worker
+
+    def start(self, first):
+        assert first is None and not self.fork
+        started.append(first)
+        return real_start(self, first)
+
+    monkeypatch.setattr(writer_module._WorkerPool, "_start_worker", start)
+    subset = docs[:120]
+    parallel = build(tmp_path / "parallel", subset, batches=1, workers=2, chunk_mb=0.002)
+    assert started and parallel.stats().segments > 2
+    single = build(tmp_path / "single", subset, batches=1, workers=1)
+    for q in QUERIES:
+        assert ranking(parallel.search(q, limit=50)) == ranking(single.search(q, limit=50)), q
+    reader = parallel.reader()
+    assert [i for segment in reader.segments for i in segment.ids] == [d["id"] for d in subset]
+
+
 def test_parallel_rollback_with_chunks_in_workers_and_waiting(tmp_path: Path, docs: list[dict]):
     """Tiny chunks: some reach workers, some wait (pickled) for one; a rollback drops them all, leaves no
     file behind, and the same writer goes on to commit a clean session."""
