@@ -733,6 +733,10 @@ class IndexWriter:
         self.chunk_limit = int(chunk_mb * (1 << 20))
         self._pool: _WorkerPool | None = None
         self._tasks: list[int] = []
+        # the word cache as JSON array items, (words, terms) per part, for its first _words_encoded entries
+        # (the cache only grows, in order): encoded while workers run, so that a commit encodes the rest only
+        self._words_json: list[tuple[str, str]] = []
+        self._words_encoded = 0
         self._lock = WriteLock(self.directory)
         self._lock.acquire()
         try:
@@ -1003,6 +1007,8 @@ class IndexWriter:
             # (a word another worker met too has the same stems: the analyzer is the same)
             cache.update(new_words)
             self._workers_learned |= bool(new_words)
+            if self._tasks and wait:
+                self._encode_words()  # while the others finish
 
     def _wait_for_workers(self) -> None:
         """Collect every worker's segment. While they work, this process writes the next commit's word
@@ -1219,13 +1225,25 @@ class IndexWriter:
         if self._words_file and len(cache) == getattr(self, "_words_written", -1):
             return self._words_file
         name = f"words{generation}.json"
-        words = list(cache)
-        data = {"words": words, "terms": ["\t".join(cache[w]) for w in words]}
-        write_durable(self.directory / name, json.dumps(data, ensure_ascii=False).encode("utf-8"))
+        self._encode_words()
+        words = ", ".join(part for part, _terms in self._words_json if part)
+        terms = ", ".join(part for _words, part in self._words_json if part)
+        # (the text json.dumps gives {"words": [...], "terms": [...]})
+        write_durable(self.directory / name, f'{{"words": [{words}], "terms": [{terms}]}}'.encode("utf-8"))
         self._new_files.append(self.directory / name)
         self._words_written = len(cache)
         self._words_file = name
         return name
+
+    def _encode_words(self) -> None:
+        """Encode the word cache's entries past those encoded already, as JSON array items."""
+        cache = self.analyzer.word_cache
+        if len(cache) <= self._words_encoded:
+            return
+        words = list(islice(cache, self._words_encoded, None))
+        terms = ["\t".join(cache[w]) for w in words]
+        self._words_json.append((json.dumps(words, ensure_ascii=False)[1:-1], json.dumps(terms, ensure_ascii=False)[1:-1]))
+        self._words_encoded += len(words)
 
     def _discard(self) -> None:
         """Stop the workers and remove every file this session wrote since the last commit."""

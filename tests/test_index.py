@@ -647,6 +647,33 @@ def test_parallel_session_with_known_stems_writes_the_word_cache_while_workers_r
     assert len(index) == len(docs) + 1
 
 
+def test_word_cache_file_is_the_json_of_the_whole_cache_when_encoded_in_parts(tmp_path: Path, docs: list[dict]):
+    """The word cache is encoded part by part (while workers run, then at each commit only the new words):
+    the file is still exactly ``json.dumps`` of every word and its terms, in the cache's order."""
+    index = Index.create(tmp_path / "w")
+    w = index.writer(workers=2, chunk_mb=0.005)
+    try:
+        for d in docs[:150]:
+            w.add(d)
+        w.commit()
+        parts = len(w._words_json)
+        for d in docs[150:]:
+            w.add(d)
+        w.add({"id": "n1", "body": "kepenulisan"})
+        w.commit()
+        assert len(w._words_json) > parts >= 1  # the second commit encoded only what was new
+    finally:
+        w.close()
+    cache = index.analyzer.word_cache if index.analyzer.word_cache else None
+    manifest = json.loads((index.path / "manifest.json").read_text())
+    text = (index.path / manifest["words"]).read_text(encoding="utf-8")
+    data = json.loads(text)
+    assert text == json.dumps(data, ensure_ascii=False)
+    assert "kepenulisan" in data["words"] and len(set(data["words"])) == len(data["words"])
+    if cache is not None:
+        assert data["words"] == list(cache) and data["terms"] == ["\t".join(cache[x]) for x in cache]
+
+
 def test_word_cache_is_persisted_so_new_sessions_stem_only_new_words(tmp_path: Path, docs: list[dict]):
     build(tmp_path / "i", docs, batches=1)
     reopened = Index.open(tmp_path / "i")
