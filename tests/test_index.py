@@ -17,6 +17,7 @@ from idsearch import Index
 from idsearch.analysis import AnalyzerSpec
 from idsearch.schema import Schema, TextField
 from idsearch.storage import IndexError_, LockError
+from idsearch.writer import IndexWriter
 from idsearch.writer import DocumentError
 
 WORDS = (
@@ -514,6 +515,21 @@ def test_size_tiered_merge_policy(tmp_path: Path, docs: list[dict]):
     # ten one-document segments of the same tier were merged into one
     assert index.stats().segments == 3
     assert len(index) == 12
+
+
+def test_files_a_commit_no_longer_names_go_with_it(tmp_path: Path, docs: list[dict]):
+    """The tenth one-document commit merges the ten segments: their files are gone once that writer is
+    closed, before any other writer opens the index."""
+    index = Index.create(tmp_path / "i")
+    for i in range(IndexWriter.MERGE_FACTOR):
+        with index.writer(workers=1) as w:
+            w.add(docs[i])
+    manifest = json.loads((index.path / "manifest.json").read_text())
+    assert len(manifest["segments"]) == 1
+    named = {"manifest.json", "write.lock", manifest["words"]}
+    for entry in manifest["segments"]:
+        named.update(f"{entry['name']}.{suffix}" for suffix in entry["files"])
+    assert {f.name for f in index.path.iterdir()} <= named
     assert {h.id for h in index.search("*", limit=None)} <= {d["id"] for d in docs[:12]}
 
 
