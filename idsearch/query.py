@@ -125,11 +125,11 @@ __all__ = [
     "Query",
     "QueryParser",
     "QuerySyntaxError",
-    "plain_words",
     "Term",
     "is_filter",
     "iter_nodes",
     "parse_query",
+    "plain_words",
 ]
 
 MAX_DEPTH = 100

@@ -17,8 +17,7 @@ from idsearch import Index
 from idsearch.analysis import AnalyzerSpec
 from idsearch.schema import Schema, TextField
 from idsearch.storage import IndexError_, LockError
-from idsearch.writer import IndexWriter
-from idsearch.writer import DocumentError
+from idsearch.writer import DocumentError, IndexWriter
 
 WORDS = (
     "presiden rusia putin iran suriah pertemuan bertemu telepon kremlin dukungan rezim assad damaskus turki "
