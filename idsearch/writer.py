@@ -519,6 +519,8 @@ class SegmentBuilder:
 # -- worker processes -------------------------------------------------------------------------------------------
 
 
+_WORDS, _REPORT = b"w", b"r"  # what a worker's message is: the words it met in a chunk, or a chunk's outcome
+
 START_METHOD: str | None = None
 """How worker processes start: ``"fork"`` or ``"spawn"``; None: fork on Linux (the parent's analyzer and the
 first chunk of each worker are inherited), spawn elsewhere."""
@@ -556,14 +558,17 @@ def _worker_main(conn: Any, schema: Any, analyzer: Any, first: tuple[Any, ...] |
             builder = SegmentBuilder(schema, analyzer, vocabulary)
             builder.add_many(docs)
             docs = None
-            entry = builder.write(Path(directory), name)
             new = dict(islice(cache.items(), reported, None))
             reported = len(cache)
-            conn.send((task_id, "ok", (entry, new)))
+            if new:  # sent before the segment is written: the parent takes them in meanwhile
+                conn.send_bytes(_WORDS + pickle.dumps(new, protocol=pickle.HIGHEST_PROTOCOL))
+            entry = builder.write(Path(directory), name)
+            conn.send_bytes(_REPORT + pickle.dumps((task_id, "ok", entry), protocol=pickle.HIGHEST_PROTOCOL))
         except BaseException as exc:  # report, then go on serving
             import traceback
 
-            conn.send((task_id, "error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+            error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+            conn.send_bytes(_REPORT + pickle.dumps((task_id, "error", error)))
 
 
 class _WorkerPool:
@@ -592,6 +597,7 @@ class _WorkerPool:
         self._procs: list[Any] = []
         self._busy: dict[int, int] = {}  # worker -> task id
         self._done: dict[int, bytes | tuple[str, Any]] = {}  # task id -> its report
+        self.words: list[bytes] = []  # messages of words met, not taken yet
         self._next_task = 0
 
     def _start_worker(self, first: tuple[Any, ...] | None) -> None:
@@ -633,13 +639,28 @@ class _WorkerPool:
         ready = wait(busy, timeout)
         for conn in ready:
             worker = self._conns.index(conn)
-            task_id = self._busy.pop(worker)
             try:
-                # unpickled when asked for (a report holds the words the worker met: tens of ms), so that
-                # a waiting chunk goes to this worker first
-                self._done[task_id] = conn.recv_bytes()
+                message = conn.recv_bytes()
             except (EOFError, OSError):
-                self._done[task_id] = ("error", f"worker process {self._procs[worker].pid} died")
+                self._done[self._busy.pop(worker)] = ("error", f"worker process {self._procs[worker].pid} died")
+                continue
+            # unpickled when asked for (the words a worker met take tens of ms), so that a waiting chunk
+            # goes to a worker first
+            if message[:1] == _WORDS:
+                self.words.append(message)
+            else:
+                self._done[self._busy.pop(worker)] = message
+
+    def wait(self) -> None:
+        """Wait for the next message of a busy worker."""
+        if self._busy:
+            self._receive()
+
+    def take_words(self) -> list[dict[str, tuple[str, ...]]]:
+        """The words (and their terms) that workers met, in the messages that arrived so far."""
+        taken = [pickle.loads(memoryview(m)[1:]) for m in self.words]  # (from this writer's workers)
+        self.words.clear()
+        return taken
 
     def submit(self, directory: str, name: str, docs: list[Prepared] | bytes) -> int:
         """Hand a chunk (a list of :class:`Prepared`, or one pickled) to an idle worker, waiting for one;
@@ -677,7 +698,8 @@ class _WorkerPool:
             self._receive()
         report = self._done.pop(task_id)
         if isinstance(report, bytes):
-            reported, status, payload = pickle.loads(report)  # (from a worker of this writer, through its pipe)
+            # (from a worker of this writer, through its pipe)
+            reported, status, payload = pickle.loads(memoryview(report)[1:])
             if reported != task_id:
                 raise IndexError_(f"indexing worker reported task {reported} for task {task_id}")
         else:
@@ -994,8 +1016,13 @@ class IndexWriter:
         if self._pool is None:
             self._pool = _WorkerPool(self.workers, self.schema, self.analyzer)
         while self._ready:
-            if len(self._ready) <= queue and not self._pool.has_idle_worker():
-                return
+            if not self._pool.has_idle_worker():
+                if len(self._ready) <= queue:
+                    return
+                # waiting for a worker: meanwhile take in (and encode) the words the others reported
+                self._learn_words(encode=True)
+                self._pool.wait()
+                continue
             name, chunk = self._ready.pop(0)
             self._claim_segment_files(name)
             self._tasks.append(self._pool.submit(str(self.directory), name, chunk))
@@ -1003,17 +1030,26 @@ class IndexWriter:
     def _collect_workers(self, *, wait: bool = True) -> None:
         """Take the workers' segments, in order, as pending segments, and the stems of the words they
         met; without ``wait``, only the segments finished already (up to the first one that is not)."""
-        cache = self.analyzer.word_cache
+        if self._pool is None:
+            return
         while self._tasks:
-            if not wait and not self._pool.finished(self._tasks[0]):
-                break
-            entry, new_words = self._pool.result(self._tasks.pop(0))
-            self._pending.append(entry)
-            # (a word another worker met too has the same stems: the analyzer is the same)
+            while not self._pool.finished(self._tasks[0]):
+                self._learn_words(encode=wait)  # (encoded while the workers finish)
+                if not wait:
+                    return
+                self._pool.wait()
+            self._pending.append(self._pool.result(self._tasks.pop(0)))
+        self._learn_words()
+
+    def _learn_words(self, *, encode: bool = False) -> None:
+        """Take in the stems of the words the workers met (a word two workers met has the same stems:
+        the analyzer is the same); ``encode`` them for the next word cache file now."""
+        cache = self.analyzer.word_cache
+        for new_words in self._pool.take_words():
             cache.update(new_words)
             self._workers_learned |= bool(new_words)
-            if self._tasks and wait:
-                self._encode_words()  # while the others finish
+        if encode:
+            self._encode_words()
 
     def _wait_for_workers(self) -> None:
         """Collect every worker's segment. While they work, this process writes the next commit's word
@@ -1032,11 +1068,16 @@ class IndexWriter:
     def flush(self) -> None:
         """Write the buffered documents as segments (visible after the next commit)."""
         self._check_open()
+        if self._chunk and self._pool is not None and self._chunk_bytes < self.chunk_limit // 2:
+            # a small last chunk waits for the first worker to finish: it knows most of its words already
+            # (numbered, stems found), where this process would analyze them anew alongside the busy
+            # workers, slowing them; a larger one is built here meanwhile (below)
+            self._dispatch_chunk(queue=len(self._ready) + 1)
         if self._ready:
             self._dispatch_ready(queue=0)
         if self._chunk:
             if self._pool is None or not self._pool.has_idle_worker():
-                # a small session: analyze here rather than start worker processes; or the last chunk
+                # a small session: analyze here rather than start worker processes; or a large last chunk
                 # while every worker is busy: this process would only wait for them
                 if self._pool is not None:  # learn the stems the finished workers found first
                     self._collect_workers(wait=False)

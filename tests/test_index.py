@@ -583,6 +583,65 @@ def test_new_workers_inherit_their_first_chunk_and_later_chunks_are_pickled(
         assert ranking(parallel.search(q, limit=50)) == ranking(single.search(q, limit=50)), q
 
 
+def test_a_small_last_chunk_waits_for_a_worker_even_when_all_are_busy(
+    tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch
+):
+    """At the commit, the last chunk goes to the first worker to finish when it is small (under half a
+    chunk): the workers know its words. A larger one is built by the writing process if every worker is
+    busy then (the workers are made slow here, so that they are at the commit)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("worker processes use fork here")
+    import os
+    import time
+
+    import idsearch.writer as writer_module
+
+    here: list[str] = []
+    real_write = writer_module.SegmentBuilder.write
+
+    def write(self, directory, name):
+        if os.getpid() == parent:
+            here.append(name)
+        return real_write(self, directory, name)
+
+    real_add = writer_module.SegmentBuilder.add_many
+
+    def slow_add(self, docs_):
+        if os.getpid() != parent:
+            time.sleep(0.2)
+        return real_add(self, docs_)
+
+    parent = os.getpid()
+    monkeypatch.setattr(writer_module.SegmentBuilder, "write", write)
+    monkeypatch.setattr(writer_module.SegmentBuilder, "add_many", slow_add)
+    single = build(tmp_path / "single", docs, batches=1, workers=1)
+    here.clear()
+    chunk_mb = 0.01
+    sizes = [len(d.get("title", "")) + len(d.get("body", "")) + 64 for d in docs]
+    limit = int(chunk_mb * (1 << 20))
+    for tail, expect_here in ((limit // 8, False), (limit * 3 // 4, True)):
+        # documents up to a chunk boundary, then a last chunk of about ``tail`` bytes
+        total, cut = 0, 0
+        for i, size in enumerate(sizes):
+            total += size
+            if total >= 3 * limit:
+                cut = i + 1
+                break
+        extra, n = 0, cut
+        while n < len(docs) and extra + sizes[n] <= tail:
+            extra += sizes[n]
+            n += 1
+        here.clear()
+        parallel = build(tmp_path / f"p{tail}", docs[:n], batches=1, workers=2, chunk_mb=chunk_mb)
+        if not expect_here:  # (a large one is built here only if both workers are still busy then)
+            assert not here, (tail, here)
+        reader = parallel.reader()
+        assert [i for segment in reader.segments for i in segment.ids] == [d["id"] for d in docs[:n]]
+        reader.close()
+    for q in QUERIES[:3]:
+        assert ranking(single.search(q, limit=5))  # (the indexes above are checked by their ids, in order)
+
+
 def test_spawned_workers_match_single_process(tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch):
     """Where fork is not used (macOS, Windows), workers are spawned and every chunk is pickled to them."""
     import idsearch.writer as writer_module
