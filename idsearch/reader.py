@@ -127,7 +127,10 @@ class IndexReader:
         self.analyzer = analyzer
         self._cache = _TermCache(LEAF_CACHE_BYTES)  # (its bound is set once the segments are open)
         self._runs_kept: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
-        self._df_kept: dict[tuple[str, tuple[str, ...]], int] = {}  # (term, fields) -> df, for score_or
+        # (term, fields) -> [its fields' (norms, runs) under the default weights or None, its df (-1: not
+        # known yet), its idf, whether it is an exact-form clause], for score_or: the same in every query of
+        # this snapshot
+        self._terms_kept: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
         # the schema's field weights, exact-form fields weighted as their text fields (not to be modified)
         self._default_weights = {f.name: f.weight for f in schema.text_fields}
         self._default_weights.update({exact_field(f.name): f.weight for f in schema.text_fields})
@@ -359,17 +362,36 @@ class IndexReader:
         total_docs = int(bases[-1])
         if self._uses_kernel:
             scores = np.zeros(total_docs)
-            norms = {f: self._all_inverse_norms(f, weights[f]) for f in {f for t in terms for f in t.fields}}
-            known = self._df_kept  # (a term's df in its fields: the same in every query of this snapshot)
-            plan = [(t.boost, [(norms[f], self._term_runs(f, t.term)) for f in t.fields],
-                     known.get((t.term, t.fields), -1)) for t in terms]
+            kept = self._terms_kept
+            if len(kept) >= RUNS_KEPT:
+                kept.clear()
+            default = weights is self._default_weights
+            plan = []
+            entries = []
+            for t in terms:
+                key = (t.term, t.fields)
+                entry = kept.get(key)
+                if entry is None:
+                    entry = kept[key] = [None, -1, 0.0, _is_exact(t)]
+                parts = entry[0] if default else None
+                if parts is None:
+                    parts = [(self._all_inverse_norms(f, weights[f]), self._term_runs(f, t.term)) for f in t.fields]
+                    if default:
+                        entry[0] = parts
+                plan.append((t.boost, parts, entry[1]))
+                entries.append(entry)
             df_list = _kernel.score_or(scores, self._live, n_docs, k1, self.schema.delta, plan)
-            if len(known) >= RUNS_KEPT:
-                known.clear()
-            known.update(((t.term, t.fields), df) for t, df in zip(terms, df_list))
-            idf = np.array([bm25_idf(n_docs, d) for d in df_list])
+            idf_list = []
+            for entry, df in zip(entries, df_list):
+                if entry[1] != df:  # (its first query)
+                    entry[2] = bm25_idf(n_docs, df)
+                    entry[1] = df
+                idf_list.append(entry[2])
+            idf = np.array(idf_list)
+            words = [i for i, entry in enumerate(entries) if not entry[3]]  # exact-form clauses are not words
         else:
             scores, idf = self._scores_flat(terms, weights)
+            words = [i for i, t in enumerate(terms) if not _is_exact(t)]
         mask = None if not filters and sort == "score" else scores > 0
         for f in filters:
             mask &= np.concatenate(
@@ -378,7 +400,6 @@ class IndexReader:
         if sort != "score":
             per_segment = [(scores[a:b], mask[a:b]) for a, b in zip(bases[:-1].tolist(), bases[1:].tolist())]
             return self._select(per_segment, limit, sort)
-        words = [i for i, t in enumerate(terms) if not _is_exact(t)]  # exact-form clauses are not words
         return self._rerank(lambda n: self._select_global(scores, mask, n, bool(filters)), [terms[i] for i in words], idf[words],
                             limit, weights)
 
