@@ -276,11 +276,12 @@ class Index:
             unknown = set(weights) - set(self.schema.text_field_names)
             if unknown:
                 raise ValueError(f"unknown text fields in weights: {sorted(unknown)}")
-        matches, total = reader.matches(node, limit=limit, weights=weights, sort=sort)
-        terms = tuple(sorted(_positive_terms(node))) if node is not None else ()
+        scores, segs, docs, total = reader.best(node, limit=limit, weights=weights, sort=sort)
+        terms = tuple(sorted(_positive_terms(node))) if node is not None and len(docs) else ()
+        segments, stored_at = reader.segments, reader.stored_at
         hits = [
-            Hit(reader.doc_id(m), m.score, rank, terms, load=functools.partial(reader.stored, m))
-            for rank, m in enumerate(matches, 1)
+            Hit(segments[seg].ids[doc], score, rank, terms, load=functools.partial(stored_at, seg, doc))
+            for rank, (seg, doc, score) in enumerate(zip(segs.tolist(), docs.tolist(), scores.tolist()), 1)
         ]
         return Results(hits, total, query)
 

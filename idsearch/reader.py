@@ -253,8 +253,22 @@ class IndexReader:
         sort: str = "score",
     ) -> tuple[list[Match], int]:
         """The best ``limit`` matches of an executable query and the total number of matches."""
+        scores, segs, docs, total = self.best(node, limit=limit, weights=weights, sort=sort)
+        return _as_matches(scores, segs, docs), total
+
+    def best(
+        self,
+        node: Node | None,
+        *,
+        limit: int | None = 10,
+        weights: Mapping[str, float] | None = None,
+        sort: str = "score",
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """:meth:`matches` as arrays: the best matches' scores, segments and documents (in their segment), in
+        order, and the total number of matches."""
         if node is None or self.doc_count == 0:
-            return [], 0
+            empty = np.zeros(0, dtype=np.int64)
+            return np.zeros(0), empty, empty, 0
         if weights:
             field_weights = {f.name: f.weight for f in self.schema.text_fields}
             field_weights.update(weights)
@@ -296,10 +310,9 @@ class IndexReader:
         per_segment: Sequence[tuple[np.ndarray | None, np.ndarray | None]],
         limit: int | None,
         sort: str,
-    ) -> tuple[list[Match], int]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """The best matches over all segments from per-segment (scores, mask); ties by document order."""
-        scores, segs, docs, total = self._select_arrays(per_segment, limit, sort)
-        return _as_matches(scores, segs, docs), total
+        return self._select_arrays(per_segment, limit, sort)
 
     def _select_arrays(
         self,
@@ -353,7 +366,7 @@ class IndexReader:
         limit: int | None,
         weights: Mapping[str, float],
         sort: str,
-    ) -> tuple[list[Match], int]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """An OR of terms over the same fields (plus filters): every term at once, over all segments as one
         space of documents (segment after segment, so ties still go by segment, then document)."""
         n_docs = self.doc_count
@@ -429,7 +442,7 @@ class IndexReader:
         word_idf: np.ndarray,
         limit: int | None,
         weights: Mapping[str, float],
-    ) -> tuple[list[Match], int]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """The best matches by score: ``select(n)`` gives the best ``n`` BM25F matches (scores, segments,
         docs, number of matches); the best ``PROXIMITY_DEPTH`` are reranked with the word-pair proximity and
         lead bonuses of the query's ``words`` (in query order, with their idf), both looked up in the fields
@@ -440,8 +453,7 @@ class IndexReader:
             pairs = []
         lead = self.schema.lead if words else 0.0
         if not (weight_of_proximity or lead):
-            scores, segs, docs, total = select(limit)
-            return _as_matches(scores, segs, docs), total
+            return select(limit)
         depth = max(limit or 0, PROXIMITY_DEPTH) if limit is not None else None
         scores, segs, docs, total = select(depth)
         if len(docs):
@@ -449,7 +461,7 @@ class IndexReader:
         order = np.lexsort((docs, segs, -scores))
         if limit is not None:
             order = order[:limit]
-        return _as_matches(scores[order], segs[order], docs[order]), total
+        return scores[order], segs[order], docs[order], total
 
     def _with_bonuses(
         self,
@@ -728,6 +740,10 @@ class IndexReader:
 
     def stored(self, match: Match) -> dict[str, Any]:
         return self.segments[match.segment].stored(match.doc)
+
+    def stored_at(self, segment: int, doc: int) -> dict[str, Any]:
+        """The stored fields of a segment's document (as :meth:`stored` of its match)."""
+        return self.segments[segment].stored(doc)
 
     def doc_id(self, match: Match) -> str:
         return self.segments[match.segment].ids[match.doc]
