@@ -44,11 +44,12 @@ __all__ = ["compile_query", "plan"]
 _EPOCH = _dt.date(1970, 1, 1)
 _PARSERS: dict[tuple[Schema, str], QueryParser] = {}
 # per analyzer, how query words were planned: words recur across queries, and an analyzer's analysis of a
-# word never changes (its spec is fixed); cleared when it holds more than _MEMO_SIZE entries (two per word:
-# 16 k entries took about 7 MB with the word analyses they cached; the benchmark's 300 eval questions alone
-# plan about 3,000 words, which cleared a memo of 4 k entries before its shorter queries ran)
+# word never changes (its spec is fixed); cleared when it holds more than _MEMO_SIZE entries (three per word
+# of a plain query: its node, whether it is a stopword, and both together; 15 k entries took about 7 MB with
+# the word analyses they cached; the benchmark's 300 eval questions alone plan about 3,000 words, which
+# cleared a memo of 4 k entries before its shorter queries ran)
 _MEMO: weakref.WeakKeyDictionary[Analyzer, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
-_MEMO_SIZE = 1 << 14
+_MEMO_SIZE = 1 << 15
 _MISSING = object()
 
 
@@ -97,8 +98,15 @@ def compile_query(
     # them with OR, without building its query objects first
     plain = text.split() if not syntax else plain_words(text) if default_operator == "or" else None
     if plain is not None:
-        items = [(_analyzed(analyzer, w, tuple(fields), 0, 1.0, schema.exact), _is_stopword(analyzer, w, stop))
-                 for w in plain]
+        fields = tuple(fields)
+        memo = _memo(analyzer)
+        items = []
+        for w in plain:  # (a word's node and whether it is a query stopword, remembered together)
+            key = ("word", w, fields, schema.exact, stop)
+            item = memo.get(key)
+            if item is None:
+                item = memo[key] = (_analyzed(analyzer, w, fields, 0, 1.0, schema.exact), _is_stopword(analyzer, w, stop))
+            items.append(item)
         words = tuple(dict.fromkeys(_without_stopwords(items)))
         if not words:
             return None

@@ -486,7 +486,7 @@ class IndexReader:
           on one grid, a row per match, so that "the next position" is one lookup for every occurrence.
         """
         n = len(docs_of)
-        where_all = self._bases[segs] + docs_of
+        where_all = docs_of if len(self.segments) == 1 else self._bases[segs] + docs_of
         rows = np.argsort(where_all)  # the matches in document order (postings are)
         compiled = self._uses_kernel
         if compiled:
@@ -702,6 +702,8 @@ class IndexReader:
             match_scores = scores[docs]
         else:
             docs, match_scores, total = _best_in_numpy(scores, mask, limit, filtered)
+        if len(self.segments) == 1:
+            return match_scores, np.zeros(len(docs), dtype=np.int64), docs, total
         segs = np.searchsorted(self._bases, docs, side="right") - 1
         return match_scores, segs, docs - self._bases[segs], total
 
