@@ -458,7 +458,8 @@ class IndexReader:
         scores, segs, docs, total = select(depth)
         if len(docs):
             scores = self._with_bonuses(scores, segs, docs, words, word_idf, pairs, weights, weight_of_proximity, lead)
-        order = np.lexsort((docs, segs, -scores))
+        # ties by segment, then document (one segment: by document)
+        order = np.lexsort((docs, -scores) if len(self.segments) == 1 else (docs, segs, -scores))
         if limit is not None:
             order = order[:limit]
         return scores[order], segs[order], docs[order], total
