@@ -292,7 +292,7 @@ class Index:
         from idsearch.planner import compile_query
 
         text_fields = tuple(fields) if fields else self.schema.text_field_names
-        unknown = set(text_fields) - set(self.schema.text_field_names)
+        unknown = set(text_fields) - set(self.schema.text_field_names) if fields else None
         if unknown:
             raise ValueError(f"unknown text fields: {sorted(unknown)} (this index has {list(self.schema.text_field_names)})")
         return compile_query(query, self.schema, self.analyzer, text_fields, default_operator, syntax=syntax)

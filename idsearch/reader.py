@@ -558,7 +558,8 @@ class IndexReader:
                 np.add(scores, bonus, out=scores)
 
         if pair_ids:
-            pair_idf = np.array([(word_idf[a] + word_idf[b]) / 2.0 for a, b in pairs])
+            firsts, seconds = zip(*pairs)
+            pair_idf = (word_idf[list(firsts)] + word_idf[list(seconds)]) / 2.0  # (elementwise: the sums of scalars)
             add_bonus(pair_idf, pair_counts, np.array(pair_of, dtype=np.int64), proximity)
         if lead:
             boosts = np.array([w.boost for w in words], dtype=np.float64)
