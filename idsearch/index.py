@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from idsearch.analysis import Analyzer, AnalyzerSpec
-from idsearch.reader import BoolNode, DateNode, IndexReader, KeywordNode, Match, Node, PhraseNode, TermNode
+from idsearch.reader import BoolNode, DateNode, IndexReader, KeywordNode, Match, Node, TermNode, _scoring_leaves
 from idsearch.schema import Schema
 from idsearch.storage import (
     MANIFEST,
@@ -387,14 +387,9 @@ def _as_day(value: Any, name: str) -> int | None:
 def _positive_terms(node: Node) -> set[str]:
     """The terms of a query's scoring leaves outside any ``must_not`` (what highlighting marks)."""
     out: set[str] = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, TermNode):
-            out.add(n.term)
-        elif isinstance(n, PhraseNode):
-            out.update(n.terms)
-        elif isinstance(n, BoolNode):
-            stack.extend(n.should)
-            stack.extend(n.must)
+    for leaf in _scoring_leaves(node):
+        if isinstance(leaf, TermNode):
+            out.add(leaf.term)
+        else:
+            out.update(leaf.terms)
     return out

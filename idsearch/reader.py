@@ -299,20 +299,11 @@ class IndexReader:
         # the words of the query (its positive terms, not exact forms or phrases) earn the same bonuses as
         # in the flat path: a query with a phrase or a required word ranks like one without
         if sort != "score":
-            return self._select(per_segment_scores, limit, sort)
+            return self._select_arrays(per_segment_scores, limit, sort)
         words = [i for i, leaf in enumerate(leaves) if isinstance(leaf, TermNode) and not _is_exact(leaf)]
         return self._rerank(lambda n: self._select_arrays(per_segment_scores, n, "score"),
                             [leaves[i] for i in words],  # type: ignore[misc]
                             np.array([idf[i] for i in words]), limit, field_weights)
-
-    def _select(
-        self,
-        per_segment: Sequence[tuple[np.ndarray | None, np.ndarray | None]],
-        limit: int | None,
-        sort: str,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """The best matches over all segments from per-segment (scores, mask); ties by document order."""
-        return self._select_arrays(per_segment, limit, sort)
 
     def _select_arrays(
         self,
@@ -320,7 +311,8 @@ class IndexReader:
         limit: int | None,
         sort: str,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """(scores, segments, docs) of the best matches, in order, and the number of matches."""
+        """(scores, segments, docs) of the best matches over all segments from per-segment (scores, mask), in
+        order (ties by segment, then document), and the number of matches."""
         if sort not in ("score", "date"):
             raise ValueError(f"unknown sort {sort!r}: expected 'score' or 'date'")
         candidates: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (scores, seg, doc)
@@ -412,7 +404,7 @@ class IndexReader:
             )
         if sort != "score":
             per_segment = [(scores[a:b], mask[a:b]) for a, b in zip(bases[:-1].tolist(), bases[1:].tolist())]
-            return self._select(per_segment, limit, sort)
+            return self._select_arrays(per_segment, limit, sort)
         return self._rerank(lambda n: self._select_global(scores, mask, n, bool(filters)), [terms[i] for i in words], idf[words],
                             limit, weights)
 
@@ -952,19 +944,15 @@ def _flat_terms(node: Node) -> tuple[list[TermNode], list[Node]] | None:
 
 
 def _scoring_leaves(node: Node) -> list[TermNode | PhraseNode]:
+    """The terms and phrases of a query tree outside any ``must_not``, depth first, in clause order."""
     out: list[TermNode | PhraseNode] = []
-
-    def walk(n: Node, positive: bool) -> None:
+    stack = [node]
+    while stack:
+        n = stack.pop()
         if isinstance(n, _SCORING):
-            if positive:
-                out.append(n)
+            out.append(n)
         elif isinstance(n, BoolNode):
-            for c in n.should + n.must:
-                walk(c, positive)
-            for c in n.must_not:
-                walk(c, False)
-
-    walk(node, True)
+            stack.extend(reversed(n.should + n.must))  # (popped in clause order)
     return out
 
 
