@@ -989,9 +989,7 @@ class IndexWriter:
         documents meanwhile, and a worker that finishes gets the next chunk at once)."""
         if not self._chunk:
             return
-        if self._pool is None:
-            self._pool = _WorkerPool(self.workers, self.schema, self.analyzer)
-        if self._pool.can_start and not self._ready:
+        if self._worker_pool().can_start and not self._ready:
             # a new forked worker: the documents are in its memory already
             self._ready.append((self._chunk_name, self._chunk))
         else:
@@ -1013,19 +1011,24 @@ class IndexWriter:
 
     def _dispatch_ready(self, *, queue: int) -> None:
         """Hand closed chunks to idle workers, in order, waiting for workers while more than ``queue`` wait."""
-        if self._pool is None:
-            self._pool = _WorkerPool(self.workers, self.schema, self.analyzer)
+        pool = self._worker_pool()
         while self._ready:
-            if not self._pool.has_idle_worker():
+            if not pool.has_idle_worker():
                 if len(self._ready) <= queue:
                     return
                 # waiting for a worker: meanwhile take in (and encode) the words the others reported
                 self._learn_words(encode=True)
-                self._pool.wait()
+                pool.wait()
                 continue
             name, chunk = self._ready.pop(0)
             self._claim_segment_files(name)
-            self._tasks.append(self._pool.submit(str(self.directory), name, chunk))
+            self._tasks.append(pool.submit(str(self.directory), name, chunk))
+
+    def _worker_pool(self) -> _WorkerPool:
+        """The session's worker processes (none is started before a chunk needs it)."""
+        if self._pool is None:
+            self._pool = _WorkerPool(self.workers, self.schema, self.analyzer)
+        return self._pool
 
     def _collect_workers(self, *, wait: bool = True) -> None:
         """Take the workers' segments, in order, as pending segments, and the stems of the words they
