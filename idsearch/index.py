@@ -21,7 +21,16 @@ from typing import Any
 import attrs
 
 from idsearch.analysis import Analyzer, AnalyzerSpec
-from idsearch.reader import BoolNode, DateNode, IndexReader, KeywordNode, Match, Node, TermNode, _scoring_leaves
+from idsearch.reader import (
+    BoolNode,
+    DateNode,
+    IndexReader,
+    KeywordNode,
+    Match,
+    Node,
+    TermNode,
+    _scoring_leaves,
+)
 from idsearch.schema import Schema
 from idsearch.storage import (
     MANIFEST,

@@ -1281,7 +1281,7 @@ class IndexWriter:
         words = ", ".join(part for part, _terms in self._words_json if part)
         terms = ", ".join(part for _words, part in self._words_json if part)
         # (the text json.dumps gives {"words": [...], "terms": [...]})
-        write_durable(self.directory / name, f'{{"words": [{words}], "terms": [{terms}]}}'.encode("utf-8"))
+        write_durable(self.directory / name, f'{{"words": [{words}], "terms": [{terms}]}}'.encode())
         self._new_files.append(self.directory / name)
         self._words_written = len(cache)
         self._words_file = name
