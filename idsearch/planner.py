@@ -44,10 +44,10 @@ __all__ = ["compile_query", "plan"]
 _EPOCH = _dt.date(1970, 1, 1)
 _PARSERS: dict[tuple[Schema, str], QueryParser] = {}
 # per analyzer, how query words were planned: words recur across queries, and an analyzer's analysis of a
-# word never changes (its spec is fixed); cleared when it holds more than _MEMO_SIZE entries (three per word
-# of a plain query: its node, whether it is a stopword, and both together; 15 k entries took about 7 MB with
-# the word analyses they cached; the benchmark's 300 eval questions alone plan about 3,000 words, which
-# cleared a memo of 4 k entries before its shorter queries ran)
+# word never changes (its spec is fixed); cleared when it holds more than _MEMO_SIZE entries (one per word of
+# a plain query: its node and whether it is a stopword; a parsed query's words keep those two apart; 15 k
+# entries took about 7 MB with the word analyses they cached; the benchmark's 300 eval questions alone plan
+# about 3,000 words, which cleared a memo of 4 k entries before its shorter queries ran)
 _MEMO: weakref.WeakKeyDictionary[Analyzer, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
 _MEMO_SIZE = 1 << 15
 _MISSING = object()
@@ -105,7 +105,7 @@ def compile_query(
             key = ("word", w, fields, schema.exact, stop)
             item = memo.get(key)
             if item is None:
-                item = memo[key] = (_analyzed(analyzer, w, fields, 0, 1.0, schema.exact), _is_stopword(analyzer, w, stop))
+                item = memo[key] = _plain_word(analyzer, w, fields, schema.exact, stop)
             items.append(item)
         words = tuple(dict.fromkeys(_without_stopwords(items)))
         if not words:
@@ -122,6 +122,16 @@ def _without_stopwords(items: Sequence[tuple[Node | None, bool]], *, other_words
     if other_words or any(node is not None and not stop for node, stop in items):
         items = [item for item in items if not item[1]]
     return [node for node, _stop in items if node is not None]
+
+
+def _plain_word(
+    analyzer: Analyzer, text: str, fields: tuple[str, ...], exact: float, stop: frozenset[str]
+) -> tuple[Node | None, bool]:
+    """A plain query word's node and whether it is a query stopword (as :func:`_analyzed` and
+    :func:`_is_stopword` give them), from one analysis of the word."""
+    words = analyzer.words(text)
+    node = _analyze_node(analyzer, text, fields, 0, 1.0, exact, words)
+    return node, bool(stop) and bool(words) and all(w in stop for w in words)
 
 
 def _is_stopword(analyzer: Analyzer, text: str, stop: frozenset[str]) -> bool:
@@ -149,9 +159,17 @@ def _analyzed(
 
 
 def _analyze_node(
-    analyzer: Analyzer, text: str, fields: tuple[str, ...], slop: int, boost: float, exact: float
+    analyzer: Analyzer,
+    text: str,
+    fields: tuple[str, ...],
+    slop: int,
+    boost: float,
+    exact: float,
+    words: list[str] | None = None,
 ) -> Node | None:
-    words = analyzer.words(text)
+    """The node of a word or phrase; ``words``: its normalized words, when known already."""
+    if words is None:
+        words = analyzer.words(text)
     if len(words) == 1:  # one word (the common case): its terms and exact form as indexing memoized them
         ((word_terms, form),) = analyzer.word_analyses(words)
         if not word_terms:
