@@ -44,10 +44,10 @@ __all__ = ["compile_query", "plan"]
 _EPOCH = _dt.date(1970, 1, 1)
 _PARSERS: dict[tuple[Schema, str], QueryParser] = {}
 # per analyzer, how query words were planned: words recur across queries, and an analyzer's analysis of a
-# word never changes (its spec is fixed); cleared when it holds more than _MEMO_SIZE entries (one per word of
-# a plain query: its node and whether it is a stopword; a parsed query's words keep those two apart; 15 k
-# entries took about 7 MB with the word analyses they cached; the benchmark's 300 eval questions alone plan
-# about 3,000 words, which cleared a memo of 4 k entries before its shorter queries ran)
+# word never changes (its spec is fixed); cleared when it holds more than _MEMO_SIZE entries (three per word
+# of a plain query: its node, whether it is a stopword, and both together, all from one analysis; 15 k entries
+# took about 7 MB with the word analyses they cached; the benchmark's 300 eval questions alone plan about
+# 3,000 words, which cleared a memo of 4 k entries before its shorter queries ran)
 _MEMO: weakref.WeakKeyDictionary[Analyzer, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
 _MEMO_SIZE = 1 << 15
 _MISSING = object()
@@ -128,10 +128,15 @@ def _plain_word(
     analyzer: Analyzer, text: str, fields: tuple[str, ...], exact: float, stop: frozenset[str]
 ) -> tuple[Node | None, bool]:
     """A plain query word's node and whether it is a query stopword (as :func:`_analyzed` and
-    :func:`_is_stopword` give them), from one analysis of the word."""
+    :func:`_is_stopword` give them), from one analysis of the word. Both are also remembered as those two
+    remember them: a parsed query (a question with punctuation, say) reuses them for the same word."""
     words = analyzer.words(text)
     node = _analyze_node(analyzer, text, fields, 0, 1.0, exact, words)
-    return node, bool(stop) and bool(words) and all(w in stop for w in words)
+    is_stop = bool(stop) and bool(words) and all(w in stop for w in words)
+    memo = _memo(analyzer)
+    memo[("node", text, fields, 0, 1.0, exact)] = node
+    memo[("stop", text, stop)] = is_stop
+    return node, is_stop
 
 
 def _is_stopword(analyzer: Analyzer, text: str, stop: frozenset[str]) -> bool:
