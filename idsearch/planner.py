@@ -127,39 +127,42 @@ def _without_stopwords(items: Sequence[tuple[Node | None, bool]], *, other_words
 def _plain_word(
     analyzer: Analyzer, text: str, fields: tuple[str, ...], exact: float, stop: frozenset[str]
 ) -> tuple[Node | None, bool]:
-    """A plain query word's node and whether it is a query stopword (as :func:`_analyzed` and
-    :func:`_is_stopword` give them), from one analysis of the word. Both are also remembered as those two
-    remember them: a parsed query (a question with punctuation, say) reuses them for the same word."""
+    """A plain query word's node and whether it is a query stopword, from one analysis of the word; both
+    are remembered where :func:`_analyzed` and :func:`_is_stopword` remember them, so that a parsed query
+    (a question with punctuation, say) reuses them for the same word."""
     words = analyzer.words(text)
-    node = _analyze_node(analyzer, text, fields, 0, 1.0, exact, words)
-    is_stop = bool(stop) and bool(words) and all(w in stop for w in words)
-    memo = _memo(analyzer)
-    memo[("node", text, fields, 0, 1.0, exact)] = node
-    memo[("stop", text, stop)] = is_stop
-    return node, is_stop
+    return _analyzed(analyzer, text, fields, 0, 1.0, exact, words), _is_stopword(analyzer, text, stop, words)
 
 
-def _is_stopword(analyzer: Analyzer, text: str, stop: frozenset[str]) -> bool:
-    """Whether a query word is a query stopword (every normalized word of it in ``stop``)."""
+def _is_stopword(analyzer: Analyzer, text: str, stop: frozenset[str], words: list[str] | None = None) -> bool:
+    """Whether a query word is a query stopword (every normalized word of it in ``stop``); ``words``: its
+    normalized words, when known already."""
     if not stop:
         return False
     memo = _memo(analyzer)
     key = ("stop", text, stop)
     found = memo.get(key)
     if found is None:
-        words = analyzer.words(text)
+        if words is None:
+            words = analyzer.words(text)
         found = memo[key] = bool(words) and all(w in stop for w in words)
     return found
 
 
 def _analyzed(
-    analyzer: Analyzer, text: str, fields: tuple[str, ...], slop: int, boost: float, exact: float = 0.0
+    analyzer: Analyzer,
+    text: str,
+    fields: tuple[str, ...],
+    slop: int,
+    boost: float,
+    exact: float = 0.0,
+    words: list[str] | None = None,
 ) -> Node | None:
     memo = _memo(analyzer)
     key = ("node", text, fields, slop, boost, exact)
     found = memo.get(key, _MISSING)
     if found is _MISSING:
-        found = memo[key] = _analyze_node(analyzer, text, fields, slop, boost, exact)
+        found = memo[key] = _analyze_node(analyzer, text, fields, slop, boost, exact, words)
     return found  # type: ignore[no-any-return]
 
 

@@ -735,7 +735,7 @@ class IndexReader:
         self._cache.put(key, value)
 
     def stored(self, match: Match) -> dict[str, Any]:
-        return self.segments[match.segment].stored(match.doc)
+        return self.stored_at(match.segment, match.doc)
 
     def stored_at(self, segment: int, doc: int) -> dict[str, Any]:
         """The stored fields of a segment's document (as :meth:`stored` of its match)."""
