@@ -18,17 +18,18 @@
        two fields the larger is streamed from the segment's arrays and the other merged in on the way (a sum
        of two does not depend on their order); three or more are summed in vectors, in field order.
 
-   bonus_field(cands, terms, weight, window, lead, pair_table, pairs)
-       cands: int64, the sorted documents reranked (a row each); terms: per distinct query word, its runs
-       (docs, tf, first, end, base, positions, where the word's positions start) in one field.
-       lead (float64, words x rows) += weight where the word's first position in the field is below window
-       (window < 0: no lead bonus). pair_table (int64, words x (words + 1)): the pair number of (word, next
-       word), -1 for none, the last column for "no word next"; pairs (float64, pairs x rows) += weight * the
-       times the pair's second word directly follows its first. None, None: no pairs.
-
-   add_saturated(scores, rows, weights, counts, items, strength)
-       scores[rows[r]] += strength * sum_i weights[i] * c / (c + 1) with c = counts[items[i], r]: the
-       proximity and lead bonuses (scoring.saturated_sum), added where the numpy path adds them.
+   rerank(scores, cands, terms, idf, boosts, fields, window, proximity, lead, out) -> count
+       The best BM25F matches reranked with the proximity and lead bonuses of the query's words. scores
+       (float64, one per match, bonuses added in place) and cands (their documents in the reader's one
+       space, distinct); per word of the query in its order: terms (its term's number), idf, boosts; fields:
+       (weight, runs per term), runs being (docs, tf, first, end, base, positions, where the term's positions
+       start). Per field, a term whose first position is below window (window < 0 or lead 0: no lead
+       bonus) counts the field's weight for that term, and every place where a pair's second word directly
+       follows its first counts it for the pair (pairs: adjacent words of different terms, none when
+       proximity is 0); then scores += proximity * sum over pairs of w * c / (c + 1) (w: the mean idf of the
+       pair's words) and += lead * the same over words (w: boost * idf), scoring.saturated_sum's operations.
+       The indices of the best len(out) matches, best first, ties by document, are written into out (int64);
+       returns how many.
 
    best_matches(scores, k, mask, out) -> (count, matches)
        The matches are the documents mask admits, or (None) those scoring above 0, and matches is their
@@ -631,7 +632,7 @@ fail:
     return NULL;
 }
 
-/* -- bonus_field ------------------------------------------------------------------------------------- */
+/* -- lead and word-pair counts (for rerank) ---------------------------------------------------- */
 
 typedef struct {
     int32_t row, term;
@@ -784,130 +785,266 @@ done:
     return rc;
 }
 
-static PyObject *bonus_field(PyObject *self, PyObject *args) {
-    (void)self;
-    PyObject *cands_obj, *terms_obj, *lead_obj, *table_obj, *pairs_obj;
-    double weight;
-    long long window;
-    if (!PyArg_ParseTuple(args, "OOdLOOO", &cands_obj, &terms_obj, &weight, &window, &lead_obj, &table_obj, &pairs_obj))
-        return NULL;
-    Views views;
-    views.n = 0;
-    Arr cands, lead, table, pairs;
-    memset(&lead, 0, sizeof(lead));
-    memset(&table, 0, sizeof(table));
-    memset(&pairs, 0, sizeof(pairs));
-    if (arr_get(cands_obj, &cands, 'i', 0, "cands") < 0) return NULL;
-    PyObject *terms = NULL, *result = NULL;
-    Occs occs = {NULL, 0, 0};
-    const int want_pairs = table_obj != Py_None;
-    const Py_ssize_t n = cands.n;
-    if (arr_get(lead_obj, &lead, 'f', 1, "lead") < 0) goto done;
-    if (want_pairs) {
-        if (arr_get(table_obj, &table, 'i', 0, "pair_table") < 0) goto done;
-        if (arr_get(pairs_obj, &pairs, 'f', 1, "pairs") < 0) goto done;
-        if (table.size != 8 || !table.is_signed) {
-            PyErr_SetString(PyExc_TypeError, "pair_table must be int64");
-            goto done;
-        }
-    }
-    terms = PySequence_Fast(terms_obj, "terms must be a sequence");
-    if (!terms) goto done;
-    const Py_ssize_t nterms = PySequence_Fast_GET_SIZE(terms);
-    if (lead.n < nterms * n || (want_pairs && table.n < nterms * (nterms + 1))) {
-        PyErr_SetString(PyExc_ValueError, "lead or pair_table too small");
+/* -- rerank ---------------------------------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t doc;
+    Py_ssize_t at; /* index in the caller's arrays */
+} Cand;
+
+static int cand_by_doc(const void *x, const void *y) {
+    const int64_t a = ((const Cand *)x)->doc, b = ((const Cand *)y)->doc;
+    return (a > b) - (a < b);
+}
+
+/* a ranks before b: higher score, or the same score and an earlier document */
+static inline int ranks_before(double sa, int64_t da, double sb, int64_t db) { return sa > sb || (sa == sb && da < db); }
+
+static const double *rank_scores; /* the scores cand_by_rank compares (every call holds the GIL) */
+
+static int cand_by_rank(const void *x, const void *y) {
+    const Cand *a = x, *b = y;
+    if (ranks_before(rank_scores[a->at], a->doc, rank_scores[b->at], b->doc)) return -1;
+    return ranks_before(rank_scores[b->at], b->doc, rank_scores[a->at], a->doc) ? 1 : 0;
+}
+
+/* a sequence of n numbers (floats, or integers in [0, below) when below > 0) into out */
+static int numbers_get(PyObject *obj, Py_ssize_t n, double *out, Py_ssize_t *ints, Py_ssize_t below, const char *what) {
+    PyObject *seq = PySequence_Fast(obj, what);
+    if (!seq) return -1;
+    int rc = -1;
+    if (PySequence_Fast_GET_SIZE(seq) != n) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %zd items", what, n);
         goto done;
     }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (ints) {
+            ints[i] = PyLong_AsSsize_t(item);
+            if (ints[i] == -1 && PyErr_Occurred()) goto done;
+            if (ints[i] < 0 || ints[i] >= below) {
+                PyErr_Format(PyExc_ValueError, "%s: %zd is not below %zd", what, ints[i], below);
+                goto done;
+            }
+        } else {
+            out[i] = PyFloat_AsDouble(item);
+            if (out[i] == -1.0 && PyErr_Occurred()) goto done;
+        }
+    }
+    rc = 0;
+done:
+    Py_DECREF(seq);
+    return rc;
+}
+
+/* the candidates' lead and pair counts in one field: every run of every term against the candidates (in
+   document order), then the pairs among the occurrences found */
+static int count_field(const Arr *cands, PyObject *runs_obj, Py_ssize_t nterms, double weight, long long window,
+                       double *lead, Occs *occs, const int64_t *table, Py_ssize_t npairs, double *pairs, Views *views) {
+    PyObject *terms = PySequence_Fast(runs_obj, "a field's runs must be a sequence (one per term)");
+    if (!terms) return -1;
+    if (PySequence_Fast_GET_SIZE(terms) != nterms) {
+        PyErr_SetString(PyExc_ValueError, "every field needs the runs of every term");
+        Py_DECREF(terms);
+        return -1;
+    }
+    occs->n = 0;
     for (Py_ssize_t k = 0; k < nterms; k++) {
         PyObject *runs = PySequence_Fast(PySequence_Fast_GET_ITEM(terms, k), "runs must be a sequence");
-        if (!runs) goto done;
+        if (!runs) goto fail;
         for (Py_ssize_t r = 0; r < PySequence_Fast_GET_SIZE(runs); r++) {
             PyObject *d_obj, *f_obj, *p_obj;
             long long a, b, base, first;
             Arr d, f, p;
-            if (run_unpack(PySequence_Fast_GET_ITEM(runs, r), &d_obj, &f_obj, &a, &b, &base, &p_obj, &first) < 0) {
+            if (run_unpack(PySequence_Fast_GET_ITEM(runs, r), &d_obj, &f_obj, &a, &b, &base, &p_obj, &first) < 0 ||
+                views_get(views, d_obj, 'i', "docs", &d) < 0) {
                 Py_DECREF(runs);
-                goto done;
+                goto fail;
             }
-            if (views_get(&views, d_obj, 'i', "docs", &d) < 0) { Py_DECREF(runs); goto done; }
-            if (views_get(&views, f_obj, 'i', "tf", &f) < 0) { arr_release(&d); Py_DECREF(runs); goto done; }
-            if (views_get(&views, p_obj, 'i', "positions", &p) < 0) { arr_release(&d); arr_release(&f); Py_DECREF(runs); goto done; }
+            if (views_get(views, f_obj, 'i', "tf", &f) < 0) { arr_release(&d); Py_DECREF(runs); goto fail; }
+            if (views_get(views, p_obj, 'i', "positions", &p) < 0) { arr_release(&d); arr_release(&f); Py_DECREF(runs); goto fail; }
             int rc = -1;
             if (d.n != f.n || a < 0 || b < a || b > d.n) {
                 PyErr_SetString(PyExc_ValueError, "a run's postings are outside its arrays");
             } else {
                 arr_slice(&d, a, b);
                 arr_slice(&f, a, b);
-                rc = bonus_run(&cands, &d, &f, &p, base, first, k, weight, window, (double *)lead.view.buf,
-                               want_pairs ? &occs : NULL);
+                rc = bonus_run(cands, &d, &f, &p, base, first, k, weight, window, lead, npairs ? occs : NULL);
             }
             arr_release(&d);
             arr_release(&f);
             arr_release(&p);
-            if (rc < 0) { Py_DECREF(runs); goto done; }
+            if (rc < 0) { Py_DECREF(runs); goto fail; }
         }
         Py_DECREF(runs);
     }
-    if (want_pairs && occs.n && n) {
-        const Py_ssize_t npairs = pairs.n / n;
-        if (count_pairs(&occs, n, nterms, (const int64_t *)table.p, npairs, weight, (double *)pairs.view.buf) < 0)
-            goto done;
-    }
-    result = Py_NewRef(Py_None);
-done:
-    views_release(&views);
-    Py_XDECREF(terms);
-    PyMem_Free(occs.occ);
-    arr_release(&cands);
-    arr_release(&lead);
-    arr_release(&table);
-    arr_release(&pairs);
-    return result;
+    Py_DECREF(terms);
+    if (npairs && occs->n && cands->n) return count_pairs(occs, cands->n, nterms, table, npairs, weight, pairs);
+    return 0;
+fail:
+    Py_DECREF(terms);
+    return -1;
 }
 
-/* -- add_saturated ---------------------------------------------------------------------------------- */
-
-/* add_saturated(scores, rows, weights, counts, items, strength): per match r (a column of counts),
-   scores[rows[r]] += strength * the sum over i of weights[i] * c / (c + 1.0) with c = counts[items[i], r],
-   summed in item order: scoring.saturated_sum's operations, in its order. */
-static PyObject *add_saturated(PyObject *self, PyObject *args) {
+/* rerank(scores, cands, terms, idf, boosts, fields, window, proximity, lead, out) -> count: see the top */
+static PyObject *rerank(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *scores_obj, *rows_obj, *weights_obj, *counts_obj, *items_obj;
-    double strength;
-    if (!PyArg_ParseTuple(args, "OOOOOd", &scores_obj, &rows_obj, &weights_obj, &counts_obj, &items_obj, &strength))
+    PyObject *scores_obj, *cands_obj, *terms_obj, *idf_obj, *boosts_obj, *fields_obj, *out_obj;
+    long long window;
+    double proximity, lead_strength;
+    if (!PyArg_ParseTuple(args, "OOOOOOLddO", &scores_obj, &cands_obj, &terms_obj, &idf_obj, &boosts_obj, &fields_obj,
+                          &window, &proximity, &lead_strength, &out_obj))
         return NULL;
-    Arr a[5];
-    memset(a, 0, sizeof(a));
-    Arr *scores = &a[0], *rows = &a[1], *weights = &a[2], *counts = &a[3], *items = &a[4];
-    PyObject *result = NULL;
-    if (arr_get(scores_obj, scores, 'f', 1, "scores") < 0 || arr_get(rows_obj, rows, 'i', 0, "rows") < 0 ||
-        arr_get(weights_obj, weights, 'f', 0, "weights") < 0 || arr_get(counts_obj, counts, 'f', 0, "counts") < 0 ||
-        arr_get(items_obj, items, 'i', 0, "items") < 0)
-        goto done;
-    const Py_ssize_t n = rows->n, m = items->n;
-    const Py_ssize_t nrows = n ? counts->n / n : 0; /* counts is (rows of items) x n */
-    int ok = weights->n == m && nrows * n == counts->n;
-    for (Py_ssize_t i = 0; ok && i < m; i++) ok = arr_int(items, i) >= 0 && arr_int(items, i) < nrows;
-    for (Py_ssize_t r = 0; ok && r < n; r++) ok = arr_int(rows, r) >= 0 && arr_int(rows, r) < scores->n;
-    if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "add_saturated: rows, weights, counts and items do not fit");
+    Views views;
+    views.n = 0;
+    Arr sc, cd, out;
+    memset(&cd, 0, sizeof(cd));
+    memset(&out, 0, sizeof(out));
+    PyObject *fields = NULL, *result = NULL;
+    Occs occs = {NULL, 0, 0};
+    Cand *cands = NULL;
+    int64_t *sorted = NULL, *table = NULL;
+    Py_ssize_t *word_terms = NULL, *pair_of = NULL;
+    double *word_idf = NULL, *word_boost = NULL, *pair_weight = NULL, *lead = NULL, *pairs = NULL;
+    if (arr_get(scores_obj, &sc, 'f', 1, "scores") < 0) return NULL;
+    if (arr_get(cands_obj, &cd, 'i', 0, "cands") < 0 || arr_get(out_obj, &out, 'i', 1, "out") < 0) goto done;
+    const Py_ssize_t n = sc.n;
+    if (cd.n != n || out.size != 8 || !out.is_signed) {
+        PyErr_SetString(PyExc_ValueError, "rerank: cands must match the scores, out must be int64");
         goto done;
     }
-    double *out = (double *)scores->view.buf;
-    const double *w = (const double *)weights->p, *c = (const double *)counts->p;
-    for (Py_ssize_t r = 0; r < n; r++) {
-        double sum = 0.0;
-        for (Py_ssize_t i = 0; i < m; i++) {
-            const double x = c[arr_int(items, i) * n + r];
-            double t = w[i] * x;
-            t /= x + 1.0;
-            sum += t;
+    fields = PySequence_Fast(fields_obj, "fields must be a sequence of (weight, runs per term)");
+    if (!fields) goto done;
+    const Py_ssize_t nfields = PySequence_Fast_GET_SIZE(fields);
+    Py_ssize_t nterms = 0;
+    if (nfields) {
+        PyObject *first = PySequence_Fast_GET_ITEM(fields, 0);
+        if (!PyTuple_Check(first) || PyTuple_GET_SIZE(first) != 2) {
+            PyErr_SetString(PyExc_TypeError, "a field is (weight, runs per term)");
+            goto done;
         }
-        out[arr_int(rows, r)] += strength * sum;
+        nterms = PyObject_Length(PyTuple_GET_ITEM(first, 1));
+        if (nterms < 0) goto done;
     }
-    result = Py_NewRef(Py_None);
+    const Py_ssize_t nwords = PyObject_Length(terms_obj);
+    if (nwords < 0) goto done;
+    const Py_ssize_t cells = (nterms ? nterms : 1) * (n ? n : 1);
+    word_terms = PyMem_Malloc((nwords ? nwords : 1) * sizeof(Py_ssize_t));
+    pair_of = PyMem_Malloc((nwords ? nwords : 1) * sizeof(Py_ssize_t));
+    word_idf = PyMem_Malloc((nwords ? nwords : 1) * sizeof(double));
+    word_boost = PyMem_Malloc((nwords ? nwords : 1) * sizeof(double));
+    pair_weight = PyMem_Malloc((nwords ? nwords : 1) * sizeof(double));
+    table = PyMem_Malloc((nterms ? nterms : 1) * (nterms + 1) * sizeof(int64_t));
+    lead = PyMem_Calloc(cells, sizeof(double));
+    cands = PyMem_Malloc((n ? n : 1) * sizeof(Cand));
+    sorted = PyMem_Malloc((n ? n : 1) * sizeof(int64_t));
+    if (!word_terms || !pair_of || !word_idf || !word_boost || !pair_weight || !table || !lead || !cands || !sorted) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (numbers_get(terms_obj, nwords, NULL, word_terms, nterms, "terms") < 0 ||
+        numbers_get(idf_obj, nwords, word_idf, NULL, 0, "idf") < 0 ||
+        numbers_get(boosts_obj, nwords, word_boost, NULL, 0, "boosts") < 0)
+        goto done;
+    /* the pairs: adjacent words of different terms, numbered by (term, next term) in order of appearance,
+       each with the mean idf of its two words */
+    for (Py_ssize_t i = 0; i < nterms * (nterms + 1); i++) table[i] = -1;
+    Py_ssize_t npairs = 0, nplaced = 0;
+    for (Py_ssize_t a = 0; proximity != 0.0 && a + 1 < nwords; a++) {
+        if (word_terms[a] == word_terms[a + 1]) continue;
+        int64_t *id = &table[word_terms[a] * (nterms + 1) + word_terms[a + 1]];
+        if (*id < 0) *id = npairs++;
+        pair_of[nplaced] = (Py_ssize_t)*id;
+        pair_weight[nplaced] = (word_idf[a] + word_idf[a + 1]) / 2.0;
+        nplaced++;
+    }
+    if (npairs) {
+        pairs = PyMem_Calloc(npairs * (n ? n : 1), sizeof(double));
+        if (!pairs) { PyErr_NoMemory(); goto done; }
+    }
+    /* the candidates in document order (postings are), a row each */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        cands[i].doc = arr_int(&cd, i);
+        cands[i].at = i;
+    }
+    qsort(cands, (size_t)n, sizeof(Cand), cand_by_doc);
+    for (Py_ssize_t r = 0; r < n; r++) sorted[r] = cands[r].doc;
+    Arr rows = {.p = (const char *)sorted, .n = n, .size = 8, .is_signed = 1};
+    const long long lead_window = lead_strength != 0.0 ? window : -1;
+    for (Py_ssize_t fi = 0; fi < nfields; fi++) {
+        PyObject *field = PySequence_Fast_GET_ITEM(fields, fi);
+        double weight;
+        PyObject *runs;
+        if (!PyTuple_Check(field) || !PyArg_ParseTuple(field, "dO", &weight, &runs)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a field is (weight, runs per term)");
+            goto done;
+        }
+        if (count_field(&rows, runs, nterms, weight, lead_window, lead, &occs, table, npairs, pairs, &views) < 0) goto done;
+    }
+    /* the saturated bonuses (scoring.saturated_sum's operations in its order): the pairs', then the lead's */
+    double *s = (double *)sc.view.buf;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        const Py_ssize_t at = cands[r].at;
+        if (npairs) {
+            double sum = 0.0;
+            for (Py_ssize_t i = 0; i < nplaced; i++) {
+                const double x = pairs[pair_of[i] * n + r];
+                double t = pair_weight[i] * x;
+                t /= x + 1.0;
+                sum += t;
+            }
+            s[at] += proximity * sum;
+        }
+        if (lead_strength != 0.0) {
+            double sum = 0.0;
+            for (Py_ssize_t i = 0; i < nwords; i++) {
+                const double x = lead[word_terms[i] * n + r];
+                double t = (word_boost[i] * word_idf[i]) * x;
+                t /= x + 1.0;
+                sum += t;
+            }
+            s[at] += lead_strength * sum;
+        }
+    }
+    /* the best first, ties by document: the first out.n by insertion (few), or all sorted */
+    const Py_ssize_t k = out.n < n ? out.n : n;
+    int64_t *o = (int64_t *)out.view.buf;
+    if (k == n) {
+        rank_scores = s;
+        qsort(cands, (size_t)n, sizeof(Cand), cand_by_rank);
+        for (Py_ssize_t i = 0; i < n; i++) o[i] = cands[i].at;
+    } else if (k > 0) {
+        Py_ssize_t kept = 0;
+        for (Py_ssize_t r = 0; r < n; r++) {
+            const double x = s[cands[r].at];
+            const int64_t doc = cands[r].doc;
+            if (kept == k && !ranks_before(x, doc, s[o[k - 1]], arr_int(&cd, o[k - 1]))) continue;
+            Py_ssize_t j = kept < k ? kept++ : k - 1;
+            while (j > 0 && ranks_before(x, doc, s[o[j - 1]], arr_int(&cd, o[j - 1]))) {
+                o[j] = o[j - 1];
+                j--;
+            }
+            o[j] = cands[r].at;
+        }
+    }
+    result = PyLong_FromSsize_t(k);
 done:
-    for (int i = 0; i < 5; i++) arr_release(&a[i]);
+    views_release(&views);
+    Py_XDECREF(fields);
+    PyMem_Free(occs.occ);
+    PyMem_Free(cands);
+    PyMem_Free(sorted);
+    PyMem_Free(table);
+    PyMem_Free(word_terms);
+    PyMem_Free(pair_of);
+    PyMem_Free(word_idf);
+    PyMem_Free(word_boost);
+    PyMem_Free(pair_weight);
+    PyMem_Free(lead);
+    PyMem_Free(pairs);
+    arr_release(&sc);
+    arr_release(&cd);
+    arr_release(&out);
     return result;
 }
 
@@ -1112,9 +1249,8 @@ static PyObject *best_matches(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"best_matches", best_matches, METH_VARARGS, "The number of matches and the k best of them, best first."},
-    {"add_saturated", add_saturated, METH_VARARGS, "Saturated bonuses of the matches added into their scores."},
     {"score_or", score_or, METH_VARARGS, "BM25F scores of an OR of terms, added into scores; returns each term's df."},
-    {"bonus_field", bonus_field, METH_VARARGS, "Lead and word-pair counts of the candidates in one field."},
+    {"rerank", rerank, METH_VARARGS, "Proximity and lead bonuses added into the matches' scores; the best first."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -303,7 +303,7 @@ class IndexReader:
         words = [i for i, leaf in enumerate(leaves) if isinstance(leaf, TermNode) and not _is_exact(leaf)]
         return self._rerank(lambda n: self._select_arrays(per_segment_scores, n, "score"),
                             [leaves[i] for i in words],  # type: ignore[misc]
-                            np.array([idf[i] for i in words]), limit, field_weights)
+                            [idf[i] for i in words], limit, field_weights)
 
     def _select_arrays(
         self,
@@ -392,11 +392,12 @@ class IndexReader:
                     entry[2] = bm25_idf(n_docs, df)
                     entry[1] = df
                 idf_list.append(entry[2])
-            idf = np.array(idf_list)
             words = [i for i, entry in enumerate(entries) if not entry[3]]  # exact-form clauses are not words
+            word_idf = [idf_list[i] for i in words]
         else:
             scores, idf = self._scores_flat(terms, weights)
             words = [i for i, t in enumerate(terms) if not _is_exact(t)]
+            word_idf = idf[words].tolist()
         mask = None if not filters and sort == "score" else scores > 0
         for f in filters:
             mask &= np.concatenate(
@@ -405,7 +406,7 @@ class IndexReader:
         if sort != "score":
             per_segment = [(scores[a:b], mask[a:b]) for a, b in zip(bases[:-1].tolist(), bases[1:].tolist())]
             return self._select_arrays(per_segment, limit, sort)
-        return self._rerank(lambda n: self._select_global(scores, mask, n, bool(filters)), [terms[i] for i in words], idf[words],
+        return self._rerank(lambda n: self._select_global(scores, mask, n, bool(filters)), [terms[i] for i in words], word_idf,
                             limit, weights)
 
     def _scores_flat(self, terms: Sequence[TermNode], weights: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -431,7 +432,7 @@ class IndexReader:
         self,
         select: Callable[[int | None], tuple[np.ndarray, np.ndarray, np.ndarray, int]],
         words: Sequence[TermNode],
-        word_idf: np.ndarray,
+        word_idf: Sequence[float],
         limit: int | None,
         weights: Mapping[str, float],
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -439,28 +440,42 @@ class IndexReader:
         docs, number of matches); the best ``PROXIMITY_DEPTH`` are reranked with the word-pair proximity and
         lead bonuses of the query's ``words`` (in query order, with their idf), both looked up in the fields
         of the first word."""
-        pairs = [(a, b) for a, b in zip(range(len(words)), range(1, len(words))) if words[a].term != words[b].term]
-        weight_of_proximity = self.schema.proximity if pairs else 0.0
-        if not weight_of_proximity:
-            pairs = []
+        has_pairs = any(a.term != b.term for a, b in zip(words, words[1:]))
+        weight_of_proximity = self.schema.proximity if has_pairs else 0.0
         lead = self.schema.lead if words else 0.0
         if not (weight_of_proximity or lead):
             return select(limit)
         depth = max(limit or 0, PROXIMITY_DEPTH) if limit is not None else None
         scores, segs, docs, total = select(depth)
-        if len(docs):
-            scores = self._with_bonuses(scores, segs, docs, words, word_idf, pairs, weights, weight_of_proximity, lead)
-        # ties by segment, then document (one segment: by document)
-        order = np.lexsort((docs, -scores) if len(self.segments) == 1 else (docs, segs, -scores))
-        if limit is not None:
-            order = order[:limit]
+        if not len(docs):
+            return scores, segs, docs, total
+        where_all = docs if len(self.segments) == 1 else self._bases[segs] + docs
+        if self._uses_kernel:
+            scores = scores.copy()  # (the bonuses are added in place)
+            term_of: dict[str, int] = {}
+            word_terms = [term_of.setdefault(w.term, len(term_of)) for w in words]
+            terms = list(term_of)
+            order = np.empty(len(docs) if limit is None else min(limit, len(docs)), dtype=np.int64)
+            count = _kernel.rerank(scores, where_all, word_terms, word_idf, [w.boost for w in words],
+                                   [(weights[f], [self._term_runs(f, t) for t in terms]) for f in words[0].fields],
+                                   self.schema.lead_window, weight_of_proximity, lead, order)
+            order = order[:count]
+        else:
+            pairs = [(a, a + 1) for a in range(len(words) - 1) if words[a].term != words[a + 1].term]
+            if not weight_of_proximity:
+                pairs = []
+            scores = self._with_bonuses(scores, segs, where_all, words, np.asarray(word_idf), pairs, weights,
+                                        weight_of_proximity, lead)
+            order = np.lexsort((where_all, -scores))  # ties by document of the reader's one space
+            if limit is not None:
+                order = order[:limit]
         return scores[order], segs[order], docs[order], total
 
     def _with_bonuses(
         self,
         scores: np.ndarray,
         segs: np.ndarray,
-        docs_of: np.ndarray,
+        where_all: np.ndarray,
         words: Sequence[TermNode],
         word_idf: np.ndarray,
         pairs: Sequence[tuple[int, int]],
@@ -468,8 +483,9 @@ class IndexReader:
         proximity: float,
         lead: float,
     ) -> np.ndarray:
-        """The ``scores`` of the matches ``(segs, docs_of)`` plus their proximity and lead bonuses, looked up
-        in the fields of the first word, all words of a field at once.
+        """The ``scores`` of the matches (``segs``, and ``where_all``: their documents in the reader's one
+        space) plus their proximity and lead bonuses, looked up in the fields of the first word, all words
+        of a field at once; in numpy, the reference for the compiled ``rerank``.
 
         - Lead (:func:`~idsearch.scoring.saturated_sum`): each word among the first ``lead_window``
           positions of a field counts that field's weight.
@@ -478,15 +494,10 @@ class IndexReader:
           first directly (``kota bandung`` in a document that says ``kota Bandung``). The matches' positions are laid out
           on one grid, a row per match, so that "the next position" is one lookup for every occurrence.
         """
-        n = len(docs_of)
-        where_all = docs_of if len(self.segments) == 1 else self._bases[segs] + docs_of
+        n = len(where_all)
         rows = np.argsort(where_all)  # the matches in document order (postings are)
-        compiled = self._uses_kernel
-        if compiled:
-            candidates = where_all[rows]  # (int64, as the kernel takes them)
-        else:
-            docs = where_all[rows].astype(self._doc_dtype)  # the dtype of the cached postings
-            row_segs = segs[rows]
+        docs = where_all[rows].astype(self._doc_dtype)  # the dtype of the cached postings
+        row_segs = segs[rows]
         terms = list(dict.fromkeys(w.term for w in words))
         term_of = {t: i for i, t in enumerate(terms)}
         word_terms = np.array([term_of[w.term] for w in words], dtype=np.int64)
@@ -499,15 +510,9 @@ class IndexReader:
             for (a, b), k in pair_ids.items():
                 pair_table[a, b] = k
             pair_counts = np.zeros((len(pair_ids), n))
-        else:
-            pair_table = pair_counts = None
         window = self.schema.lead_window
         several = len(self.segments) > 1
         for field in words[0].fields:
-            if compiled:
-                _kernel.bonus_field(candidates, [self._term_runs(field, t) for t in terms], weights[field],
-                                    window if lead else -1, lead_counts, pair_table, pair_counts)
-                continue
             hits = self._hits(field, terms, docs)
             if hits is None:
                 continue
@@ -539,23 +544,18 @@ class IndexReader:
                 if ok.any():
                     flat = np.bincount(found[ok] * n + occ_rows[ok], minlength=len(pair_ids) * n)
                     pair_counts += weight * flat.reshape(len(pair_ids), n)
-        scores = scores.copy()  # (the bonuses are added in place)
-
-        def add_bonus(weights: np.ndarray, counts: np.ndarray, items: np.ndarray, strength: float) -> None:
-            if compiled:
-                _kernel.add_saturated(scores, rows, weights, counts, items, strength)
-            else:
-                bonus = np.zeros(n)
-                bonus[rows] = saturated_sum(weights, counts[items], strength)
-                np.add(scores, bonus, out=scores)
-
+        scores = scores.copy()
         if pair_ids:
             firsts, seconds = zip(*pairs)
             pair_idf = (word_idf[list(firsts)] + word_idf[list(seconds)]) / 2.0  # (elementwise: the sums of scalars)
-            add_bonus(pair_idf, pair_counts, np.array(pair_of, dtype=np.int64), proximity)
+            bonus = np.zeros(n)
+            bonus[rows] = saturated_sum(pair_idf, pair_counts[np.array(pair_of, dtype=np.int64)], proximity)
+            np.add(scores, bonus, out=scores)
         if lead:
             boosts = np.array([w.boost for w in words], dtype=np.float64)
-            add_bonus(boosts * word_idf, lead_counts, word_terms, lead)
+            bonus = np.zeros(n)
+            bonus[rows] = saturated_sum(boosts * word_idf, lead_counts[word_terms], lead)
+            np.add(scores, bonus, out=scores)
         return scores
 
     def _hits(

@@ -157,17 +157,30 @@ def test_the_kernel_refuses_bad_input_without_crashing():
     told = np.zeros(10)  # (the given df is what the idf is computed from)
     assert kernel.score_or(told, None, 10, 1.2, 0.0, [(*ok[0], 1)]) == [1] and told[1] > fresh[1]
 
-    cands = np.array([1, 5], dtype=np.int64)
+    cands = np.array([5, 1], dtype=np.int64)
     pos = np.array([0, 4, 9, 2], dtype=np.uint16)
-    lead = np.zeros((1, 2))
-    kernel.bonus_field(cands, [[(docs, tf, 0, 3, 0, pos, 0)]], 1.0, 3, lead, None, None)
-    assert lead.tolist() == [[1.0, 1.0]]  # doc 1 at position 0, doc 5 at position 2 (below 3)
-    with pytest.raises(IndexError):  # positions past the array
-        kernel.bonus_field(cands, [[(docs, tf, 0, 3, 0, pos, 2)]], 1.0, 3, lead, None, None)
-    with pytest.raises(ValueError):  # lead too small for the terms
-        kernel.bonus_field(cands, [[], []], 1.0, 3, lead, None, None)
-    with pytest.raises(TypeError):
-        kernel.bonus_field(cands, [[(docs, tf, 0, 3, 0, pos, 0)]], 1.0, 3, lead, np.zeros((1, 2)), np.zeros((0, 2)))
+    runs = [(docs, tf, 0, 3, 0, pos, 0)]
+    order = np.empty(2, dtype=np.int64)
+    got = np.ones(2)
+    assert kernel.rerank(got, cands, [0], [1.0], [1.0], [(2.0, [runs])], 3, 0.0, 1.0, order) == 2
+    # doc 1 at position 0, doc 5 at position 2 (below 3): a lead count of 2 (the field's weight), a bonus of
+    # 1 * 2 / (2 + 1) each; the tie goes to doc 1
+    assert got.tolist() == [1 + 2 / 3] * 2 and order.tolist() == [1, 0]
+    bad_calls = {
+        "positions past the array": (cands, [0], [(1.0, [[(docs, tf, 0, 3, 0, pos, 2)]])], order),
+        "a term number past the terms": (cands, [1], [(1.0, [runs])], order),
+        "a field without every term's runs": (cands, [0], [(1.0, [runs]), (1.0, [runs, runs])], order),
+        "a run past its arrays": (cands, [0], [(1.0, [[(docs, tf, 0, 4, 0, pos, 0)]])], order),
+        "candidates not matching the scores": (cands[:1], [0], [(1.0, [runs])], order),
+        "float output": (cands, [0], [(1.0, [runs])], np.empty(2)),
+        "a field not a pair": (cands, [0], [(1.0,)], order),
+    }
+    for case, (c, terms, fields, out) in bad_calls.items():
+        with pytest.raises((ValueError, IndexError, TypeError)):
+            kernel.rerank(np.ones(2), c, terms, [1.0] * len(terms), [1.0] * len(terms), fields, 3, 1.0, 1.0, out)
+        del case
+    with pytest.raises(ValueError):  # an idf per word
+        kernel.rerank(np.ones(2), cands, [0], [], [1.0], [(1.0, [runs])], 3, 1.0, 1.0, order)
 
     out = np.empty(3, dtype=np.int64)
     values = np.array([0.5, 2.0, 2.0, 1.0, 0.0])
@@ -231,30 +244,37 @@ def test_compiled_best_matches_equal_the_numpy_selection(n: int, k: int, shape: 
 
 
 @needs_kernel
-@pytest.mark.parametrize("items, n", [(1, 1), (3, 1), (12, 1), (12, 100), (40, 7)])
-def test_compiled_saturated_bonus_equals_numpy(items: int, n: int):
-    """add_saturated adds saturated_sum's bonus where the numpy path adds it, to the bit: any number of
-    items (more than numpy's pairwise summation blocks) and of matches (one column)."""
-    from idsearch.scoring import saturated_sum
+@pytest.mark.parametrize("limit", [None, 0, 1, 10, 60])
+def test_compiled_rerank_equals_the_numpy_reference(tmp_path: Path, limit: int | None):
+    """The compiled rerank against the numpy path's bonuses and order, to the bit: random candidates of
+    several segments, scores with many ties, queries with repeated and adjacent equal words, boosts."""
+    index = _build(tmp_path / "r.idx", 11)
+    compiled, plain = _both(index)
+    total_docs = int(compiled._bases[-1])
+    fields = tuple(index.schema.text_field_names)
+    rng = np.random.default_rng(11)
+    pyrng = random.Random(11)
+    vocabulary = sorted({t for w in ROOTS for t in index.analyzer.terms(w)})
+    bonused = 0
+    for _draw in range(60):
+        n = int(rng.integers(1, 80))
+        where = rng.choice(total_docs, n, replace=False).astype(np.int64)
+        segs = np.searchsorted(compiled._bases, where, side="right") - 1
+        docs = where - compiled._bases[segs]
+        scores = rng.integers(0, 6, n) / 4.0  # many ties
+        words = [reader_module.TermNode(pyrng.choice(vocabulary[:8]), fields, float(pyrng.choice([1.0, 1.0, 2.5])))
+                 for _ in range(pyrng.randrange(1, 9))]
+        idf = [float(x) for x in rng.random(len(words)) * 3]
 
-    rng = np.random.default_rng(items * 100 + n)
-    for _draw in range(50):  # (one column and more than 8 items: numpy's .sum(axis=0) differs in about 1 of 4)
-        scores = rng.random(n) * 20
-        rows = rng.permutation(n).astype(np.int64)
-        weights = rng.random(items) * 5
-        counts = rng.integers(0, 6, (items + 2, n)).astype(np.float64)
-        which = rng.integers(0, items + 2, items).astype(np.int64)
-        expected = scores.copy()
-        bonus = np.zeros(n)
-        bonus[rows] = saturated_sum(weights, counts[which], 0.5)
-        expected = expected + bonus
-        got = scores.copy()
-        kernel.add_saturated(got, rows, weights, counts, which, 0.5)
-        assert got.tobytes() == expected.tobytes()
-    with pytest.raises(ValueError):  # an item past the counts' rows
-        kernel.add_saturated(got, rows, weights, counts, np.full(items, items + 2, dtype=np.int64), 0.5)
-    with pytest.raises(ValueError):  # a row past the scores
-        kernel.add_saturated(got, np.full(n, n, dtype=np.int64), weights, counts, which, 0.5)
+        def select(depth: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+            return scores.copy(), segs, docs, n
+
+        got = compiled._rerank(select, words, idf, limit, compiled._default_weights)
+        expected = plain._rerank(select, words, idf, limit, plain._default_weights)
+        assert [a.tobytes() for a in got[:3]] == [a.tobytes() for a in expected[:3]]
+        assert got[3] == expected[3]
+        bonused += bool(len(got[0])) and got[0].sum() > np.sort(scores)[::-1][: len(got[0])].sum()
+    assert limit == 0 or bonused > 20  # (most draws earn bonuses: the comparison is not of bare scores)
 
 
 def test_the_kernel_is_built_where_a_compiler_is():
