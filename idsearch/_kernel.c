@@ -179,20 +179,6 @@ static int run_unpack(PyObject *t, PyObject **d, PyObject **f, long long *a, lon
 
 /* -- typed loops --------------------------------------------------------------------------------------- */
 
-/* sum of a[lo:hi] */
-static int64_t sum_range(const Arr *a, Py_ssize_t lo, Py_ssize_t hi) {
-    int64_t s = 0;
-#define SUM(T) { const T *v = (const T *)a->p; for (Py_ssize_t i = lo; i < hi; i++) s += (int64_t)v[i]; }
-    switch (a->size) {
-    case 1: if (a->is_signed) SUM(int8_t) else SUM(uint8_t) break;
-    case 2: if (a->is_signed) SUM(int16_t) else SUM(uint16_t) break;
-    case 4: if (a->is_signed) SUM(int32_t) else SUM(uint32_t) break;
-    default: SUM(int64_t) break;
-    }
-#undef SUM
-    return s;
-}
-
 /* the first index i >= from with a[i] >= want (a sorted), galloping from ``from``: cheap for nearby answers.
    The first WALK entries are walked one by one (a loop whose branch is predicted): the next candidate is
    mostly a few dozen postings on, where the galloping steps' branches would be mispredicted. */
@@ -658,6 +644,31 @@ typedef struct {
     int64_t at, count;
 } Hit;
 
+/* the first posting at or after j whose document is >= want (the documents are sorted), the term frequencies
+   of the postings passed over added to *cum. A block of SKIP_BLOCK postings whose last document is below
+   want is passed at once, its frequencies summed in a loop the compiler vectorizes: the candidates of a
+   rerank are mostly hundreds of postings apart in a frequent word's postings. */
+#define SKIP_BLOCK 32
+static Py_ssize_t advance(const Arr *d, const Arr *f, Py_ssize_t j, int64_t want, int64_t *cum) {
+    const Py_ssize_t n = d->n;
+    int64_t c = *cum;
+#define ADVANCE(DT, TT) {                                                                       \
+        const DT *dv = (const DT *)d->p;                                                      \
+        const TT *fv = (const TT *)f->p;                                                      \
+        while (j + SKIP_BLOCK <= n && (int64_t)dv[j + SKIP_BLOCK - 1] < want) {               \
+            int64_t s = 0;                                                                    \
+            for (int k = 0; k < SKIP_BLOCK; k++) s += (int64_t)fv[j + k];                     \
+            c += s;                                                                           \
+            j += SKIP_BLOCK;                                                                  \
+        }                                                                                     \
+        while (j < n && (int64_t)dv[j] < want) c += (int64_t)fv[j++];                         \
+    }
+    FOR_DOCS_AND_TF(ADVANCE, d, f)
+#undef ADVANCE
+    *cum = c;
+    return j;
+}
+
 static Hit *hits_buf = NULL;
 static Py_ssize_t hits_cap = 0;
 
@@ -684,9 +695,7 @@ static int bonus_run(const Arr *cands, const Arr *d, const Arr *f, const Arr *p,
     for (Py_ssize_t row = 0; row < n && j < d->n; row++) {
         const int64_t want = arr_int(cands, row) - base;
         if (want < 0) continue;
-        const Py_ssize_t at_posting = gallop(d, j, want); /* the first posting >= want */
-        cum += sum_range(f, j, at_posting);
-        j = at_posting;
+        j = advance(d, f, j, want, &cum); /* the first posting >= want */
         if (j >= d->n || arr_int(d, j) != want) continue;
         const int64_t count = arr_int(f, j);
         const int64_t at = first + cum;
