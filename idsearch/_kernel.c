@@ -1,10 +1,10 @@
 /* idsearch._kernel: the inner loops of an OR query, compiled.
 
-   The reader's numpy code (IndexReader._scores_flat, _hits, reader._best_in_numpy) is the reference: these functions
+   The reader's numpy code (IndexReader._scores_flat, _with_bonuses, reader._best_in_numpy) is the reference: these functions
    do the same floating-point operations in the same order, so scores are bit-identical (tests/test_kernel.py
    compares both; build without -ffast-math and without fused multiply-add). They read the segments' arrays
    in place (any integer width, through the buffer protocol: memory maps included, nothing is copied),
-   check every index they follow, and write only into float64 arrays the caller allocated. Every call holds
+   check every index they follow, and write only into arrays the caller allocated. Every call holds
    the GIL from start to end, so the module's growable scratch buffers serve all threads in turn.
 
    score_or(scores, live, n_docs, k1, delta, terms) -> [df per term]
@@ -978,7 +978,7 @@ static PyObject *rerank(PyObject *self, PyObject *args) {
     }
     qsort(cands, (size_t)n, sizeof(Cand), cand_by_doc);
     for (Py_ssize_t r = 0; r < n; r++) sorted[r] = cands[r].doc;
-    Arr rows = {.p = (const char *)sorted, .n = n, .size = 8, .is_signed = 1};
+    Arr sorted_cands = {.p = (const char *)sorted, .n = n, .size = 8, .is_signed = 1};
     const long long lead_window = lead_strength != 0.0 ? window : -1;
     for (Py_ssize_t fi = 0; fi < nfields; fi++) {
         PyObject *field = PySequence_Fast_GET_ITEM(fields, fi);
@@ -988,7 +988,7 @@ static PyObject *rerank(PyObject *self, PyObject *args) {
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a field is (weight, runs per term)");
             goto done;
         }
-        if (count_field(&rows, runs, nterms, weight, lead_window, lead, &occs, table, npairs, pairs, &views) < 0) goto done;
+        if (count_field(&sorted_cands, runs, nterms, weight, lead_window, lead, &occs, table, npairs, pairs, &views) < 0) goto done;
     }
     /* the saturated bonuses (scoring.saturated_sum's operations in its order): the pairs', then the lead's */
     double *s = (double *)sc.view.buf;

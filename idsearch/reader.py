@@ -461,9 +461,9 @@ class IndexReader:
                                    self.schema.lead_window, weight_of_proximity, lead, order)
             order = order[:count]
         else:
-            pairs = [(a, a + 1) for a in range(len(words) - 1) if words[a].term != words[a + 1].term]
-            if not weight_of_proximity:
-                pairs = []
+            pairs = []
+            if weight_of_proximity:
+                pairs = [(a, a + 1) for a in range(len(words) - 1) if words[a].term != words[a + 1].term]
             scores = self._with_bonuses(scores, segs, where_all, words, np.asarray(word_idf), pairs, weights,
                                         weight_of_proximity, lead)
             order = np.lexsort((where_all, -scores))  # ties by document of the reader's one space
