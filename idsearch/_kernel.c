@@ -1,4 +1,4 @@
-/* idsearch._kernel: the inner loops of an OR query, compiled.
+/* idsearch._kernel: the inner loops of an OR query, and the sort of a new segment's postings, compiled.
 
    The reader's numpy code (IndexReader._scores_flat, _with_bonuses, reader._best_in_numpy) is the reference: these functions
    do the same floating-point operations in the same order, so scores are bit-identical (tests/test_kernel.py
@@ -30,6 +30,10 @@
        pair's words) and += lead * the same over words (w: boost * idf), scoring.saturated_sum's operations.
        The indices of the best len(out) matches, best first, ties by document, are written into out (int64);
        returns how many.
+
+   postings(ranks, docs, positions, offsets, sorted_docs, sorted_positions, pdocs, ptf, term_postings) -> count
+       A segment's term occurrences turned into postings, segment.build_postings's numpy code being the
+       reference (the same arrays, element for element).
 
    best_matches(scores, k, mask, out) -> (count, matches)
        The matches are the documents mask admits, or (None) those scoring above 0, and matches is their
@@ -1256,10 +1260,99 @@ static PyObject *best_matches(PyObject *self, PyObject *args) {
     return size < 0 ? NULL : Py_BuildValue("nn", size, matches);
 }
 
+/* postings(ranks, docs, positions, offsets, sorted_docs, sorted_positions, pdocs, ptf, term_postings) -> count
+   Term occurrences (int32 arrays: the term's rank, its document, its position, in (document, position) order)
+   turned into postings in (rank, document) order, segment.build_postings's numpy code being the reference:
+   one counting pass and one stable scatter (a radix sort's random gathers over millions of occurrences
+   leave the processor's caches), then one pass over each rank's run. Fills offsets (int64, one per rank
+   and one more: where each rank's occurrences start), sorted_docs and sorted_positions (the occurrences'
+   documents and positions in the new order; positions and sorted_positions may both be None), pdocs and ptf
+   (int32, at least as long as ranks: each posting's document and term frequency) and term_postings (int64,
+   like offsets: where each rank's postings start); returns the number of postings. */
+static PyObject *postings(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *o[9];
+    Arr a[9];
+    static const char *names[9] = {"ranks", "docs", "positions", "offsets", "sorted_docs", "sorted_positions",
+                                   "pdocs", "ptf", "term_postings"};
+    static const int sizes[9] = {4, 4, 4, 8, 4, 4, 4, 4, 8};
+    PyObject *result = NULL;
+    int64_t *next = NULL;
+    memset(a, 0, sizeof(a));
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8]))
+        return NULL;
+    const int with_positions = o[2] != Py_None;
+    if (with_positions != (o[5] != Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "postings: positions and sorted_positions go together");
+        return NULL;
+    }
+    for (int i = 0; i < 9; i++) {
+        if ((i == 2 || i == 5) && !with_positions) continue;
+        const int writable = i >= 3;
+        if (arr_get(o[i], &a[i], 'i', writable, names[i]) < 0) goto done;
+        if (a[i].size != sizes[i] || !a[i].is_signed) {
+            PyErr_Format(PyExc_TypeError, "postings: %s must be int%d", names[i], 8 * sizes[i]);
+            goto done;
+        }
+    }
+    const Py_ssize_t n = a[0].n, nranks = a[3].n - 1;
+    if (nranks < 0 || a[1].n != n || (with_positions && (a[2].n != n || a[5].n < n)) || a[4].n < n ||
+        a[6].n < n || a[7].n < n || a[8].n != a[3].n) {
+        PyErr_SetString(PyExc_ValueError, "postings: arrays of mismatched lengths");
+        goto done;
+    }
+    const int32_t *ranks = (const int32_t *)a[0].p, *docs = (const int32_t *)a[1].p;
+    const int32_t *pos = with_positions ? (const int32_t *)a[2].p : NULL;
+    int64_t *offsets = (int64_t *)a[3].view.buf, *term_postings = (int64_t *)a[8].view.buf;
+    int32_t *sorted_docs = (int32_t *)a[4].view.buf, *pdocs = (int32_t *)a[6].view.buf;
+    int32_t *ptf = (int32_t *)a[7].view.buf;
+    int32_t *sorted_pos = with_positions ? (int32_t *)a[5].view.buf : NULL;
+    memset(offsets, 0, (size_t)(nranks + 1) * sizeof(int64_t));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int32_t r = ranks[i];
+        if (r < 0 || r >= nranks) {
+            PyErr_Format(PyExc_ValueError, "postings: rank %d out of range [0, %zd)", (int)r, nranks);
+            goto done;
+        }
+        offsets[r + 1]++;
+    }
+    for (Py_ssize_t r = 0; r < nranks; r++) offsets[r + 1] += offsets[r];
+    next = PyMem_Malloc((nranks ? nranks : 1) * sizeof(int64_t));
+    if (!next) { PyErr_NoMemory(); goto done; }
+    memcpy(next, offsets, (size_t)nranks * sizeof(int64_t));
+    if (pos)
+        for (Py_ssize_t i = 0; i < n; i++) {
+            const int64_t k = next[ranks[i]]++;
+            sorted_docs[k] = docs[i];
+            sorted_pos[k] = pos[i];
+        }
+    else
+        for (Py_ssize_t i = 0; i < n; i++) sorted_docs[next[ranks[i]]++] = docs[i];
+    Py_ssize_t count = 0;
+    for (Py_ssize_t r = 0; r < nranks; r++) {
+        term_postings[r] = count;
+        for (int64_t k = offsets[r]; k < offsets[r + 1]; k++) {
+            if (k == offsets[r] || sorted_docs[k] != pdocs[count - 1]) {
+                pdocs[count] = sorted_docs[k];
+                ptf[count++] = 1;
+            } else {
+                ptf[count - 1]++;
+            }
+        }
+    }
+    term_postings[nranks] = count;
+    result = PyLong_FromSsize_t(count);
+done:
+    PyMem_Free(next);
+    for (int i = 0; i < 9; i++) arr_release(&a[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"best_matches", best_matches, METH_VARARGS, "The number of matches and the k best of them, best first."},
     {"score_or", score_or, METH_VARARGS, "BM25F scores of an OR of terms, added into scores; returns each term's df."},
     {"rerank", rerank, METH_VARARGS, "Proximity and lead bonuses added into the matches' scores; the best first."},
+    {"postings", postings, METH_VARARGS, "Term occurrences turned into postings, in (rank, document) order."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -45,6 +45,11 @@ import numpy as np
 from idsearch.schema import Schema
 from idsearch.storage import IndexCorruptError, check_file_name, crc32_file, write_durable
 
+try:  # the compiled postings sort (optional: the numpy code below does the same)
+    from idsearch import _kernel
+except ImportError:  # pragma: no cover - depends on the build
+    _kernel = None
+
 __all__ = ["MISSING_DAY", "FieldData", "SegmentReader", "build_postings", "load_npy", "write_segment"]
 
 ZDICT_SIZE = 32 * 1024
@@ -100,7 +105,7 @@ def _smallest_uint(max_value: int) -> type:
 
 
 def build_postings(
-    ranks: np.ndarray, docs: np.ndarray, positions: np.ndarray | None
+    ranks: np.ndarray, docs: np.ndarray, positions: np.ndarray | None, *, compiled: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Turn term occurrences into postings.
 
@@ -110,11 +115,17 @@ def build_postings(
     only the postings are built, and the returned positions are None.
 
     Returns ``(term_ranks, tpost, tpos, pdocs, ptf, pos)``: the distinct ranks present, per-term offsets
-    into postings and positions, and the posting/position arrays."""
+    into postings and positions, and the posting/position arrays. With int32 arrays the compiled kernel
+    does it (unless ``compiled`` is false): a counting sort, which stays fast when the occurrences no longer
+    fit the processor's caches (6.7 M of them: 0.05 s against 0.47); otherwise, and as its reference, numpy."""
     n = len(ranks)
     if n == 0:
         empty = np.zeros(0, np.int64)
         return empty, np.zeros(1, np.int64), np.zeros(1, np.int64), empty, empty, None if positions is None else empty
+    int32 = np.dtype(np.int32)
+    if (compiled and _kernel is not None and ranks.dtype == int32 and docs.dtype == int32
+            and (positions is None or positions.dtype == int32)):
+        return _compiled_postings(ranks, docs, positions)
     order = _stable_order(ranks)
     r = ranks[order]
     d = docs[order]
@@ -132,6 +143,25 @@ def build_postings(
     tpost = np.append(term_first, len(starts)).astype(np.int64)
     tpos = np.append(starts[term_first], n).astype(np.int64)
     return term_ranks, tpost, tpos, pdocs, ptf, p
+
+
+def _compiled_postings(
+    ranks: np.ndarray, docs: np.ndarray, positions: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    assert _kernel is not None
+    n = len(ranks)
+    offsets = np.empty(int(ranks.max()) + 2, dtype=np.int64)  # (a negative rank: the kernel refuses it)
+    term_postings = np.empty_like(offsets)
+    sorted_docs = np.empty(n, dtype=np.int32)
+    sorted_positions = None if positions is None else np.empty(n, dtype=np.int32)
+    pdocs = np.empty(n, dtype=np.int32)
+    ptf = np.empty(n, dtype=np.int32)
+    count = _kernel.postings(ranks, docs, positions, offsets, sorted_docs, sorted_positions, pdocs, ptf,
+                             term_postings)
+    term_ranks = np.flatnonzero(offsets[1:] != offsets[:-1])
+    tpost = np.append(term_postings[term_ranks], count)
+    tpos = np.append(offsets[term_ranks], n)
+    return term_ranks, tpost, tpos, pdocs[:count], ptf[:count], sorted_positions
 
 
 def _stable_order(ranks: np.ndarray) -> np.ndarray:

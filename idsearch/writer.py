@@ -1152,7 +1152,7 @@ class IndexWriter:
             for reader, base in zip(readers, bases):
                 fr = reader.fields[field]
                 live = reader.live
-                new_doc = np.cumsum(live, dtype=np.int64) - 1 + base
+                new_doc = (np.cumsum(live, dtype=np.int64) - 1 + base).astype(np.int32)  # int32 as a builder numbers them: the compiled postings sort
                 term_map = np.fromiter((index_of[t] for t in fr.terms), dtype=np.int32, count=len(fr.terms))
                 df = np.diff(np.asarray(fr.tpost))
                 tf = np.asarray(fr.tf, dtype=np.int64)
@@ -1162,7 +1162,7 @@ class IndexWriter:
                 ranks.append(np.repeat(post_rank[keep_post], tf[keep_post]))
                 docs.append(np.repeat(new_doc[post_docs[keep_post]], tf[keep_post]))
                 if with_positions:
-                    positions.append(np.asarray(fr.pos, dtype=np.int64)[np.repeat(keep_post, tf)])
+                    positions.append(np.asarray(fr.pos, dtype=np.int32)[np.repeat(keep_post, tf)])
                 lengths.append(np.asarray(fr.lengths)[live])
             fields[field] = FieldData(
                 vocab,

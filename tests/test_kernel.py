@@ -1,7 +1,8 @@
 """The compiled inner loops of OR queries (``idsearch/_kernel.c``) against the numpy path they replace:
 the same hits with the same scores, to the last bit, over indexes with several segments, deletes, exact
-forms, three text fields, filters, field restrictions and weights. And the kernel refuses bad input with
-an exception, never a crash: index files may come from others."""
+forms, three text fields, filters, field restrictions and weights; the compiled postings sort of a new
+segment against its numpy reference, array for array and file for file. And the kernel refuses bad input
+with an exception, never a crash: index files may come from others."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 import idsearch.reader as reader_module
+import idsearch.segment as segment_module
 from idsearch import Index
 from idsearch.schema import Schema, TextField
 
@@ -191,6 +193,96 @@ def test_the_kernel_refuses_bad_input_without_crashing():
         kernel.best_matches(values, 4, None, out)  # out too short
     with pytest.raises(ValueError):
         kernel.best_matches(values, 3, mask[:4], out)  # a mask shorter than the scores
+
+    ranks = np.array([2, 0, 2, 1], dtype=np.int32)
+    at = np.array([0, 0, 1, 1], dtype=np.int32)
+
+    def postings_args(ranks: np.ndarray = ranks, docs: np.ndarray = at, nranks: int = 3, n: int = 4,
+                      positions: bool = True) -> list[object]:
+        return [ranks, docs, at if positions else None, np.empty(nranks + 1, np.int64), np.empty(n, np.int32),
+                np.empty(n, np.int32) if positions else None, np.empty(n, np.int32), np.empty(n, np.int32),
+                np.empty(nranks + 1, np.int64)]
+
+    good = postings_args()
+    assert kernel.postings(*good) == 4 and good[3].tolist() == [0, 1, 2, 4] and good[4].tolist() == [0, 1, 0, 1]
+    bad_postings = {
+        "a negative rank": postings_args(ranks=np.array([2, -1, 2, 1], dtype=np.int32)),
+        "a rank past the offsets": postings_args(nranks=2),
+        "documents of another length": postings_args(docs=at[:3]),
+        "outputs too short": postings_args(n=3),
+        "int64 ranks": postings_args(ranks=ranks.astype(np.int64)),
+        "unsigned documents": postings_args(docs=at.astype(np.uint32)),
+    }
+    for case, args in bad_postings.items():
+        with pytest.raises((ValueError, TypeError)):
+            kernel.postings(*args)
+        del case
+    half = postings_args()
+    half[5] = None  # positions without the array to sort them into
+    with pytest.raises(ValueError):
+        kernel.postings(*half)
+    read_only = postings_args()
+    read_only[6] = np.frombuffer(bytes(16), dtype=np.int32)
+    with pytest.raises((ValueError, TypeError, BufferError)):
+        kernel.postings(*read_only)
+
+
+def _occurrences(rng: np.random.Generator, ndocs: int, nranks: int, *, zipf: bool) -> tuple[np.ndarray, ...]:
+    """Term occurrences in (document, position) order, as a segment builder buffers them."""
+    lengths = rng.integers(0, 60, ndocs)
+    docs = np.repeat(np.arange(ndocs, dtype=np.int32), lengths)
+    positions = (np.arange(len(docs)) - np.repeat(np.cumsum(lengths) - lengths, lengths)).astype(np.int32)
+    if zipf:
+        ranks = (rng.zipf(1.3, len(docs)) - 1) % nranks
+    else:
+        ranks = rng.integers(0, nranks, len(docs))
+    return ranks.astype(np.int32), docs, positions
+
+
+@needs_kernel
+@pytest.mark.parametrize("ndocs, nranks, zipf", [(1, 1, False), (5, 3, False), (300, 40, True), (2000, 70000, True),
+                                                 (3000, 200000, False), (0, 5, False)])
+@pytest.mark.parametrize("with_positions", [True, False])
+def test_compiled_postings_equal_the_numpy_reference(ndocs: int, nranks: int, zipf: bool, with_positions: bool):
+    """Every array build_postings returns, element for element, compiled and in numpy (which sorts ranks past
+    65,535 in two radix passes), with repeated words in a document, unused ranks and a single document."""
+    rng = np.random.default_rng(ndocs * 7 + nranks)
+    ranks, docs, positions = _occurrences(rng, ndocs, nranks, zipf=zipf)
+    pos = positions if with_positions else None
+    compiled = segment_module.build_postings(ranks, docs, pos)
+    reference = segment_module.build_postings(ranks, docs, pos, compiled=False)
+    assert len(compiled) == len(reference) == 6
+    for got, want in zip(compiled, reference):
+        assert (got is None) == (want is None)
+        if want is not None:
+            assert got.tolist() == want.tolist()
+    if len(ranks):  # postings really were merged: fewer postings than occurrences when words repeat
+        assert compiled[4].sum() == len(ranks) and compiled[2][-1] == len(ranks)
+        if ndocs >= 300:
+            assert len(compiled[3]) < len(ranks)
+
+
+@needs_kernel
+def test_segments_are_the_same_files_with_and_without_the_compiled_postings_sort(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Segments written (and merged, by optimize) through the kernel are byte for byte those numpy writes."""
+    def files(index: Index) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in sorted(index.path.iterdir())
+                if p.suffix in (".npy", ".txt", ".bin", ".dict")}
+
+    def written(name: str) -> tuple[dict[str, bytes], dict[str, bytes]]:
+        index = _build(tmp_path / name, 5, segments=3)
+        built = files(index)
+        index.optimize()
+        return built, files(index)
+
+    compiled = written("compiled")
+    monkeypatch.setattr(segment_module, "_kernel", None)
+    plain = written("plain")
+    for got, want in zip(compiled, plain):
+        assert got.keys() == want.keys() and len(got) > 20
+        assert [name for name in got if got[name] != want[name]] == []
+    assert compiled[0].keys() != compiled[1].keys()  # optimize wrote a merged segment
 
 
 @needs_kernel
