@@ -40,7 +40,8 @@ SHARED = Path(os.environ.get("IDSEARCH_SHARED", HERE.parent.parent / "shared"))
 EVAL_FILES = ("facqa_questions.jsonl", "clickid_titles.jsonl", "indosum_lead.jsonl")
 
 # Everything measured in this session, for the summary table: kind -> key -> figures.
-RESULTS: dict[str, dict[Any, dict[str, Any]]] = {"build": {}, "query": {}, "idsearch_extra": {}, "scaling": {}}
+RESULTS: dict[str, dict[Any, dict[str, Any]]] = {"build": {}, "query": {}, "idsearch_extra": {}, "scaling": {},
+                                                  "speedup": {}}
 # The last index each system built in this session (reused by the query benchmarks).
 BUILT: dict[tuple[str, int], Any] = {}
 
@@ -455,6 +456,16 @@ def summary_lines() -> list[str]:
         lines.append("|---|---|---|---|")
         for name, e in extra.items():
             lines.append(f"| {name} | {_fmt(e.get('p50_ms'))} | {_fmt(e.get('p99_ms'))} | {e.get('note', '')} |")
+    speedup = RESULTS["speedup"]
+    if speedup:
+        lines.append("")
+        lines.append("| parallel speed-up | median | range | 1 worker s | all cores s |")
+        lines.append("|---|---|---|---|---|")
+        for name, s in speedup.items():
+            lines.append(f"| {name}, {s['workers']} workers, {s['pairs']} pair{'s' if s['pairs'] != 1 else ''} in fresh processes "
+                         f"| {s['speedup_median']:.2f}x | {s['speedup_min']:.2f}-{s['speedup_max']:.2f}x "
+                         f"| {', '.join(f'{x:.2f}' for x in s['one_worker_s'])} "
+                         f"| {', '.join(f'{x:.2f}' for x in s['all_cores_s'])} |")
     scaling = RESULTS["scaling"]
     if scaling:
         lines.append("")
