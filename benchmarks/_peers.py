@@ -406,6 +406,14 @@ def _fmt(value: Any, spec: str = ".2f") -> str:
     return str(value)
 
 
+def _table(lines: list[str], header: list[str], rows: list[list[str]]) -> None:
+    """Append a markdown table, after a blank line."""
+    lines.append("")
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+
+
 def summary_lines() -> list[str]:
     """The README table (and the extras) from what this session measured."""
     lines: list[str] = []
@@ -439,42 +447,33 @@ def summary_lines() -> list[str]:
                      "build memory = peak RSS growth during the build (+ per worker process).")
     by_terms = sorted({k[1] for k in query if k[1] != "eval"}, key=lambda s: int(s.split("-")[1]))
     if by_terms:
-        systems = list(dict.fromkeys(k[0] for k in query))
-        lines.append("")
-        lines.append("| query p50 / p99 ms | " + " | ".join(by_terms) + " |")
-        lines.append("|---|" + "---|" * len(by_terms))
-        for name in systems:
-            cells = []
+        rows = []
+        for name in dict.fromkeys(k[0] for k in query):
+            cells = [name]
             for qs in by_terms:
                 q = query.get((name, qs))
                 cells.append(f"{q['p50_ms']:.2f} / {q['p99_ms']:.2f}" if q else "-")
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            rows.append(cells)
+        _table(lines, ["query p50 / p99 ms", *by_terms], rows)
     extra = RESULTS["idsearch_extra"]
     if extra:
-        lines.append("")
-        lines.append("| idsearch | p50 ms | p99 ms | note |")
-        lines.append("|---|---|---|---|")
-        for name, e in extra.items():
-            lines.append(f"| {name} | {_fmt(e.get('p50_ms'))} | {_fmt(e.get('p99_ms'))} | {e.get('note', '')} |")
+        _table(lines, ["idsearch", "p50 ms", "p99 ms", "note"],
+               [[name, _fmt(e.get("p50_ms")), _fmt(e.get("p99_ms")), e.get("note", "")] for name, e in extra.items()])
     speedup = RESULTS["speedup"]
     if speedup:
-        lines.append("")
-        lines.append("| parallel speed-up | median | range | 1 worker s | all cores s |")
-        lines.append("|---|---|---|---|---|")
-        for name, s in speedup.items():
-            lines.append(f"| {name}, {s['workers']} workers, {s['pairs']} pair{'s' if s['pairs'] != 1 else ''} in fresh processes "
-                         f"| {s['speedup_median']:.2f}x | {s['speedup_min']:.2f}-{s['speedup_max']:.2f}x "
-                         f"| {', '.join(f'{x:.2f}' for x in s['one_worker_s'])} "
-                         f"| {', '.join(f'{x:.2f}' for x in s['all_cores_s'])} |")
+        _table(lines, ["parallel speed-up", "median", "range", "1 worker s", "all cores s"], [
+            [f"{name}, {s['workers']} workers, {s['pairs']} pair{'s' if s['pairs'] != 1 else ''} in fresh processes",
+             f"{s['speedup_median']:.2f}x", f"{s['speedup_min']:.2f}-{s['speedup_max']:.2f}x",
+             ", ".join(f"{x:.2f}" for x in s["one_worker_s"]), ", ".join(f"{x:.2f}" for x in s["all_cores_s"])]
+            for name, s in speedup.items()
+        ])
     scaling = RESULTS["scaling"]
     if scaling:
-        lines.append("")
-        lines.append("| docs | build s | docs/s | MB/s | index MB | query p50 ms | query p99 ms |")
-        lines.append("|---|---|---|---|---|---|---|")
-        for n, s in sorted(scaling.items()):
-            lines.append(f"| {n:,} | {_fmt(s.get('seconds'))} | {_fmt(s.get('docs_per_s'), '.0f')} "
-                         f"| {_fmt(s.get('mb_per_s'))} | {_fmt(s.get('size_mb'), '.1f')} "
-                         f"| {_fmt(s.get('p50_ms'))} | {_fmt(s.get('p99_ms'))} |")
+        _table(lines, ["docs", "build s", "docs/s", "MB/s", "index MB", "query p50 ms", "query p99 ms"], [
+            [f"{n:,}", _fmt(s.get("seconds")), _fmt(s.get("docs_per_s"), ".0f"), _fmt(s.get("mb_per_s")),
+             _fmt(s.get("size_mb"), ".1f"), _fmt(s.get("p50_ms")), _fmt(s.get("p99_ms"))]
+            for n, s in sorted(scaling.items())
+        ])
     return lines
 
 
