@@ -1152,7 +1152,8 @@ class IndexWriter:
             for reader, base in zip(readers, bases):
                 fr = reader.fields[field]
                 live = reader.live
-                new_doc = (np.cumsum(live, dtype=np.int64) - 1 + base).astype(np.int32)  # int32 as a builder numbers them: the compiled postings sort
+                # int32, as a segment builder numbers documents (what the compiled postings sort takes)
+                new_doc = (np.cumsum(live, dtype=np.int64) - 1 + base).astype(np.int32)
                 term_map = np.fromiter((index_of[t] for t in fr.terms), dtype=np.int32, count=len(fr.terms))
                 df = np.diff(np.asarray(fr.tpost))
                 tf = np.asarray(fr.tf, dtype=np.int64)
