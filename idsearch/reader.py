@@ -19,6 +19,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from functools import reduce
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -440,7 +441,7 @@ class IndexReader:
         docs, number of matches); the best ``PROXIMITY_DEPTH`` are reranked with the word-pair proximity and
         lead bonuses of the query's ``words`` (in query order, with their idf), both looked up in the fields
         of the first word."""
-        has_pairs = any(a.term != b.term for a, b in zip(words, words[1:]))
+        has_pairs = any(a.term != b.term for a, b in pairwise(words))
         weight_of_proximity = self.schema.proximity if has_pairs else 0.0
         lead = self.schema.lead if words else 0.0
         if not (weight_of_proximity or lead):
@@ -463,7 +464,7 @@ class IndexReader:
         else:
             pairs = []
             if weight_of_proximity:
-                pairs = [(a, a + 1) for a in range(len(words) - 1) if words[a].term != words[a + 1].term]
+                pairs = [(i, i + 1) for i, (a, b) in enumerate(pairwise(words)) if a.term != b.term]
             scores = self._with_bonuses(scores, segs, where_all, words, np.asarray(word_idf), pairs, weights,
                                         weight_of_proximity, lead)
             order = np.lexsort((where_all, -scores))  # ties by document of the reader's one space
@@ -545,17 +546,19 @@ class IndexReader:
                     flat = np.bincount(found[ok] * n + occ_rows[ok], minlength=len(pair_ids) * n)
                     pair_counts += weight * flat.reshape(len(pair_ids), n)
         scores = scores.copy()
+
+        def add_bonus(item_weights: np.ndarray, counts: np.ndarray, strength: float) -> None:
+            bonus = np.zeros(n)
+            bonus[rows] = saturated_sum(item_weights, counts, strength)  # (counts are in document order)
+            np.add(scores, bonus, out=scores)
+
         if pair_ids:
             firsts, seconds = zip(*pairs)
             pair_idf = (word_idf[list(firsts)] + word_idf[list(seconds)]) / 2.0  # (elementwise: the sums of scalars)
-            bonus = np.zeros(n)
-            bonus[rows] = saturated_sum(pair_idf, pair_counts[np.array(pair_of, dtype=np.int64)], proximity)
-            np.add(scores, bonus, out=scores)
+            add_bonus(pair_idf, pair_counts[np.array(pair_of, dtype=np.int64)], proximity)
         if lead:
             boosts = np.array([w.boost for w in words], dtype=np.float64)
-            bonus = np.zeros(n)
-            bonus[rows] = saturated_sum(boosts * word_idf, lead_counts[word_terms], lead)
-            np.add(scores, bonus, out=scores)
+            add_bonus(boosts * word_idf, lead_counts[word_terms], lead)
         return scores
 
     def _hits(

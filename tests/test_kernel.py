@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -334,6 +335,12 @@ def test_compiled_best_matches_equal_the_numpy_selection(n: int, k: int, shape: 
     assert values[out[:count]].tolist() == scores.tolist()
 
 
+def _fixed_selection(scores: np.ndarray, segs: np.ndarray, docs: np.ndarray, n: int,
+                     ) -> Callable[[int | None], tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+    """A ``select`` for ``IndexReader._rerank`` that gives these matches whatever the depth (a fresh copy of
+    the scores each time: the rerank adds into them)."""
+    return lambda depth: (scores.copy(), segs, docs, n)
+
 
 @needs_kernel
 @pytest.mark.parametrize("limit", [None, 0, 1, 10, 60])
@@ -358,9 +365,7 @@ def test_compiled_rerank_equals_the_numpy_reference(tmp_path: Path, limit: int |
                  for _ in range(pyrng.randrange(1, 9))]
         idf = [float(x) for x in rng.random(len(words)) * 3]
 
-        def select(depth: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-            return scores.copy(), segs, docs, n
-
+        select = _fixed_selection(scores, segs, docs, n)
         got = compiled._rerank(select, words, idf, limit, compiled._default_weights)
         expected = plain._rerank(select, words, idf, limit, plain._default_weights)
         assert [a.tobytes() for a in got[:3]] == [a.tobytes() for a in expected[:3]]
