@@ -338,8 +338,9 @@ class Vocabulary:
         """The split-word table as arrays: lengths, offsets, and every part's term id (-1: removed)."""
         cached = self._multi_cache
         if cached is None or cached[0] != len(self._multi_len):
-            lens = np.array(self._multi_len, dtype=np.int64)
-            flat = np.array(self._multi_flat, dtype=np.int32)
+            with self.lock:  # copied while no other thread adds words (an array lending its buffer cannot grow)
+                lens = np.array(self._multi_len, dtype=np.int64)
+                flat = np.array(self._multi_flat, dtype=np.int32)
             cached = (len(lens), lens, np.cumsum(lens) - lens, flat)
             self._multi_cache = cached
         return cached[1], cached[2], cached[3]

@@ -141,3 +141,67 @@ def test_lock_of_a_killed_writer_is_recovered(tmp_path: Path):
     assert sorted(["a", "b"]) == sorted(h.id for h in ix.search("berita", limit=None))
     assert "b999-000" not in ix  # the killed writer's uncommitted document
     assert check_index(path).ok
+
+
+def test_writers_in_threads_sharing_one_analyzer_build_what_they_build_alone(tmp_path: Path):
+    """Indexes created with one Analyzer object share its word numbering (one vocabulary per analyzer per
+    process): writers filling them from several threads at once, switching as often as possible, build
+    exactly the segments each builds alone, and none fails (reading the split-word table while another
+    thread added to it raised BufferError)."""
+    import random
+    import threading
+
+    from idsearch.analysis import Analyzer
+
+    def docs(seed: int) -> list[dict[str, str]]:
+        rnd = random.Random(seed)
+        return [
+            {
+                "id": f"d{i}",
+                "title": f"berita{rnd.randrange(300)}-ekonomi{seed}",
+                # hyphenated pairs of new words: each yields two terms (the split-word table grows)
+                "body": " ".join(
+                    f"kata{rnd.randrange(4000)}-bagian{rnd.randrange(4000)} menulis{rnd.randrange(900)}"
+                    for _ in range(30)
+                ),
+            }
+            for i in range(700)
+        ]
+
+    def build(path: Path, analyzer: Analyzer, seed: int, errors: list[str]) -> None:
+        try:
+            ix = Index.create(path, analyzer=analyzer)
+            with ix.writer(workers=1) as writer:
+                for doc in docs(seed):
+                    writer.add(doc)
+            ix.close()
+        except Exception as exc:  # reported by the assertion below
+            errors.append(f"{path.name}: {exc!r}")
+
+    seeds = range(4)
+    alone: list[str] = []
+    for seed in seeds:
+        build(tmp_path / f"alone{seed}", Analyzer(), seed, alone)
+    shared, errors = Analyzer(), []
+    threads = [
+        threading.Thread(target=build, args=(tmp_path / f"shared{seed}", shared, seed, errors)) for seed in seeds
+    ]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert alone == [] and errors == []
+    for seed in seeds:
+        a, b = Index.open(tmp_path / f"alone{seed}"), Index.open(tmp_path / f"shared{seed}")
+        assert a.search(f"ekonomi{seed}").total == 700
+        for query in ("bagian17", "kata5 bagian9", "kata12 OR menulis7"):
+            hits_a, hits_b = a.search(query, limit=50), b.search(query, limit=50)
+            assert hits_a.total == hits_b.total > 0
+            assert [(h.id, h.score) for h in hits_a] == [(h.id, h.score) for h in hits_b]
+        a.close()
+        b.close()
