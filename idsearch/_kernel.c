@@ -1307,43 +1307,51 @@ static PyObject *postings(PyObject *self, PyObject *args) {
     int32_t *sorted_docs = (int32_t *)a[4].view.buf, *pdocs = (int32_t *)a[6].view.buf;
     int32_t *ptf = (int32_t *)a[7].view.buf;
     int32_t *sorted_pos = with_positions ? (int32_t *)a[5].view.buf : NULL;
+    next = PyMem_RawMalloc((nranks ? nranks : 1) * sizeof(int64_t));
+    if (!next) { PyErr_NoMemory(); goto done; }
+    Py_ssize_t count = 0, bad = -1;
+    Py_BEGIN_ALLOW_THREADS  /* plain arrays from here on: other threads may run meanwhile */
     memset(offsets, 0, (size_t)(nranks + 1) * sizeof(int64_t));
     for (Py_ssize_t i = 0; i < n; i++) {
         const int32_t r = ranks[i];
         if (r < 0 || r >= nranks) {
-            PyErr_Format(PyExc_ValueError, "postings: rank %d out of range [0, %zd)", (int)r, nranks);
-            goto done;
+            bad = i;
+            break;
         }
         offsets[r + 1]++;
     }
-    for (Py_ssize_t r = 0; r < nranks; r++) offsets[r + 1] += offsets[r];
-    next = PyMem_Malloc((nranks ? nranks : 1) * sizeof(int64_t));
-    if (!next) { PyErr_NoMemory(); goto done; }
-    memcpy(next, offsets, (size_t)nranks * sizeof(int64_t));
-    if (pos)
-        for (Py_ssize_t i = 0; i < n; i++) {
-            const int64_t k = next[ranks[i]]++;
-            sorted_docs[k] = docs[i];
-            sorted_pos[k] = pos[i];
-        }
-    else
-        for (Py_ssize_t i = 0; i < n; i++) sorted_docs[next[ranks[i]]++] = docs[i];
-    Py_ssize_t count = 0;
-    for (Py_ssize_t r = 0; r < nranks; r++) {
-        term_postings[r] = count;
-        for (int64_t k = offsets[r]; k < offsets[r + 1]; k++) {
-            if (k == offsets[r] || sorted_docs[k] != pdocs[count - 1]) {
-                pdocs[count] = sorted_docs[k];
-                ptf[count++] = 1;
-            } else {
-                ptf[count - 1]++;
+    if (bad < 0) {
+        for (Py_ssize_t r = 0; r < nranks; r++) offsets[r + 1] += offsets[r];
+        memcpy(next, offsets, (size_t)nranks * sizeof(int64_t));
+        if (pos)
+            for (Py_ssize_t i = 0; i < n; i++) {
+                const int64_t k = next[ranks[i]]++;
+                sorted_docs[k] = docs[i];
+                sorted_pos[k] = pos[i];
+            }
+        else
+            for (Py_ssize_t i = 0; i < n; i++) sorted_docs[next[ranks[i]]++] = docs[i];
+        for (Py_ssize_t r = 0; r < nranks; r++) {
+            term_postings[r] = count;
+            for (int64_t k = offsets[r]; k < offsets[r + 1]; k++) {
+                if (k == offsets[r] || sorted_docs[k] != pdocs[count - 1]) {
+                    pdocs[count] = sorted_docs[k];
+                    ptf[count++] = 1;
+                } else {
+                    ptf[count - 1]++;
+                }
             }
         }
+        term_postings[nranks] = count;
     }
-    term_postings[nranks] = count;
+    Py_END_ALLOW_THREADS
+    if (bad >= 0) {
+        PyErr_Format(PyExc_ValueError, "postings: rank %d out of range [0, %zd)", (int)ranks[bad], nranks);
+        goto done;
+    }
     result = PyLong_FromSsize_t(count);
 done:
-    PyMem_Free(next);
+    PyMem_RawFree(next);
     for (int i = 0; i < 9; i++) arr_release(&a[i]);
     return result;
 }

@@ -264,6 +264,29 @@ def test_compiled_postings_equal_the_numpy_reference(ndocs: int, nranks: int, zi
 
 
 @needs_kernel
+def test_compiled_postings_in_several_threads_at_once_equal_the_numpy_reference():
+    """The kernel sorts without holding the GIL: threads building postings at once (as writers of indexes
+    in several threads do) each get exactly the numpy reference's arrays."""
+    import threading
+
+    inputs = [_occurrences(np.random.default_rng(seed), 4000, 30000, zipf=seed % 2 == 0) for seed in range(6)]
+    got: dict[int, tuple[np.ndarray | None, ...]] = {}
+
+    def build(k: int) -> None:
+        for _ in range(3):
+            got[k] = segment_module.build_postings(*inputs[k])
+
+    threads = [threading.Thread(target=build, args=(k,)) for k in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k, (ranks, docs, positions) in enumerate(inputs):
+        reference = segment_module.build_postings(ranks, docs, positions, compiled=False)
+        assert [a is None or a.tolist() for a in got[k]] == [a is None or a.tolist() for a in reference]
+
+
+@needs_kernel
 def test_segments_are_the_same_files_with_and_without_the_compiled_postings_sort(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Segments written (and merged, by optimize) through the kernel are byte for byte those numpy writes."""
