@@ -26,6 +26,7 @@ from itertools import islice, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import numpy as np
 
 from idsearch.analysis import Analyzer, AnalyzerSpec, WordScan, normalize_text, scan_words
@@ -517,6 +518,84 @@ class SegmentBuilder:
         )
 
 
+_PLANNED = "planned"  # marks a merge's result in a merge plan, before the merge is made (never committed)
+
+
+@attrs.frozen
+class _MergeTask:
+    """A worker's task of merging the segments of ``run`` (manifest entries) into one."""
+
+    run: list[dict[str, Any]]
+
+
+def merge_segments(
+    directory: Path, schema: Schema, readers: Sequence[SegmentReader], name: str
+) -> tuple[dict[str, Any], list[str], np.ndarray]:
+    """Write segment ``name`` holding the live documents of ``readers`` (consecutive segments), in order;
+    returns its manifest entry and its documents' ids and checksums."""
+    ids: list[str] = []
+    checksums = []
+    stored_docs: list[bytes] = []
+    bases = []
+    for reader in readers:
+        bases.append(len(ids))
+        live = reader.live
+        ids.extend(doc_id for doc_id, alive in zip(reader.ids, live.tolist()) if alive)
+        checksums.append(np.asarray(reader.checksums)[live])
+        stored_docs.extend(reader.stored_bytes(doc) for doc in np.flatnonzero(live).tolist())
+    fields = {}
+    for field in (*schema.text_field_names, *schema.exact_fields):
+        vocab = sorted(set().union(*(r.fields[field].terms for r in readers)))
+        index_of = {t: i for i, t in enumerate(vocab)}
+        ranks, docs, positions, lengths = [], [], [], []
+        with_positions = field in schema.text_field_names  # exact-form fields have none
+        for reader, base in zip(readers, bases):
+            fr = reader.fields[field]
+            live = reader.live
+            # int32, as a segment builder numbers documents (what the compiled postings sort takes)
+            new_doc = (np.cumsum(live, dtype=np.int64) - 1 + base).astype(np.int32)
+            term_map = np.fromiter((index_of[t] for t in fr.terms), dtype=np.int32, count=len(fr.terms))
+            df = np.diff(np.asarray(fr.tpost))
+            tf = np.asarray(fr.tf, dtype=np.int64)
+            post_rank = np.repeat(term_map, df)
+            post_docs = np.asarray(fr.docs, dtype=np.int64)
+            keep_post = live[post_docs]
+            ranks.append(np.repeat(post_rank[keep_post], tf[keep_post]))
+            docs.append(np.repeat(new_doc[post_docs[keep_post]], tf[keep_post]))
+            if with_positions:
+                positions.append(np.asarray(fr.pos, dtype=np.int32)[np.repeat(keep_post, tf)])
+            lengths.append(np.asarray(fr.lengths)[live])
+        fields[field] = FieldData(
+            vocab,
+            np.concatenate(ranks),
+            np.concatenate(docs),
+            np.concatenate(positions) if with_positions else None,
+            np.concatenate(lengths),
+        )
+    days = {f: np.concatenate([np.asarray(r.days[f])[r.live] for r in readers]) for f in schema.date_fields}
+    keywords: dict[str, list[str | None]] = {}
+    for f in schema.keyword_fields:
+        values: list[str | None] = []
+        for r in readers:
+            vocab_values = r.keyword_values(f)
+            codes = np.asarray(r.codes[f])[r.live]
+            values.extend(vocab_values[c] if c >= 0 else None for c in codes.tolist())
+        keywords[f] = values
+    sums = np.concatenate(checksums) if checksums else np.zeros(0, np.uint32)
+    entry = write_segment(
+        directory,
+        name,
+        schema,
+        ids=ids,
+        stored=stored_docs,
+        checksums=sums,
+        fields=fields,
+        days=days,
+        keywords=keywords,
+    )
+    return entry, ids, sums
+
+
 # -- worker processes -------------------------------------------------------------------------------------------
 
 
@@ -528,7 +607,8 @@ first chunk of each worker are inherited), spawn elsewhere."""
 
 
 def _worker_main(conn: Any, schema: Any, analyzer: Any, first: tuple[Any, ...] | None = None) -> None:
-    """A worker process: builds segments from chunks of prepared documents until its pipe closes.
+    """A worker process: builds segments from chunks of prepared documents (and merges segments, at
+    commits) until its pipe closes.
 
     With ``fork`` it inherits the parent's analyzer (and its word cache) and its ``first`` task, documents
     and all, in memory; with ``spawn`` it gets plain data and builds its own analyzer."""
@@ -556,6 +636,15 @@ def _worker_main(conn: Any, schema: Any, analyzer: Any, first: tuple[Any, ...] |
         try:
             if isinstance(docs, bytes):
                 docs = pickle.loads(docs)  # from the parent process, through a pipe only it and this process hold
+            if isinstance(docs, _MergeTask):
+                readers = [SegmentReader(Path(directory), e, schema) for e in docs.run]
+                try:
+                    merged = merge_segments(Path(directory), schema, readers, name)
+                finally:
+                    for reader in readers:
+                        reader.close()
+                conn.send_bytes(_REPORT + pickle.dumps((task_id, "ok", merged), protocol=pickle.HIGHEST_PROTOCOL))
+                continue
             builder = SegmentBuilder(schema, analyzer, vocabulary)
             builder.add_many(docs)
             docs = None
@@ -663,9 +752,9 @@ class _WorkerPool:
         self.words.clear()
         return taken
 
-    def submit(self, directory: str, name: str, docs: list[Prepared] | bytes) -> int:
-        """Hand a chunk (a list of :class:`Prepared`, or one pickled) to an idle worker, waiting for one;
-        a new forked worker takes a list as it is."""
+    def submit(self, directory: str, name: str, docs: list[Prepared] | bytes | _MergeTask) -> int:
+        """Hand a chunk (a list of :class:`Prepared`, or one pickled) or a merge to an idle worker, waiting
+        for one; a new forked worker takes it as it is."""
         while len(self._busy) == self._workers:
             self._receive()
         task_id = self._next_task
@@ -1129,105 +1218,94 @@ class IndexWriter:
             out.append(entry)
         return out
 
-    def _merge_run(self, run: list[dict[str, Any]]) -> dict[str, Any]:
-        """One new segment holding the live documents of ``run`` (consecutive segments), in order."""
-        readers = [self._reader(e) for e in run]
-        name = self._segment_name()
-        schema = self.schema
-        ids: list[str] = []
-        checksums = []
-        stored_docs: list[bytes] = []
-        bases = []
-        for reader in readers:
-            bases.append(len(ids))
-            live = reader.live
-            ids.extend(doc_id for doc_id, alive in zip(reader.ids, live.tolist()) if alive)
-            checksums.append(np.asarray(reader.checksums)[live])
-            stored_docs.extend(reader.stored_bytes(doc) for doc in np.flatnonzero(live).tolist())
-        fields = {}
-        for field in (*schema.text_field_names, *schema.exact_fields):
-            vocab = sorted(set().union(*(r.fields[field].terms for r in readers)))
-            index_of = {t: i for i, t in enumerate(vocab)}
-            ranks, docs, positions, lengths = [], [], [], []
-            with_positions = field in schema.text_field_names  # exact-form fields have none
-            for reader, base in zip(readers, bases):
-                fr = reader.fields[field]
-                live = reader.live
-                # int32, as a segment builder numbers documents (what the compiled postings sort takes)
-                new_doc = (np.cumsum(live, dtype=np.int64) - 1 + base).astype(np.int32)
-                term_map = np.fromiter((index_of[t] for t in fr.terms), dtype=np.int32, count=len(fr.terms))
-                df = np.diff(np.asarray(fr.tpost))
-                tf = np.asarray(fr.tf, dtype=np.int64)
-                post_rank = np.repeat(term_map, df)
-                post_docs = np.asarray(fr.docs, dtype=np.int64)
-                keep_post = live[post_docs]
-                ranks.append(np.repeat(post_rank[keep_post], tf[keep_post]))
-                docs.append(np.repeat(new_doc[post_docs[keep_post]], tf[keep_post]))
-                if with_positions:
-                    positions.append(np.asarray(fr.pos, dtype=np.int32)[np.repeat(keep_post, tf)])
-                lengths.append(np.asarray(fr.lengths)[live])
-            fields[field] = FieldData(
-                vocab,
-                np.concatenate(ranks),
-                np.concatenate(docs),
-                np.concatenate(positions) if with_positions else None,
-                np.concatenate(lengths),
-            )
-        days = {f: np.concatenate([np.asarray(r.days[f])[r.live] for r in readers]) for f in schema.date_fields}
-        keywords: dict[str, list[str | None]] = {}
-        for f in schema.keyword_fields:
-            values: list[str | None] = []
-            for r in readers:
-                vocab_values = r.keyword_values(f)
-                codes = np.asarray(r.codes[f])[r.live]
-                values.extend(vocab_values[c] if c >= 0 else None for c in codes.tolist())
-            keywords[f] = values
-        entry = write_segment(
-            self.directory,
-            name,
-            schema,
-            ids=ids,
-            stored=stored_docs,
-            checksums=np.concatenate(checksums) if checksums else np.zeros(0, np.uint32),
-            fields=fields,
-            days=days,
-            keywords=keywords,
-        )
-        self._new_files.extend(self.directory / f"{name}.{s}" for s in entry["files"])
-        # where the moved documents are now (a later delete in this session must find them)
+    def _merge_run(self, run: list[dict[str, Any]], name: str) -> dict[str, Any]:
+        """One merge in this process: segment ``name`` holding the live documents of ``run``, in order."""
+        self._claim_segment_files(name)
+        entry, ids, sums = merge_segments(self.directory, self.schema, [self._reader(e) for e in run], name)
+        self._moved(run, entry, ids, sums)
+        return entry
+
+    def _moved(self, run: list[dict[str, Any]], entry: dict[str, Any], ids: list[str], sums: np.ndarray) -> None:
+        """Where the documents of a merged run are now (a later delete in this session must find them)."""
         moved = {e["name"] for e in run}
-        sums = np.concatenate(checksums) if checksums else np.zeros(0, np.uint32)
+        name = entry["name"]
         for local, doc_id in enumerate(ids):
             old = self._where.get(doc_id)
             if old is not None and old[0] in moved:
                 self._where[doc_id] = (name, local, int(sums[local]))
-        return entry
+
+    def _run_merges(self, steps: list[tuple[str, list[dict[str, Any]]]]) -> dict[str, dict[str, Any]]:
+        """Carry out planned merges, in order (a run may hold the result of an earlier step); returns the
+        entry made under each step's name. With workers, merges that wait for no other go to the worker
+        processes side by side: a large session's commit spent most of its time in ten-segment merges
+        one after another, on one core."""
+        made: dict[str, dict[str, Any]] = {}
+
+        def ready(run: list[dict[str, Any]]) -> bool:
+            return all(not e.get(_PLANNED) or e["name"] in made for e in run)
+
+        def inputs(run: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [made[e["name"]] if e.get(_PLANNED) else e for e in run]
+
+        if self.workers < 2 or sum(ready(run) for _name, run in steps) < 2:
+            for name, run in steps:
+                made[name] = self._merge_run(inputs(run), name)
+            return made
+        pool = self._worker_pool()
+        waiting = list(steps)
+        running: dict[int, tuple[str, list[dict[str, Any]]]] = {}
+        while waiting or running:
+            for step in [s for s in waiting if ready(s[1])]:
+                if running and not pool.has_idle_worker():
+                    break
+                waiting.remove(step)
+                name, run = step[0], inputs(step[1])
+                self._claim_segment_files(name)
+                running[pool.submit(str(self.directory), name, _MergeTask(run))] = (name, run)
+            done = [task for task in running if pool.finished(task)]
+            if not done:
+                pool.wait()
+                continue
+            for task in done:
+                name, run = running.pop(task)
+                entry, ids, sums = pool.result(task)
+                self._moved(run, entry, ids, sums)
+                made[name] = entry
+        return made
 
     def _merge_policy(self, entries: list[dict[str, Any]], *, force: bool) -> list[dict[str, Any]]:
         """Size-tiered: merge runs of ``MERGE_FACTOR`` consecutive segments of the same size tier (tiers
-        by powers of ten of live docs); ``force`` merges everything into one segment."""
+        by powers of ten of live docs); ``force`` merges everything into one segment. The merges are
+        planned first (a merged segment's live documents are known before it is written), then made."""
         def live(e: Mapping[str, Any]) -> int:
             return int(e["ndocs"]) - int(e.get("ndeleted", 0))
 
+        steps: list[tuple[str, list[dict[str, Any]]]] = []
         if force:
             if len(entries) > 1 or (entries and entries[0].get("ndeleted")):
-                return [self._merge_run(entries)]
+                steps.append((self._segment_name(), entries))
+                entries = [{"name": steps[0][0], _PLANNED: True}]
+        else:
+            factor = self.MERGE_FACTOR
+            changed = True
+            while changed:
+                changed = False
+                tiers = [len(str(max(live(e), 1))) for e in entries]
+                for start in range(len(entries)):
+                    end = start
+                    while end < len(entries) and tiers[end] == tiers[start]:
+                        end += 1
+                    if end - start >= factor:
+                        run = entries[start : start + factor]
+                        steps.append((self._segment_name(), run))
+                        planned = {"name": steps[-1][0], "ndocs": sum(map(live, run)), _PLANNED: True}
+                        entries = entries[:start] + [planned] + entries[start + factor :]
+                        changed = True
+                        break
+        if not steps:
             return entries
-        factor = self.MERGE_FACTOR
-        changed = True
-        while changed:
-            changed = False
-            tiers = [len(str(max(live(e), 1))) for e in entries]
-            for start in range(len(entries)):
-                end = start
-                while end < len(entries) and tiers[end] == tiers[start]:
-                    end += 1
-                if end - start >= factor:
-                    merged = self._merge_run(entries[start : start + factor])
-                    entries = entries[:start] + [merged] + entries[start + factor :]
-                    changed = True
-                    break
-        return entries
+        made = self._run_merges(steps)
+        return [made[e["name"]] if e.get(_PLANNED) else e for e in entries]
 
     # -- commit ---------------------------------------------------------------------------------------------------
 

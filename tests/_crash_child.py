@@ -168,7 +168,8 @@ def install_hooks(
     wrap(IndexWriter, "__init__", "open-writer")
     wrap(IndexWriter, "commit", "commit")
     wrap(IndexWriter, "_apply_deletes", "deletes", "deletes-after")
-    wrap(IndexWriter, "_merge_run", "merge", "merge-after")
+    wrap(IndexWriter, "_run_merges", "merge")  # merges in this process or in worker processes
+    wrap(IndexWriter, "_moved", "merge", "merge-after")  # after each merge is written, either way
     wrap(IndexWriter, "_write_word_cache", "words", "words-after")
 
 

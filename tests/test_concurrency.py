@@ -175,7 +175,7 @@ def test_writers_in_threads_sharing_one_analyzer_build_what_they_build_alone(tmp
                 for doc in docs(seed):
                     writer.add(doc)
             ix.close()
-        except Exception as exc:  # reported by the assertion below
+        except Exception as exc:  # noqa: BLE001 - any failure in a thread is reported by the assertion below
             errors.append(f"{path.name}: {exc!r}")
 
     seeds = range(4)

@@ -583,6 +583,63 @@ def test_new_workers_inherit_their_first_chunk_and_later_chunks_are_pickled(
         assert ranking(parallel.search(q, limit=50)) == ranking(single.search(q, limit=50)), q
 
 
+def test_merges_that_wait_for_no_other_run_in_the_workers_and_write_what_one_process_writes(
+    tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch
+):
+    """A commit with two ten-segment runs of one tier (and deletes in them) gives both merges to the worker
+    processes at once; the segments, deletes and manifest are byte for byte those the merges write in the
+    writing process, and documents merged away are still found for a later delete in the same session."""
+    import shutil
+
+    import idsearch.writer as writer_module
+
+    base = Index.create(tmp_path / "base")
+    for start in range(0, 25 * 12, 12):  # 25 segments of 12 documents: one tier
+        with base.writer(workers=1, merge=False) as w:
+            for d in docs[start : start + 12]:
+                w.add(d)
+    assert base.stats().segments == 25
+    base.close()
+    merged_by: list[str] = []
+    real_submit, real_run = writer_module._WorkerPool.submit, IndexWriter._merge_run
+
+    def submit(self, directory, name, task):
+        if isinstance(task, writer_module._MergeTask):
+            merged_by.append(f"worker:{name}")
+        return real_submit(self, directory, name, task)
+
+    def merge_run(self, run, name):
+        merged_by.append(f"here:{name}")
+        return real_run(self, run, name)
+
+    monkeypatch.setattr(writer_module._WorkerPool, "submit", submit)
+    monkeypatch.setattr(IndexWriter, "_merge_run", merge_run)
+
+    def commit(name: str, workers: int) -> dict[str, bytes]:
+        shutil.copytree(tmp_path / "base", tmp_path / name)
+        index = Index.open(tmp_path / name)
+        with index.writer(workers=workers) as w:
+            for d in docs[5:150:7]:  # deletes in both runs, before the merges
+                w.delete(d["id"])
+            w.commit()
+            assert w.delete(docs[200]["id"])  # moved by a merge: found where it is now
+        assert docs[200]["id"] not in index and len(index) == 300 - len(docs[5:150:7]) - 1
+        index.close()
+        return {p.name: p.read_bytes() for p in sorted((tmp_path / name).iterdir()) if p.name != "write.lock"}
+
+    here = commit("here", workers=1)
+    names = [m.removeprefix("here:") for m in merged_by]
+    assert len(names) == 2 and merged_by == [f"here:{n}" for n in names]
+    merged_by.clear()
+    workers = commit("workers", workers=2)
+    assert merged_by == [f"worker:{n}" for n in names]
+    assert here.keys() == workers.keys() and len(here) > 30
+    assert [name for name in here if here[name] != workers[name]] == []
+    for query in QUERIES:
+        ranked = ranking(Index.open(tmp_path / "workers").search(query, limit=50))
+        assert ranked == ranking(Index.open(tmp_path / "here").search(query, limit=50)), query
+
+
 def test_a_small_last_chunk_waits_for_a_worker_even_when_all_are_busy(
     tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch
 ):
