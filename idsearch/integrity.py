@@ -40,6 +40,7 @@ from idsearch.schema import Schema, base_field
 from idsearch.segment import (
     LEGACY_EXACT_PARTS,
     LEGACY_STORED_PARTS,
+    MERGED_STORED_PARTS,
     STORED_PARTS,
     load_npy,
     segment_file_suffixes,
@@ -310,6 +311,8 @@ def _check_segment(
     expected = set(segment_file_suffixes(schema))
     if "docs.off.npy" in files:  # stored documents compressed one by one (segments before 2026-11-25)
         expected = (expected - set(STORED_PARTS)) | set(LEGACY_STORED_PARTS)
+    elif "docs.dicts.npy" in files:  # a merged segment: its blocks have several preset dictionaries
+        expected |= set(MERGED_STORED_PARTS)
     legacy = {f"{field}.{part}" for field in schema.exact_fields for part in LEGACY_EXACT_PARTS}
     missing = sorted(expected - set(files))
     extra = sorted(set(files) - expected - legacy)
@@ -417,12 +420,19 @@ def _check_stored(seg: _Segment, ids: Sequence[str], checksums: np.ndarray, n: i
     if not _offsets_from_zero(at, None):
         seg.add("docs.at.npy: document offsets must start at 0 and increase")
         raise _Stop
+    block_dicts = [zdict] * (len(first) - 1)
+    if "docs.dicts.npy" in seg.files:  # each block's dictionary, a range of docs.dict
+        ranges = np.asarray(seg.array("docs.dicts.npy", (np.dtype(np.uint64),), 2 * (len(first) - 1))).tolist()
+        if any(not a <= b <= len(zdict) for a, b in zip(ranges[0::2], ranges[1::2])):
+            seg.add(f"docs.dicts.npy: dictionary ranges must lie within docs.dict ({len(zdict)} bytes)")
+            raise _Stop
+        block_dicts = [zdict[a:b] for a, b in zip(ranges[0::2], ranges[1::2])]
     sums = checksums.tolist()
     bounds, starts, doc_at = blocks.tolist(), first.tolist(), at.tolist()
     with open(path, "rb") as fh:
         for block in range(len(starts) - 1):
             fh.seek(bounds[block])
-            raw = _inflate(fh.read(bounds[block + 1] - bounds[block]), zdict)
+            raw = _inflate(fh.read(bounds[block + 1] - bounds[block]), block_dicts[block])
             docs = range(starts[block], starts[block + 1])
             base = doc_at[docs.start]
             if isinstance(raw, str) or len(raw) != doc_at[docs.stop] - base:

@@ -10,6 +10,9 @@ A segment ``s`` with a text field ``body`` consists of::
     s.docs.first.npy     the first document of each block (int64, nblocks + 1; the last entry is ndocs)
     s.docs.at.npy        offset of each document in the blocks' uncompressed bytes, end to end (uint64, ndocs + 1)
     s.docs.dict          the preset dictionary: up to 32 KiB sampled from the segment's documents
+    s.docs.dicts.npy     only in a segment a merge wrote: docs.dict holds the dictionaries of the merged
+                         segments, end to end, and block b was compressed with docs.dict[dicts[2b]:dicts[2b+1]]
+                         (uint64, 2 * nblocks); the blocks of the merged segments are copied as they are
     s.body.terms.txt     the field's distinct terms, sorted, one per line
     s.body.tpost.npy     for term t, its postings are [tpost[t], tpost[t+1])  (int64, nterms + 1)
     s.body.tpos.npy      for term t, its positions are [tpos[t], tpos[t+1])  (int64, nterms + 1)
@@ -40,6 +43,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 
 from idsearch.schema import Schema
@@ -59,6 +63,7 @@ STORED_LEVEL = 1
 STORED_BLOCK = 4 * 1024
 STORED_PARTS = ("docs.bin", "docs.dict", "docs.blocks.npy", "docs.first.npy", "docs.at.npy")
 LEGACY_STORED_PARTS = ("docs.bin", "docs.dict", "docs.off.npy")  # one document per compressed stream
+MERGED_STORED_PARTS = ("docs.dicts.npy",)  # in a segment whose blocks have several preset dictionaries
 MISSING_DAY = np.iinfo(np.int32).min
 EXACT_PARTS = ("terms.txt", "tpost.npy", "docs.npy", "tf.npy")
 # exact-form fields of segments written before 2026-11-24 also carry positions, which nothing reads
@@ -208,10 +213,23 @@ def _preset_dictionary(docs: Sequence[bytes]) -> bytes:
     return sample[-ZDICT_SIZE:]
 
 
-def encode_stored(docs: Sequence[bytes]) -> tuple[bytes, bytes, np.ndarray, np.ndarray, np.ndarray]:
+@attrs.frozen(eq=False)
+class StoredBlocks:
+    """A segment's stored documents as written: ``blob`` (docs.bin), the preset dictionary ``zdict``, the
+    blocks' byte offsets, the first document of each block, the documents' offsets in the uncompressed
+    blocks, and (None: every block has ``zdict``) each block's dictionary as a range of ``zdict``."""
+
+    blob: bytes
+    zdict: bytes
+    blocks: np.ndarray
+    first: np.ndarray
+    at: np.ndarray
+    dicts: np.ndarray | None = None
+
+
+def encode_stored(docs: Sequence[bytes]) -> StoredBlocks:
     """Compress JSON-encoded documents in blocks of about ``STORED_BLOCK`` bytes, each block on its own with
-    a shared preset dictionary; returns the blob, the dictionary, the blocks' byte offsets, the first
-    document of each block and the documents' offsets in the uncompressed blocks."""
+    a shared preset dictionary."""
     zdict = _preset_dictionary(docs)
     at = np.zeros(len(docs) + 1, dtype=np.uint64)
     np.cumsum([len(d) for d in docs], out=at[1:])
@@ -229,11 +247,69 @@ def encode_stored(docs: Sequence[bytes]) -> tuple[bytes, bytes, np.ndarray, np.n
             offsets.append(offsets[-1] + len(chunks[-1]))
             first.append(i + 1)
             start, size = i + 1, 0
-    return b"".join(chunks), zdict, np.array(offsets, dtype=np.uint64), np.array(first, dtype=np.int64), at
+    return StoredBlocks(b"".join(chunks), zdict, np.array(offsets, dtype=np.uint64), np.array(first, dtype=np.int64), at)
 
 
-def segment_file_suffixes(schema: Schema) -> list[str]:
-    """Every file suffix of a segment of this schema (``<segment>.<suffix>``)."""
+def merge_stored(readers: Sequence[SegmentReader]) -> StoredBlocks:
+    """The live documents of segments stored in blocks, in order, as one segment's blocks: a block whose
+    documents all live is copied compressed as it is (with its preset dictionary); one with deleted
+    documents is inflated and its live documents compressed again with the same dictionary. Each
+    segment's docs.bin is checked against the CRC-32 its manifest entry records before it is copied."""
+    chunks: list[bytes] = []
+    offsets, first, lengths = [0], [0], []
+    dict_index: dict[bytes, int] = {}  # distinct dictionaries, in order of first use
+    block_dicts: list[int] = []
+    compressors: dict[int, Any] = {}
+    for reader in readers:
+        if reader.doc_offsets is not None:
+            raise ValueError(f"segment {reader.name} stores documents one by one: no blocks to copy")
+        blob = reader.stored_blob()
+        live = reader.live
+        bounds, starts = reader._block_offsets.tolist(), reader._block_first.tolist()
+        doc_at = reader._doc_at
+        for block in range(len(starts) - 1):
+            a, b = starts[block], starts[block + 1]
+            alive = live[a:b]
+            nlive = int(alive.sum())
+            if not nlive:
+                continue
+            zdict = reader.block_dict(block)
+            k = dict_index.setdefault(zdict, len(dict_index))
+            sizes = np.diff(doc_at[a : b + 1]).astype(np.int64)
+            raw = blob[bounds[block] : bounds[block + 1]]
+            if nlive < b - a:  # deleted documents: the live ones, compressed again
+                data = reader.inflate_block(block, raw)
+                ends = np.cumsum(sizes).tolist()
+                keep = np.flatnonzero(alive).tolist()
+                body = b"".join(data[ends[i] - int(sizes[i]) : ends[i]] for i in keep)
+                if k not in compressors:
+                    compressors[k] = zlib.compressobj(STORED_LEVEL, zdict=zdict) if zdict else zlib.compressobj(STORED_LEVEL)
+                c = compressors[k].copy()
+                raw = c.compress(body) + c.flush()
+                sizes = sizes[alive]
+            chunks.append(raw)
+            offsets.append(offsets[-1] + len(raw))
+            first.append(first[-1] + nlive)
+            lengths.append(sizes)
+            block_dicts.append(k)
+    at = np.zeros(first[-1] + 1, dtype=np.uint64)
+    if lengths:
+        np.cumsum(np.concatenate(lengths), out=at[1:])
+    distinct = list(dict_index)
+    dicts = None
+    if len(distinct) > 1:
+        ends = np.cumsum([len(d) for d in distinct], dtype=np.uint64)
+        starts_of = ends - np.array([len(d) for d in distinct], dtype=np.uint64)
+        which = np.array(block_dicts, dtype=np.int64)
+        dicts = np.empty(2 * len(which), dtype=np.uint64)
+        dicts[0::2], dicts[1::2] = starts_of[which], ends[which]
+    return StoredBlocks(b"".join(chunks), b"".join(distinct), np.array(offsets, dtype=np.uint64),
+                        np.array(first, dtype=np.int64), at, dicts)
+
+
+def segment_file_suffixes(schema: Schema, *, optional: bool = False) -> list[str]:
+    """Every file suffix of a segment of this schema (``<segment>.<suffix>``); with ``optional``, also
+    those only some segments have (a merged segment's dictionaries)."""
     suffixes = ["ids.txt", "sums.npy", *STORED_PARTS]
     for field in schema.text_field_names:
         suffixes += [f"{field}.{part}" for part in ("terms.txt", "tpost.npy", "tpos.npy", "docs.npy", "tf.npy", "pos.npy", "len.npy")]
@@ -242,6 +318,8 @@ def segment_file_suffixes(schema: Schema) -> list[str]:
     suffixes += [f"{field}.days.npy" for field in schema.date_fields]
     for field in schema.keyword_fields:
         suffixes += [f"{field}.values.txt", f"{field}.codes.npy"]
+    if optional:
+        suffixes += MERGED_STORED_PARTS
     return suffixes
 
 
@@ -251,7 +329,7 @@ def write_segment(
     schema: Schema,
     *,
     ids: Sequence[str],
-    stored: Sequence[bytes],
+    stored: Sequence[bytes] | StoredBlocks,
     checksums: np.ndarray,
     fields: Mapping[str, FieldData],
     days: Mapping[str, np.ndarray],
@@ -263,12 +341,16 @@ def write_segment(
     files: dict[str, bytes] = {}
     files["ids.txt"] = _encode_lines(ids)
     files["sums.npy"] = _npy_bytes(checksums.astype(np.uint32))
-    blob, zdict, blocks, first, at = encode_stored(stored)
-    files["docs.bin"] = blob
-    files["docs.dict"] = zdict
-    files["docs.blocks.npy"] = _npy_bytes(blocks)
-    files["docs.first.npy"] = _npy_bytes(first)
-    files["docs.at.npy"] = _npy_bytes(at)
+    blocks = stored if isinstance(stored, StoredBlocks) else encode_stored(stored)
+    if len(blocks.at) != ndocs + 1:
+        raise ValueError(f"segment {name}: stored blocks hold {len(blocks.at) - 1} documents, not {ndocs}")
+    files["docs.bin"] = blocks.blob
+    files["docs.dict"] = blocks.zdict
+    files["docs.blocks.npy"] = _npy_bytes(blocks.blocks)
+    files["docs.first.npy"] = _npy_bytes(blocks.first)
+    files["docs.at.npy"] = _npy_bytes(blocks.at)
+    if blocks.dicts is not None:
+        files["docs.dicts.npy"] = _npy_bytes(blocks.dicts)
     tokens: dict[str, int] = {}
     for field in (*schema.text_field_names, *schema.exact_fields):
         data = fields[field]
@@ -293,7 +375,7 @@ def write_segment(
         codes = np.fromiter((code_of[v] if v is not None else -1 for v in values), dtype=np.int32, count=ndocs)
         files[f"{field}.values.txt"] = _encode_lines(vocab)
         files[f"{field}.codes.npy"] = _npy_bytes(codes)
-    assert sorted(files) == sorted(segment_file_suffixes(schema))
+    assert sorted(set(files) - set(MERGED_STORED_PARTS)) == sorted(segment_file_suffixes(schema))
     listing: dict[str, list[int]] = {}
     for suffix, data_bytes in files.items():
         write_durable(directory / f"{name}.{suffix}", data_bytes)
@@ -410,6 +492,7 @@ class SegmentReader:
         self._handles.append(self._docs_fh)
         self._zdict = self._path("docs.dict").read_bytes()
         self._block: tuple[int, bytes] = (-1, b"")  # the block inflated last
+        self._block_dicts: np.ndarray | None = None  # each block's dictionary (a merged segment's blocks)
         if "docs.off.npy" in self.files:  # a segment written before stored documents came in blocks
             self.doc_offsets: np.ndarray | None = self._array("docs.off.npy", n + 1, (np.dtype(np.uint64),))
         else:
@@ -420,6 +503,11 @@ class SegmentReader:
             first = self._block_first
             if len(first) != len(self._block_offsets) or not len(first) or first[0] != 0 or first[-1] != n:
                 raise IndexCorruptError(f"{self.directory}: segment {self.name}: stored blocks do not cover its documents")
+            if "docs.dicts.npy" in self.files:  # (a merged segment) each block's own dictionary
+                dicts = self._array("docs.dicts.npy", 2 * (len(first) - 1), (np.dtype(np.uint64),))
+                if len(dicts) and (np.any(dicts[0::2] > dicts[1::2]) or int(dicts.max()) > len(self._zdict)):
+                    raise IndexCorruptError(f"{self.directory}: segment {self.name}: docs.dicts.npy: ranges outside docs.dict")
+                self._block_dicts = dicts
         self.checksums = self._array("sums.npy", n, (np.dtype(np.uint32),))
         self.fields: dict[str, _FieldReader] = {}
         for field in (*schema.text_field_names, *schema.exact_fields):
@@ -492,21 +580,45 @@ class SegmentReader:
         if cached[0] == block:
             data = cached[1]
         else:
-            size = int(self._doc_at[end]) - base
-            data = self._inflate(int(self._block_offsets[block]), int(self._block_offsets[block + 1]), size,
-                                 f"stored block {block}")
+            a, b = int(self._block_offsets[block]), int(self._block_offsets[block + 1])
+            if not 0 <= a <= b:
+                raise IndexCorruptError(f"{self.directory}: segment {self.name}: stored block {block}: bad offsets")
+            data = self.inflate_block(block, _read_at(self._docs_fh, a, b - a))
             self._block = (block, data)
         a, b = int(self._doc_at[doc]) - base, int(self._doc_at[doc + 1]) - base
         if not 0 <= a <= b <= len(data):
             raise IndexCorruptError(f"{self.directory}: segment {self.name}: stored document {doc} lies outside its block")
         return data[a:b]
 
+    def block_dict(self, block: int) -> bytes:
+        """The preset dictionary stored block ``block`` was compressed with."""
+        if self._block_dicts is None:
+            return self._zdict
+        return self._zdict[int(self._block_dicts[2 * block]) : int(self._block_dicts[2 * block + 1])]
+
+    def inflate_block(self, block: int, raw: bytes) -> bytes:
+        """Stored block ``block`` (its compressed bytes ``raw``) decompressed: every document in it."""
+        first, end = int(self._block_first[block]), int(self._block_first[block + 1])
+        size = int(self._doc_at[end]) - int(self._doc_at[first])
+        return self._inflate_bytes(raw, size, f"stored block {block}", self.block_dict(block))
+
+    def stored_blob(self) -> bytes:
+        """The whole of docs.bin, checked against the CRC-32 the manifest entry records."""
+        data = _read_whole(self._docs_fh)
+        recorded = self.files.get("docs.bin")
+        if isinstance(recorded, list) and len(recorded) == 2 and [len(data), zlib.crc32(data)] != recorded:
+            raise IndexCorruptError(f"{self._path('docs.bin')}: size or CRC-32 differs from the manifest's")
+        return data
+
     def _inflate(self, a: int, b: int, size: int | None, what: str) -> bytes:
         """Bytes ``a:b`` of docs.bin decompressed; ``size`` (when known) is how many they must give."""
         if not 0 <= a <= b:
             raise IndexCorruptError(f"{self.directory}: segment {self.name}: {what}: bad offsets")
         raw = _read_at(self._docs_fh, a, b - a)  # (fewer bytes past the end of the file: not a whole stream)
-        d = zlib.decompressobj(zdict=self._zdict) if self._zdict else zlib.decompressobj()
+        return self._inflate_bytes(raw, size, what, self._zdict)
+
+    def _inflate_bytes(self, raw: bytes, size: int | None, what: str, zdict: bytes) -> bytes:
+        d = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
         try:
             if size is None:
                 data = d.decompress(raw) + d.flush()

@@ -35,6 +35,8 @@ from idsearch.segment import (
     MISSING_DAY,
     FieldData,
     SegmentReader,
+    StoredBlocks,
+    merge_stored,
     segment_file_suffixes,
     write_segment,
 )
@@ -535,14 +537,12 @@ def merge_segments(
     returns its manifest entry and its documents' ids and checksums."""
     ids: list[str] = []
     checksums = []
-    stored_docs: list[bytes] = []
     bases = []
     for reader in readers:
         bases.append(len(ids))
         live = reader.live
         ids.extend(doc_id for doc_id, alive in zip(reader.ids, live.tolist()) if alive)
         checksums.append(np.asarray(reader.checksums)[live])
-        stored_docs.extend(reader.stored_bytes(doc) for doc in np.flatnonzero(live).tolist())
     fields = {}
     for field in (*schema.text_field_names, *schema.exact_fields):
         vocab = sorted(set().union(*(r.fields[field].terms for r in readers)))
@@ -582,12 +582,16 @@ def merge_segments(
             values.extend(vocab_values[c] if c >= 0 else None for c in codes.tolist())
         keywords[f] = values
     sums = np.concatenate(checksums) if checksums else np.zeros(0, np.uint32)
+    if all(r.doc_offsets is None for r in readers):  # stored in blocks: the blocks are copied
+        stored: StoredBlocks | list[bytes] = merge_stored(readers)
+    else:  # documents compressed one by one (segments before 2026-11-25): compressed again, in blocks
+        stored = [r.stored_bytes(doc) for r in readers for doc in np.flatnonzero(r.live).tolist()]
     entry = write_segment(
         directory,
         name,
         schema,
         ids=ids,
-        stored=stored_docs,
+        stored=stored,
         checksums=sums,
         fields=fields,
         days=days,
@@ -1097,7 +1101,7 @@ class IndexWriter:
     def _claim_segment_files(self, name: str) -> None:
         """Name a segment's files as this session's before they exist, so that a failed write leaves
         nothing behind (see :meth:`_discard`)."""
-        self._new_files.extend(self.directory / f"{name}.{s}" for s in segment_file_suffixes(self.schema))
+        self._new_files.extend(self.directory / f"{name}.{s}" for s in segment_file_suffixes(self.schema, optional=True))
 
     def _dispatch_ready(self, *, queue: int) -> None:
         """Hand closed chunks to idle workers, in order, waiting for workers while more than ``queue`` wait."""

@@ -194,3 +194,108 @@ def test_threads_read_documents_of_one_segment_at_once(tmp_path: Path, monkeypat
         t.join()
     reader.close()
     assert not errors, errors[:5]
+
+
+def _build_in_segments(path: Path, docs: list[dict[str, Any]], segments: int) -> Index:
+    ix = Index.create(path)
+    size = -(-len(docs) // segments)
+    for start in range(0, len(docs), size):
+        with ix.writer(workers=1, merge=False) as w:
+            for doc in docs[start : start + size]:
+                w.add(doc)
+    return ix
+
+
+def test_a_merge_copies_whole_blocks_compressed_and_compresses_again_only_blocks_with_deletes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Merged segments keep their blocks as they were compressed, each with its own preset dictionary
+    (docs.dicts.npy); blocks holding deleted documents are compressed again without them; a merge of merged
+    segments keeps every dictionary. Every live document reads back as it was added, and the audit passes."""
+    docs = _docs(400, seed=5)
+    path = tmp_path / "ix"
+    ix = _build_in_segments(path, docs, 4)
+    deleted = {d["id"] for d in docs[3:400:9]} | {d["id"] for d in docs[100:140]}  # whole blocks too
+    with ix.writer(workers=1) as w:
+        for doc_id in sorted(deleted):
+            w.delete(doc_id)
+    before = {e["name"]: (path / f"{e['name']}.docs.bin").read_bytes() for e in manifest(path)["segments"]}
+    inflated: list[int] = []
+    real_inflate = SegmentReader.inflate_block
+
+    def inflate_block(self: SegmentReader, block: int, raw: bytes) -> bytes:
+        inflated.append(block)
+        return real_inflate(self, block, raw)
+
+    monkeypatch.setattr(SegmentReader, "inflate_block", inflate_block)
+    ix.optimize()
+    entry = manifest(path)["segments"][0]
+    assert len(manifest(path)["segments"]) == 1 and "docs.dicts.npy" in entry["files"]
+    merged = (path / f"{entry['name']}.docs.bin").read_bytes()
+    dicts = np.load(path / f"{entry['name']}.docs.dicts.npy", allow_pickle=False)
+    first = np.load(path / f"{entry['name']}.docs.first.npy", allow_pickle=False)
+    assert len(dicts) == 2 * (len(first) - 1) and len({(a, b) for a, b in zip(dicts[0::2], dicts[1::2])}) == 4
+    # the blocks without deletes are in the merged file byte for byte; the others were inflated, only they
+    blocks = np.load(path / f"{entry['name']}.docs.blocks.npy", allow_pickle=False)
+    copied = [merged[a:b] for a, b in itertools.pairwise(blocks.tolist())]
+    originals = b"".join(before.values())
+    assert 0 < sum(block in originals for block in copied) < len(copied)
+    assert 0 < len(inflated) < len(first)
+    reopened = Index.open(path)
+    assert len(reopened) == len(docs) - len(deleted)
+    for doc in docs:
+        assert reopened.get(doc["id"]) == (None if doc["id"] in deleted else doc)
+    assert check_index(path).ok
+    # merged again with new segments: every dictionary is kept, and nothing is inflated without deletes
+    with reopened.writer(workers=1, merge=False) as w:
+        for doc in _docs(30, seed=9):
+            w.add({**doc, "id": f"n{doc['id']}"})
+    inflated.clear()
+    reopened.optimize()
+    assert inflated == []
+    entry = manifest(path)["segments"][0]
+    dicts = np.load(path / f"{entry['name']}.docs.dicts.npy", allow_pickle=False)
+    assert len({(a, b) for a, b in zip(dicts[0::2], dicts[1::2])}) == 5
+    final = Index.open(path)
+    assert all(final.get(d["id"]) == (None if d["id"] in deleted else d) for d in docs)
+    assert final.get("nd0007") == {**_docs(30, seed=9)[7], "id": "nd0007"}
+    assert check_index(path).ok
+
+
+def test_a_damaged_stored_file_stops_the_merge_and_the_last_commit_stays(tmp_path: Path):
+    """A merge copies compressed blocks without inflating them: a docs.bin whose bytes differ from the CRC-32
+    its manifest entry records stops the merge, naming the file, and the index keeps its last commit."""
+    path = tmp_path / "ix"
+    docs = _docs(120)
+    _build_in_segments(path, docs, 3)
+    name = manifest(path)["segments"][1]["name"]
+    blob = bytearray((path / f"{name}.docs.bin").read_bytes())
+    blob[len(blob) // 2] ^= 0x55
+    (path / f"{name}.docs.bin").write_bytes(bytes(blob))
+    generation = manifest(path)["generation"]
+    with pytest.raises(IndexCorruptError, match=f"{name}.docs.bin: size or CRC-32"):
+        Index.open(path).optimize()
+    assert manifest(path)["generation"] == generation and len(manifest(path)["segments"]) == 3
+    assert sorted(p.name for p in path.iterdir() if p.name.startswith("s00000")) == sorted(
+        f"{e['name']}.{suffix}" for e in manifest(path)["segments"] for suffix in e["files"]
+    )
+
+
+def test_dictionary_ranges_outside_the_dictionaries_are_corruption(tmp_path: Path):
+    path = tmp_path / "ix"
+    docs = _docs(150)
+    ix = _build_in_segments(path, docs, 3)
+    ix.optimize()
+    name = manifest(path)["segments"][0]["name"]
+    dicts = np.load(path / f"{name}.docs.dicts.npy", allow_pickle=False).copy()
+    size = (path / f"{name}.docs.dict").stat().st_size
+    dicts[-1] = size + 1
+    plant(path, name, "docs.dicts.npy", npy(dicts))
+    with pytest.raises(IndexCorruptError, match="docs.dicts.npy"):
+        Index.open(path).get(docs[0]["id"])
+    assert any("docs.dicts.npy" in p for p in check_index(path).problems)
+    dicts[-2:] = dicts[:2]  # the last block given the first one's dictionary: inside docs.dict, the wrong one
+    plant(path, name, "docs.dicts.npy", npy(dicts))
+    assert any("docs.bin: block" in p for p in check_index(path).problems)
+    with pytest.raises(IndexCorruptError, match="stored block"):
+        Index.open(path).get(docs[-1]["id"])
