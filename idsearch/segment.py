@@ -574,8 +574,7 @@ class SegmentReader:
             a, b = int(self.doc_offsets[doc]), int(self.doc_offsets[doc + 1])
             return self._inflate(a, b, None, f"stored document {doc}")
         block = int(np.searchsorted(self._block_first, doc, side="right")) - 1
-        first, end = int(self._block_first[block]), int(self._block_first[block + 1])
-        base = int(self._doc_at[first])
+        base = int(self._doc_at[int(self._block_first[block])])
         cached = self._block  # (one read of the pair: another thread may replace it)
         if cached[0] == block:
             data = cached[1]
