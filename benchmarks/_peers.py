@@ -41,7 +41,7 @@ EVAL_FILES = ("facqa_questions.jsonl", "clickid_titles.jsonl", "indosum_lead.jso
 
 # Everything measured in this session, for the summary table: kind -> key -> figures.
 RESULTS: dict[str, dict[Any, dict[str, Any]]] = {"build": {}, "query": {}, "idsearch_extra": {}, "scaling": {},
-                                                  "speedup": {}}
+                                                  "speedup": {}, "merge": {}}
 # The last index each system built in this session (reused by the query benchmarks).
 BUILT: dict[tuple[str, int], Any] = {}
 
@@ -466,6 +466,13 @@ def summary_lines() -> list[str]:
              f"{s['speedup_median']:.2f}x", f"{s['speedup_min']:.2f}-{s['speedup_max']:.2f}x",
              ", ".join(f"{x:.2f}" for x in s["one_worker_s"]), ", ".join(f"{x:.2f}" for x in s["all_cores_s"])]
             for name, s in speedup.items()
+        ])
+    merge = RESULTS["merge"]
+    if merge:
+        _table(lines, ["idsearch merge", "segments", "docs", "seconds", "docs/s", "index MB"], [
+            [name, str(m["segments"]), f"{m['docs']:,}", _fmt(m["seconds"]), _fmt(m["docs_per_s"], ".0f"),
+             _fmt(m["size_mb"], ".1f")]
+            for name, m in merge.items()
         ])
     scaling = RESULTS["scaling"]
     if scaling:

@@ -16,6 +16,7 @@ import gc
 import itertools
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,54 @@ def test_parallel_speedup(
     }
     benchmark.extra_info.update(info)
     RESULTS["speedup"]["cold" if mode == "idsearch-cold" else "stems cached"] = info
+
+
+def test_optimize(
+    benchmark: BenchmarkFixture, docs: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``optimize()`` of the index a build on every core leaves (one segment per chunk; every 97th
+    document deleted): every segment merged into one. Each round merges a fresh copy of that index (the
+    copy is not timed). idsearch alone: the peers' merges are not comparable work."""
+    from idsearch.index import Index
+
+    root = tmp_path_factory.mktemp("optimize")
+    base = Index.create(root / "base")
+    with base.writer(workers=CORES) as w:
+        for doc in docs:
+            w.add(doc)
+    with base.writer(workers=1) as w:
+        for doc in docs[::97]:
+            w.delete(doc["id"])
+    segments = base.stats().segments
+    base.close()
+    counter = itertools.count()
+
+    def setup() -> tuple[tuple[Index], dict[str, Any]]:
+        copy = root / f"round{next(counter)}"
+        shutil.copytree(root / "base", copy)
+        return (Index.open(copy),), {}
+
+    merged: list[Index] = []
+
+    def optimize(index: Index) -> None:
+        index.optimize()
+        merged.append(index)
+
+    benchmark.pedantic(optimize, setup=setup, rounds=3, iterations=1)
+    result = merged[-1]
+    assert result.stats().segments == 1 and len(result) == len(docs) - len(docs[::97])
+    seconds = benchmark.stats.stats.min
+    info = {
+        "docs": len(result),
+        "segments": segments,
+        "seconds": round(seconds, 3),
+        "docs_per_s": round(len(result) / seconds),
+        "size_mb": round(result.stats().size_bytes / 1e6, 1),
+    }
+    benchmark.extra_info.update(info)
+    RESULTS["merge"]["optimize"] = info
+    for index in merged:
+        index.close()
 
 
 SCALES = [10_000, 28_000, 280_000]
