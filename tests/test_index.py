@@ -583,15 +583,21 @@ def test_new_workers_inherit_their_first_chunk_and_later_chunks_are_pickled(
         assert ranking(parallel.search(q, limit=50)) == ranking(single.search(q, limit=50)), q
 
 
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_merges_that_wait_for_no_other_run_in_the_workers_and_write_what_one_process_writes(
-    tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch, start_method: str
 ):
     """A commit with two ten-segment runs of one tier (and deletes in them) gives both merges to the worker
-    processes at once; the segments, deletes and manifest are byte for byte those the merges write in the
-    writing process, and documents merged away are still found for a later delete in the same session."""
+    processes at once (forked, or spawned as on macOS and Windows); the segments, deletes and manifest are
+    byte for byte those the merges write in the writing process, and documents merged away are still found
+    for a later delete in the same session."""
     import shutil
 
     import idsearch.writer as writer_module
+
+    if start_method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {start_method} start method here")
+    monkeypatch.setattr(writer_module, "START_METHOD", start_method)
 
     base = Index.create(tmp_path / "base")
     for start in range(0, 25 * 12, 12):  # 25 segments of 12 documents: one tier
