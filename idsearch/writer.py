@@ -824,13 +824,16 @@ class IndexWriter:
     as a new segment (visible after the commit). ``workers`` processes analyze and write segments in
     parallel (default: every core; 1 = in this process); a chunk of ``chunk_mb`` of documents becomes one
     segment, in document order, so results equal those of a single process. ``merge`` enables the
-    size-tiered merge policy at commit.
+    size-tiered merge policy at commit; its merges make no segment larger than ``max_merge_mb`` (MB of
+    segment files, estimated from the merged segments' files and live documents): a merge holds the
+    segment it makes in memory, about five times its size on disk. ``optimize()`` merges everything,
+    whatever the size.
     """
 
     MERGE_FACTOR = 10
 
     def __init__(self, index: Index, *, buffer_mb: float = 256.0, merge: bool = True, workers: int | None = None,
-                 chunk_mb: float = 12.0) -> None:
+                 chunk_mb: float = 12.0, max_merge_mb: float = 512.0) -> None:
         self.index = index
         self.directory: Path = index.path
         self.schema = index.schema
@@ -841,6 +844,9 @@ class IndexWriter:
         self.analyzer: Analyzer = index.analyzer
         self.buffer_limit = int(buffer_mb * (1 << 20))
         self.merge_enabled = merge
+        if not max_merge_mb > 0:
+            raise ValueError(f"max_merge_mb must be positive, not {max_merge_mb}")
+        self.max_merge_bytes = int(max_merge_mb * (1 << 20))
         if workers is None:
             workers = os.cpu_count() or 1
         if workers < 1:
@@ -1279,10 +1285,17 @@ class IndexWriter:
 
     def _merge_policy(self, entries: list[dict[str, Any]], *, force: bool) -> list[dict[str, Any]]:
         """Size-tiered: merge runs of ``MERGE_FACTOR`` consecutive segments of the same size tier (tiers
-        by powers of ten of live docs); ``force`` merges everything into one segment. The merges are
-        planned first (a merged segment's live documents are known before it is written), then made."""
+        by powers of ten of live docs) that make a segment of at most ``max_merge_bytes``; ``force`` merges
+        everything into one segment. The merges are planned first (a merged segment's live documents and
+        its size are known, near enough, before it is written), then made."""
         def live(e: Mapping[str, Any]) -> int:
             return int(e["ndocs"]) - int(e.get("ndeleted", 0))
+
+        def size(e: Mapping[str, Any]) -> float:
+            """Bytes of segment files, those of deleted documents left out (as a merge leaves them)."""
+            if e.get(_PLANNED):
+                return float(e["bytes"])
+            return sum(int(f[0]) for f in e["files"].values()) * live(e) / max(int(e["ndocs"]), 1)
 
         steps: list[tuple[str, list[dict[str, Any]]]] = []
         if force:
@@ -1299,10 +1312,11 @@ class IndexWriter:
                     end = start
                     while end < len(entries) and tiers[end] == tiers[start]:
                         end += 1
-                    if end - start >= factor:
-                        run = entries[start : start + factor]
+                    run = entries[start : start + factor]
+                    if end - start >= factor and sum(map(size, run)) <= self.max_merge_bytes:
                         steps.append((self._segment_name(), run))
-                        planned = {"name": steps[-1][0], "ndocs": sum(map(live, run)), _PLANNED: True}
+                        planned = {"name": steps[-1][0], "ndocs": sum(map(live, run)), "bytes": sum(map(size, run)),
+                                   _PLANNED: True}
                         entries = entries[:start] + [planned] + entries[start + factor :]
                         changed = True
                         break

@@ -516,6 +516,38 @@ def test_size_tiered_merge_policy(tmp_path: Path, docs: list[dict]):
     assert len(index) == 12
 
 
+def test_the_merge_policy_makes_no_segment_larger_than_max_merge_mb(tmp_path: Path, docs: list[dict]):
+    """Ten segments of one tier whose files (less their deleted documents) exceed ``max_merge_mb`` stay as
+    they are at a commit (a merge holds what it makes in memory); under the limit they are merged;
+    ``optimize()`` merges everything whatever the size."""
+    index = Index.create(tmp_path / "i")
+    for start in range(0, 120, 12):
+        with index.writer(workers=1, merge=False) as w:
+            for d in docs[start : start + 12]:
+                w.add(d)
+    with index.writer(workers=1, merge=False) as w:
+        w.delete(docs[0]["id"])  # a deleted document's share of its segment is left out of the estimate
+    entries = json.loads((index.path / "manifest.json").read_text())["segments"]
+    total = sum(sum(f[0] for f in e["files"].values()) * (e["ndocs"] - e["ndeleted"]) / e["ndocs"] for e in entries)
+    whole = sum(sum(f[0] for f in e["files"].values()) for e in entries)
+    assert len(entries) == 10 and total < whole
+    for limit in (total * 0.98, (total + whole) / 2):  # under the estimate; over it, under the whole files
+        with index.writer(workers=1, max_merge_mb=limit / (1 << 20)) as w:
+            w.commit()
+        assert index.stats().segments == (10 if limit < total else 1), limit
+    with pytest.raises(ValueError, match="max_merge_mb"):
+        index.writer(max_merge_mb=0)
+    for start in range(120, 240, 12):
+        with index.writer(workers=1, merge=False) as w:
+            for d in docs[start : start + 12]:
+                w.add(d)
+    with index.writer(workers=1, max_merge_mb=0.001) as w:
+        w.commit()
+    assert index.stats().segments == 11
+    index.optimize()
+    assert index.stats().segments == 1 and len(index) == 239
+
+
 def test_files_a_commit_no_longer_names_go_with_it(tmp_path: Path, docs: list[dict]):
     """The tenth one-document commit merges the ten segments: their files are gone once that writer is
     closed, before any other writer opens the index."""
