@@ -168,6 +168,12 @@ def test_parallel_speedup(
     RESULTS["speedup"]["cold" if mode == "idsearch-cold" else "stems cached"] = info
 
 
+def _timing(docs: int, seconds: float, size_bytes: int) -> dict[str, Any]:
+    """The figures every idsearch build or merge reports: documents, seconds, documents/s, index MB."""
+    return {"docs": docs, "seconds": round(seconds, 3), "docs_per_s": round(docs / seconds),
+            "size_mb": round(size_bytes / 1e6, 1)}
+
+
 def test_optimize(
     benchmark: BenchmarkFixture, docs: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -202,14 +208,7 @@ def test_optimize(
     benchmark.pedantic(optimize, setup=setup, rounds=3, iterations=1)
     result = merged[-1]
     assert result.stats().segments == 1 and len(result) == len(docs) - len(docs[::97])
-    seconds = benchmark.stats.stats.min
-    info = {
-        "docs": len(result),
-        "segments": segments,
-        "seconds": round(seconds, 3),
-        "docs_per_s": round(len(result) / seconds),
-        "size_mb": round(result.stats().size_bytes / 1e6, 1),
-    }
+    info = {"segments": segments, **_timing(len(result), benchmark.stats.stats.min, result.stats().size_bytes)}
     benchmark.extra_info.update(info)
     RESULTS["merge"]["optimize"] = info
     for index in merged:
@@ -256,12 +255,9 @@ def test_scaling(
     assert empty < len(queries) * 0.1
     seconds = benchmark.stats.stats.min
     info = {
-        "docs": len(scaled),
+        **_timing(len(scaled), seconds, handle.stats().size_bytes),
         "workers": CORES,
-        "seconds": round(seconds, 2),
-        "docs_per_s": round(len(scaled) / seconds),
         "mb_per_s": round(text_bytes(scaled) / 1e6 / seconds, 2),
-        "size_mb": round(handle.stats().size_bytes / 1e6, 1),
         "queries": len(queries),
         "p50_ms": round(percentile(latencies, 50) * 1000, 3),
         "p99_ms": round(percentile(latencies, 99) * 1000, 3),

@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
+import threading
 import zlib
 from pathlib import Path
 from typing import Any
@@ -57,3 +59,17 @@ def npy(array: np.ndarray, *, allow_pickle: bool = False) -> bytes:
     buf = io.BytesIO()
     np.save(buf, array, allow_pickle=allow_pickle)
     return buf.getvalue()
+
+
+def run_racing(threads: list[threading.Thread]) -> None:
+    """Start the threads and wait for them, switching between threads as often as the interpreter can
+    (races show up)."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)

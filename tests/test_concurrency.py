@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _support import run_racing
 
 from idsearch import Index
 from idsearch.integrity import check_index
@@ -186,15 +187,7 @@ def test_writers_in_threads_sharing_one_analyzer_build_what_they_build_alone(tmp
     threads = [
         threading.Thread(target=build, args=(tmp_path / f"shared{seed}", shared, seed, errors)) for seed in seeds
     ]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
+    run_racing(threads)
     assert alone == [] and errors == []
     for seed in seeds:
         a, b = Index.open(tmp_path / f"alone{seed}"), Index.open(tmp_path / f"shared{seed}")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import sys
 from pathlib import Path
 
 import pytest
-from _support import shared_path
+from _support import run_racing, shared_path
 
 from idsearch import Index
 from idsearch.analysis import AnalyzerSpec
@@ -401,15 +400,7 @@ def test_threads_search_one_index_at_once(tmp_path: Path, monkeypatch: pytest.Mo
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(6)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
+    run_racing(threads)
     assert not errors, errors[:3]
     assert len(results) == 6 and all(r == expected for r in results)
 
