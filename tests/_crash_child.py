@@ -52,6 +52,7 @@ DIE_POINTS = (
     "segment-after",  # right after a segment file is fsynced
     "deletes-after",  # deletes bitmaps written, nothing else of the commit
     "merge-after",  # a merged segment written, manifest not yet
+    "worker-merge-after",  # a segment merged by a worker process taken in, manifest not yet
     "words-after",  # the word cache file written
     "manifest-partial",  # manifest.json.tmp half written
     "before-rename",  # manifest.json.tmp complete, just before it replaces manifest.json
@@ -170,6 +171,15 @@ def install_hooks(
     wrap(IndexWriter, "_apply_deletes", "deletes", "deletes-after")
     wrap(IndexWriter, "_run_merges", "merge")  # merges in this process or in worker processes
     wrap(IndexWriter, "_moved", "merge", "merge-after")  # after each merge is written, either way
+    real_result = idsearch.writer._WorkerPool.result
+
+    def result(self: Any, task_id: int) -> Any:
+        payload = real_result(self, task_id)
+        if isinstance(payload, tuple) and reached("worker-merge-after"):  # (a merge's: entry, ids, sums)
+            die()
+        return payload
+
+    idsearch.writer._WorkerPool.result = result  # type: ignore[method-assign]
     wrap(IndexWriter, "_write_word_cache", "words", "words-after")
 
 
@@ -219,6 +229,8 @@ def run(config: dict[str, Any], set_phase: Callable[[str], None]) -> None:
         options["buffer_mb"] = 0.02  # a segment every few documents
     elif mode == "parallel":
         options.update(workers=2, chunk_mb=0.02)
+    elif mode == "parallel-merge":  # a segment every document or two: each commit merges runs in the workers
+        options.update(workers=2, chunk_mb=0.0005)
     writer = Index.open(config["index"]).writer(**options)
     for round_ in range(200):
         set_phase("analysis")

@@ -219,7 +219,8 @@ def unreferenced_files(path: Path) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("mode", "kills", "max_delay"),
-    [("analysis", 9, 1.5), ("segments", 8, 1.0), ("merge", 8, 1.0), ("parallel", 8, 1.0)],
+    [("analysis", 9, 1.5), ("segments", 8, 1.0), ("merge", 8, 1.0), ("parallel", 8, 1.0),
+     ("parallel-merge", 6, 1.5)],
 )
 def test_killed_at_random_moments(tmp_path: Path, mode: str, kills: int, max_delay: float):
     crashed = Crashed(tmp_path, f"{SEED}-{mode}-index")
@@ -236,6 +237,7 @@ POINT_RANGES = {
     "segment-after": (1, 60),
     "deletes-after": (1, 4),
     "merge-after": (1, 2),
+    "worker-merge-after": (1, 3),
     "words-after": (1, 4),
     "manifest-partial": (1, 4),
     "before-rename": (1, 4),
@@ -249,8 +251,9 @@ def test_killed_at_exact_points(tmp_path: Path, point: str):
     crashed = Crashed(tmp_path, f"{SEED}-{point}-index")
     choose = random.Random(f"{SEED}-{point}")
     low, high = POINT_RANGES[point]
+    mode = "parallel-merge" if point == "worker-merge-after" else "merge"  # (where the point is reached)
     for _ in range(3):
-        crashed.kill_at(point, choose.randint(low, high))
+        crashed.kill_at(point, choose.randint(low, high), mode)
     print(crashed.summary(f"exact kills, {point}"))
     if point == "after-rename":
         assert crashed.after_swap == 3  # the new commit is the one that survives
