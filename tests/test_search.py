@@ -126,6 +126,63 @@ def test_phrase_slop(ix: Index):
     assert ids(ix.search('"harga naik"~1', limit=None)) == {"e"}
 
 
+def _brute_phrase_counts(fr, terms: tuple[str, ...], offsets: tuple[int, ...], slop: int) -> dict[int, int]:
+    """Per document, how many starts ``s`` the first word has (at ``s + offsets[0]``) with every later word
+    ``i`` at a position ``p`` where ``|p - offsets[i] - s| <= slop``: the phrase semantics, one by one."""
+    at: dict[str, dict[int, list[int]]] = {}
+    for term in set(terms):
+        docs, pos = fr.occurrences(term)
+        by_doc: dict[int, list[int]] = {}
+        for d, p in zip(docs.tolist(), pos.tolist()):
+            by_doc.setdefault(d, []).append(p)
+        at[term] = by_doc
+    counts = {}
+    for doc, firsts in at[terms[0]].items():
+        starts = {p - offsets[0] for p in firsts if p - offsets[0] >= 0}
+        found = 0
+        for start in starts:
+            if all(any(p - off >= 0 and abs(p - off - start) <= slop for p in at[t].get(doc, ()))
+                   for t, off in zip(terms[1:], offsets[1:])):
+                found += 1
+        if found:
+            counts[doc] = found
+    return counts
+
+
+def test_phrase_counts_equal_a_word_by_word_reading_of_the_positions(tmp_path: Path):
+    """Phrases of 2-4 words of a small vocabulary (so that they match often), with repeated words, gaps
+    and slop 0-3, counted by the reader in every field of every segment, against a brute-force reading
+    of the same positions."""
+    from idsearch.reader import PhraseNode, _phrase_counts
+
+    rng = random.Random(17)
+    vocab = ["kota", "desa", "harga", "naik", "turun", "warga", "banjir", "jalan"]
+    index = Index.create(tmp_path / "i")
+    for batch in range(3):
+        with index.writer(workers=1, merge=False) as w:
+            for i in range(60):
+                w.add({"id": f"{batch}-{i}", "title": " ".join(rng.choices(vocab, k=rng.randint(1, 8))),
+                       "body": " ".join(rng.choices(vocab, k=rng.randint(0, 120)))})
+    checked = matched = 0
+    with index.reader() as reader:
+        assert len(reader.segments) == 3
+        for _ in range(150):
+            width = rng.randint(2, 4)
+            terms = tuple(rng.choices(vocab, k=width))
+            offsets = tuple(sorted(rng.sample(range(width + 2), width)))
+            offsets = tuple(o - offsets[0] for o in offsets)
+            slop = rng.choice([0, 0, 1, 2, 3])
+            node = PhraseNode(terms, offsets, ("title", "body"), slop)
+            for segment in reader.segments:
+                for field in ("title", "body"):
+                    fr = segment.fields[field]
+                    docs, counts = _phrase_counts(fr, node)
+                    assert dict(zip(docs.tolist(), counts.tolist())) == _brute_phrase_counts(fr, terms, offsets, slop)
+                    checked += 1
+                    matched += bool(len(docs))
+    assert checked == 900 and matched > 300  # (most phrases match somewhere: the comparison is not empty)
+
+
 def test_phrase_with_stopwords_inside(tmp_path: Path):
     index = Index.create(tmp_path / "i", analyzer=AnalyzerSpec(stopwords="minimal"))
     with index.writer(workers=1) as w:
