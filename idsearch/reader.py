@@ -279,7 +279,7 @@ class IndexReader:
             field_weights = self._default_weights
         flat = _flat_terms(node)
         if flat is not None:
-            return self._matches_flat(flat[0], flat[1], limit, field_weights, sort)
+            return self._matches_flat(*flat, limit, field_weights, sort)
         leaves = _scoring_leaves(node)
         per_segment: list[dict[int, tuple[np.ndarray, np.ndarray]]] = []
         df = dict.fromkeys(range(len(leaves)), 0)
@@ -355,13 +355,15 @@ class IndexReader:
     def _matches_flat(
         self,
         terms: Sequence[TermNode],
+        phrases: Sequence[PhraseNode],
         filters: Sequence[Node],
         limit: int | None,
         weights: Mapping[str, float],
         sort: str,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """An OR of terms over the same fields (plus filters): every term at once, over all segments as one
-        space of documents (segment after segment, so ties still go by segment, then document)."""
+        """An OR of terms (and phrases: the words that analyze to several terms, ``4-0``, ``19/12``) over the
+        same fields (plus filters): every term at once, over all segments as one space of documents (segment
+        after segment, so ties still go by segment, then document), then the phrases' scores added."""
         n_docs = self.doc_count
         k1 = self.schema.k1
         bases = self._bases
@@ -399,6 +401,8 @@ class IndexReader:
             scores, idf = self._scores_flat(terms, weights)
             words = [i for i, t in enumerate(terms) if not _is_exact(t)]
             word_idf = idf[words].tolist()
+        for phrase in phrases:
+            self._add_phrase(scores, phrase, weights)
         mask = None if not filters and sort == "score" else scores > 0
         for f in filters:
             mask &= np.concatenate(
@@ -409,6 +413,19 @@ class IndexReader:
             return self._select_arrays(per_segment, limit, sort)
         return self._rerank(lambda n: self._select_global(scores, mask, n, bool(filters)), [terms[i] for i in words], word_idf,
                             limit, weights)
+
+    def _add_phrase(self, scores: np.ndarray, phrase: PhraseNode, weights: Mapping[str, float]) -> None:
+        """Add a phrase's BM25F scores to scores over the reader's document space: found segment by segment
+        (cached per snapshot) and weighted as the per-segment path weights it."""
+        found = [self._leaf_tf(phrase, seg, weights) for seg in range(len(self.segments))]
+        df = sum(len(docs) for docs, _tf in found)
+        if not df:
+            return
+        idf = bm25_idf(self.doc_count, df)
+        for base, (docs, tf) in zip(self._bases.tolist(), found):
+            if len(docs):
+                scores[docs.astype(np.int64) + base] += saturate(tf, self.schema.k1, idf, phrase.boost,
+                                                                  self.schema.delta)
 
     def _scores_flat(self, terms: Sequence[TermNode], weights: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
         """(scores over the reader's document space, idf per term) of an OR of terms, in numpy: the
@@ -911,39 +928,45 @@ def _is_exact(node: TermNode) -> bool:
     return any(f.endswith(EXACT_SUFFIX) for f in node.fields)
 
 
-def _flat_terms(node: Node) -> tuple[list[TermNode], list[Node]] | None:
-    """(terms, filters) when ``node`` is an OR of terms (nested ORs flattened: a word and its exact form)
-    with only filters required - the common query shape, scored by the vectorized path - else None."""
+def _flat_terms(node: Node) -> tuple[list[TermNode], list[PhraseNode], list[Node]] | None:
+    """(terms, phrases, filters) when ``node`` is an OR of terms and phrases (nested ORs flattened: a word
+    and its exact form) with only filters required - the common query shape, scored by the vectorized path
+    - else None. At least one term must be a word (not an exact form)."""
     if isinstance(node, TermNode):
-        return [node], []
+        return [node], [], []
     if not isinstance(node, BoolNode) or node.must_not or node.boost != 1.0:
         return None
     terms: list[TermNode] = []
+    phrases: list[PhraseNode] = []
     filters: list[Node] = []
     for child in node.must:
         if isinstance(child, (DateNode, KeywordNode)):
             filters.append(child)
-        elif not node.should and not terms:
+        elif not node.should and not terms and not phrases:
             inner = _flat_terms(child)
             if inner is None:
                 return None
             terms.extend(inner[0])
-            filters.extend(inner[1])
+            phrases.extend(inner[1])
+            filters.extend(inner[2])
         else:
             return None
     for child in node.should:
         if isinstance(child, TermNode):
             terms.append(child)
+        elif isinstance(child, PhraseNode):
+            phrases.append(child)
         elif isinstance(child, BoolNode) and not child.must and not child.must_not and child.boost == 1.0:
             inner = _flat_terms(child)
-            if inner is None or inner[1]:
+            if inner is None or inner[2]:
                 return None
             terms.extend(inner[0])
+            phrases.extend(inner[1])
         else:
             return None
     if not terms or all(_is_exact(t) for t in terms):
         return None
-    return terms, filters
+    return terms, phrases, filters
 
 
 def _scoring_leaves(node: Node) -> list[TermNode | PhraseNode]:

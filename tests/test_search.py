@@ -183,6 +183,53 @@ def test_phrase_counts_equal_a_word_by_word_reading_of_the_positions(tmp_path: P
     assert checked == 900 and matched > 300  # (most phrases match somewhere: the comparison is not empty)
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["kernel", "numpy"])
+def test_words_with_split_words_score_in_the_flat_path_as_in_the_per_segment_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiled: bool
+):
+    """An OR of words with words that analyze to several terms (searched as phrases: ``4-0``, ``19/12``,
+    ``U-16``) is scored over all segments at once, phrases added to the words' scores: the same hits, the
+    same totals and the same scores (to rounding) as the per-segment evaluation, with deletes, filters
+    and field weights."""
+    import idsearch.reader as reader_module
+
+    rng = random.Random(23)
+    words = ["milan", "lazio", "skor", "menang", "timnas", "laga", "senin", "kapal", "ikan", "pekan"]
+    splits = ["4-0", "2-1", "19/12", "U-16", "covid-19", "al-Assad"]
+    index = Index.create(tmp_path / "i")
+    for batch in range(3):
+        with index.writer(workers=1, merge=False) as w:
+            for i in range(80):
+                body = " ".join(rng.choice(words + splits) for _ in range(rng.randint(3, 60)))
+                w.add({"id": f"{batch}-{i}", "title": " ".join(rng.choices(words + splits, k=4)), "body": body,
+                       "source": rng.choice(["a.com", "b.com"])})
+    with index.writer(workers=1) as w:
+        for i in range(0, 80, 7):
+            w.delete(f"1-{i}")
+    queries = ["milan 4-0 lazio", "timnas U-16 senin 19/12", "covid-19", "skor 2-1 menang laga",
+               "al-Assad kapal ikan 4-0 2-1 19/12 U-16 covid-19 pekan", "Milan 4-0"]
+    options = [{}, {"source": "a.com"}, {"weights": {"title": 3.0}}, {"fields": ["body"]}]
+
+    def results(flat: bool) -> list[list[tuple[str, float]]]:
+        with monkeypatch.context() as m:
+            if not flat:
+                m.setattr(reader_module, "_flat_terms", lambda node: None)
+            out = []
+            with index.reader() as reader:
+                reader.compiled = compiled
+                for q in queries:
+                    for opts in options:
+                        hits = index.search(q, limit=25, reader=reader, **opts)
+                        out.append([(hits.total, 0.0)] + [(h.id, h.score) for h in hits])
+            return out
+
+    flat, per_segment = results(True), results(False)
+    assert sum(len(r) > 1 for r in flat) == len(queries) * len(options)  # every query found something
+    for got, want in zip(flat, per_segment):
+        assert [x for x, _ in got] == [x for x, _ in want]
+        assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-12)
+
+
 def test_phrase_with_stopwords_inside(tmp_path: Path):
     index = Index.create(tmp_path / "i", analyzer=AnalyzerSpec(stopwords="minimal"))
     with index.writer(workers=1) as w:
