@@ -289,7 +289,7 @@ class Index:
         terms = tuple(sorted(_positive_terms(node))) if node is not None and len(docs) else ()
         segments, stored_at = reader.segments, reader.stored_at
         hits = [
-            Hit(segments[seg].ids[doc], score, rank, terms, load=functools.partial(stored_at, seg, doc))
+            Hit(segments[seg].doc_id(doc), score, rank, terms, load=functools.partial(stored_at, seg, doc))
             for rank, (seg, doc, score) in enumerate(zip(segs.tolist(), docs.tolist(), scores.tolist()), 1)
         ]
         return Results(hits, total, query)

@@ -762,7 +762,7 @@ class IndexReader:
         return self.segments[segment].stored(doc)
 
     def doc_id(self, match: Match) -> str:
-        return self.segments[match.segment].ids[match.doc]
+        return self.segments[match.segment].doc_id(match.doc)
 
     def find(self, doc_id: str) -> tuple[int, int] | None:
         """(segment, doc) of the live document with this id."""

@@ -702,3 +702,26 @@ def test_searching_damaged_postings_never_crashes(idx: Path, case: str, path_kin
     done = subprocess.run([sys.executable, "-c", _SEARCH_CHILD, str(idx), path_kind, *queries], capture_output=True,
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+
+
+def test_hit_ids_are_read_from_the_ids_file_and_a_damaged_one_is_corruption(idx: Path):
+    """A search reads its hits' ids from ids.txt without listing every id of the segment: the same ids as
+    the list; a file with a line too few, or an id that is not UTF-8, is an IndexCorruptError naming it."""
+    ix = Index.open(idx)
+    hits = ix.search("putin OR banjir OR jakarta", limit=None)
+    assert len(hits) > 5
+    with ix.reader() as reader:
+        _scores, segs, docs, _total = reader.best(ix.compile("putin OR banjir"), limit=None)
+        found = list(zip(segs.tolist(), docs.tolist()))
+        lazily = [reader.segments[s].doc_id(d) for s, d in found]
+        assert all("ids" not in segment.__dict__ for segment in reader.segments)  # (the list was never built)
+        listed = [reader.segments[s].ids[d] for s, d in found]
+    assert lazily == listed and len(lazily) > 1
+    assert all(ix.get(h.id) is not None for h in hits)
+    ix.close()
+    segment = first_segment(idx)
+    ids = (idx / f"{segment}.ids.txt").read_bytes().split(b"\n")
+    for damaged, match in ((b"\n".join(ids[:-1]), "ids for"), (b"\n".join([b"\xff\xfe", *ids[1:]]), "UTF-8")):
+        plant(idx, segment, "ids.txt", damaged)
+        with pytest.raises(IndexCorruptError, match=match):
+            [h.id for h in Index.open(idx).search("putin OR banjir OR jakarta", limit=None)]
