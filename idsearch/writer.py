@@ -520,7 +520,9 @@ class SegmentBuilder:
         )
 
 
-_PLANNED = "planned"  # marks a merge's result in a merge plan, before the merge is made (never committed)
+class _Planned(dict[str, Any]):
+    """A merge's result in a merge plan, before the merge is made: its name, live documents and estimated
+    bytes (a type of its own, so that no entry read from a manifest passes for one)."""
 
 
 @attrs.frozen
@@ -1252,10 +1254,10 @@ class IndexWriter:
         made: dict[str, dict[str, Any]] = {}
 
         def ready(run: list[dict[str, Any]]) -> bool:
-            return all(not e.get(_PLANNED) or e["name"] in made for e in run)
+            return all(not isinstance(e, _Planned) or e["name"] in made for e in run)
 
         def inputs(run: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return [made[e["name"]] if e.get(_PLANNED) else e for e in run]
+            return [made[e["name"]] if isinstance(e, _Planned) else e for e in run]
 
         if self.workers < 2 or sum(ready(run) for _name, run in steps) < 2:
             for name, run in steps:
@@ -1272,6 +1274,8 @@ class IndexWriter:
                 name, run = step[0], inputs(step[1])
                 self._claim_segment_files(name)
                 running[pool.submit(str(self.directory), name, _MergeTask(run))] = (name, run)
+            if not running:
+                raise IndexError_("a planned merge waits for a merge that was never planned")
             done = [task for task in running if pool.finished(task)]
             if not done:
                 pool.wait()
@@ -1293,7 +1297,7 @@ class IndexWriter:
 
         def size(e: Mapping[str, Any]) -> float:
             """Bytes of segment files, those of deleted documents left out (as a merge leaves them)."""
-            if e.get(_PLANNED):
+            if isinstance(e, _Planned):
                 return float(e["bytes"])
             return sum(int(f[0]) for f in e["files"].values()) * live(e) / max(int(e["ndocs"]), 1)
 
@@ -1301,7 +1305,7 @@ class IndexWriter:
         if force:
             if len(entries) > 1 or (entries and entries[0].get("ndeleted")):
                 steps.append((self._segment_name(), entries))
-                entries = [{"name": steps[0][0], _PLANNED: True}]
+                entries = [_Planned(name=steps[0][0])]
         else:
             factor = self.MERGE_FACTOR
             changed = True
@@ -1315,15 +1319,14 @@ class IndexWriter:
                     run = entries[start : start + factor]
                     if end - start >= factor and sum(map(size, run)) <= self.max_merge_bytes:
                         steps.append((self._segment_name(), run))
-                        planned = {"name": steps[-1][0], "ndocs": sum(map(live, run)), "bytes": sum(map(size, run)),
-                                   _PLANNED: True}
+                        planned = _Planned(name=steps[-1][0], ndocs=sum(map(live, run)), bytes=sum(map(size, run)))
                         entries = entries[:start] + [planned] + entries[start + factor :]
                         changed = True
                         break
         if not steps:
             return entries
         made = self._run_merges(steps)
-        return [made[e["name"]] if e.get(_PLANNED) else e for e in entries]
+        return [made[e["name"]] if isinstance(e, _Planned) else e for e in entries]
 
     # -- commit ---------------------------------------------------------------------------------------------------
 
