@@ -26,7 +26,7 @@ _EXPORTS = {
     "Schema": "idsearch.schema",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["__version__", *_EXPORTS]  # noqa: PLE0604 - the lazily imported names: strings
 
 
 def __getattr__(name: str) -> Any:

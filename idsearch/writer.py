@@ -24,7 +24,7 @@ from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice, repeat
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 import numpy as np
@@ -660,7 +660,7 @@ def _worker_main(conn: Any, schema: Any, analyzer: Any, first: tuple[Any, ...] |
                 conn.send_bytes(_WORDS + pickle.dumps(new, protocol=pickle.HIGHEST_PROTOCOL))
             entry = builder.write(Path(directory), name)
             conn.send_bytes(_REPORT + pickle.dumps((task_id, "ok", entry), protocol=pickle.HIGHEST_PROTOCOL))
-        except BaseException as exc:  # report, then go on serving
+        except BaseException as exc:  # noqa: BLE001 - whatever failed is reported, then the worker goes on serving
             import traceback
 
             error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
@@ -1426,10 +1426,10 @@ class IndexWriter:
             self._closed = True
             self._lock.release()
 
-    def __enter__(self) -> IndexWriter:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
             if exc_type is None:
                 self.commit()

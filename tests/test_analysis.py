@@ -70,7 +70,7 @@ def test_offsets_slice_the_original_text_back(analyzer, seed_text):
         assert token.text.strip() == token.text and token.text
     # the same terms as the fast path
     assert [t.term for t in tokens] == analyzer.terms(seed_text)
-    terms, positions = analyzer.analyze(seed_text)
+    _terms, positions = analyzer.analyze(seed_text)
     assert positions == [t.position for t in tokens]
 
 

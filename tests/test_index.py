@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import multiprocessing
@@ -76,7 +77,7 @@ def test_add_search_get_reopen(ix: Index, docs: list[dict]):
     hits = ix.search("putin suriah", limit=5)
     assert 0 < len(hits) <= 5 and hits.total >= len(hits)
     assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
-    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
     reopened = Index.open(ix.path)
     assert len(reopened) == 300
     assert ranking(reopened.search("putin suriah", limit=5)) == ranking(hits)
@@ -136,14 +137,14 @@ def test_bad_documents_are_refused_with_the_field(tmp_path: Path, doc: dict, mes
 
 
 def test_exception_in_with_block_rolls_back(ix: Index):
-    before = set(f.name for f in ix.path.iterdir())
+    before = {f.name for f in ix.path.iterdir()}
     with pytest.raises(RuntimeError), ix.writer(workers=1) as w:
         w.add({"id": "x1", "title": "akan hilang"})
         w.delete("d0000")
         w.flush()  # even a written segment disappears
         raise RuntimeError("boom")
     assert "x1" not in ix and "d0000" in ix
-    assert set(f.name for f in ix.path.iterdir()) == before
+    assert {f.name for f in ix.path.iterdir()} == before
 
 
 def test_dates_are_parsed_and_filter_and_sort(ix: Index, docs: list[dict]):

@@ -580,7 +580,7 @@ def test_the_term_cache_keeps_words_used_again_while_one_off_words_pass():
     from idsearch.reader import _TermCache
 
     cache = _TermCache(limit=10 * 800)  # ten entries of 100 float64
-    entry = lambda: (np.zeros(100),)  # noqa: E731
+    entry = lambda: (np.zeros(100),)
     cache.put(("all", "presiden"), entry())
     assert cache.get(("all", "presiden")) is not None  # used again: protected
     for i in range(50):  # one-off words, five times the cache
