@@ -213,6 +213,12 @@ def _preset_dictionary(docs: Sequence[bytes]) -> bytes:
     return sample[-ZDICT_SIZE:]
 
 
+def _primed_compressor(zdict: bytes) -> Any:
+    """A compressor for stored blocks primed with a preset dictionary (none when empty): priming is costly,
+    so each block compresses with a copy of it."""
+    return zlib.compressobj(STORED_LEVEL, zdict=zdict) if zdict else zlib.compressobj(STORED_LEVEL)
+
+
 @attrs.frozen(eq=False)
 class StoredBlocks:
     """A segment's stored documents as written: ``blob`` (docs.bin), the preset dictionary ``zdict``, the
@@ -236,8 +242,7 @@ def encode_stored(docs: Sequence[bytes]) -> StoredBlocks:
     chunks: list[bytes] = []
     offsets = [0]
     first = [0]
-    # priming a compressor with the dictionary is costly; copying a primed one is not
-    primed = zlib.compressobj(STORED_LEVEL, zdict=zdict) if zdict else zlib.compressobj(STORED_LEVEL)
+    primed = _primed_compressor(zdict)
     start = size = 0
     for i, doc in enumerate(docs):
         size += len(doc)
@@ -283,7 +288,7 @@ def merge_stored(readers: Sequence[SegmentReader]) -> StoredBlocks:
                 keep = np.flatnonzero(alive).tolist()
                 body = b"".join(data[ends[i] - int(sizes[i]) : ends[i]] for i in keep)
                 if k not in compressors:
-                    compressors[k] = zlib.compressobj(STORED_LEVEL, zdict=zdict) if zdict else zlib.compressobj(STORED_LEVEL)
+                    compressors[k] = _primed_compressor(zdict)
                 c = compressors[k].copy()
                 raw = c.compress(body) + c.flush()
                 sizes = sizes[alive]
@@ -580,9 +585,9 @@ class SegmentReader:
         if lines is None:
             raw = _read_whole(self._ids_fh)
             ends = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
-            if (len(ends) + 1 if raw else 0) != self.ndocs:
-                raise IndexCorruptError(
-                    f"{self.directory}: segment {self.name}: {len(ends) + 1 if raw else 0} ids for {self.ndocs} docs")
+            count = len(ends) + 1 if raw else 0  # (lines, as ids' split counts them)
+            if count != self.ndocs:
+                raise IndexCorruptError(f"{self.directory}: segment {self.name}: {count} ids for {self.ndocs} docs")
             lines = self._id_lines = (raw, np.concatenate(([0], ends + 1)), np.append(ends, len(raw)))
         raw, starts, stops = lines
         return _decode(raw[int(starts[doc]) : int(stops[doc])], self._ids_fh.name)
@@ -593,17 +598,15 @@ class SegmentReader:
             raise IndexError(f"segment {self.name} has no document {doc}")
         if self.doc_offsets is not None:
             a, b = int(self.doc_offsets[doc]), int(self.doc_offsets[doc + 1])
-            return self._inflate(a, b, None, f"stored document {doc}")
+            return self._inflate(a, b, None, f"stored document {doc}", self._zdict)
         block = int(np.searchsorted(self._block_first, doc, side="right")) - 1
         base = int(self._doc_at[int(self._block_first[block])])
         cached = self._block  # (one read of the pair: another thread may replace it)
         if cached[0] == block:
             data = cached[1]
         else:
-            a, b = int(self._block_offsets[block]), int(self._block_offsets[block + 1])
-            if not 0 <= a <= b:
-                raise IndexCorruptError(f"{self.directory}: segment {self.name}: stored block {block}: bad offsets")
-            data = self.inflate_block(block, _read_at(self._docs_fh, a, b - a))
+            data = self._inflate(int(self._block_offsets[block]), int(self._block_offsets[block + 1]),
+                                 self._block_size(block), f"stored block {block}", self.block_dict(block))
             self._block = (block, data)
         a, b = int(self._doc_at[doc]) - base, int(self._doc_at[doc + 1]) - base
         if not 0 <= a <= b <= len(data):
@@ -618,9 +621,12 @@ class SegmentReader:
 
     def inflate_block(self, block: int, raw: bytes) -> bytes:
         """Stored block ``block`` (its compressed bytes ``raw``) decompressed: every document in it."""
+        return self._inflate_bytes(raw, self._block_size(block), f"stored block {block}", self.block_dict(block))
+
+    def _block_size(self, block: int) -> int:
+        """Bytes of stored block ``block`` decompressed."""
         first, end = int(self._block_first[block]), int(self._block_first[block + 1])
-        size = int(self._doc_at[end]) - int(self._doc_at[first])
-        return self._inflate_bytes(raw, size, f"stored block {block}", self.block_dict(block))
+        return int(self._doc_at[end]) - int(self._doc_at[first])
 
     def stored_blob(self) -> bytes:
         """The whole of docs.bin, checked against the CRC-32 the manifest entry records."""
@@ -630,12 +636,13 @@ class SegmentReader:
             raise IndexCorruptError(f"{self._path('docs.bin')}: size or CRC-32 differs from the manifest's")
         return data
 
-    def _inflate(self, a: int, b: int, size: int | None, what: str) -> bytes:
-        """Bytes ``a:b`` of docs.bin decompressed; ``size`` (when known) is how many they must give."""
+    def _inflate(self, a: int, b: int, size: int | None, what: str, zdict: bytes) -> bytes:
+        """Bytes ``a:b`` of docs.bin decompressed with ``zdict``; ``size`` (when known) is how many they must
+        give."""
         if not 0 <= a <= b:
             raise IndexCorruptError(f"{self.directory}: segment {self.name}: {what}: bad offsets")
         raw = _read_at(self._docs_fh, a, b - a)  # (fewer bytes past the end of the file: not a whole stream)
-        return self._inflate_bytes(raw, size, what, self._zdict)
+        return self._inflate_bytes(raw, size, what, zdict)
 
     def _inflate_bytes(self, raw: bytes, size: int | None, what: str, zdict: bytes) -> bytes:
         d = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
