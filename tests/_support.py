@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import sys
 import threading
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from idsearch import Index
 from idsearch.storage import MANIFEST
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,3 +75,21 @@ def run_racing(threads: list[threading.Thread]) -> None:
             t.join()
     finally:
         sys.setswitchinterval(interval)
+
+
+def add_in_sessions(index: Index, docs: list[dict[str, Any]], *, size: int, workers: int = 1, merge: bool = False,
+                    chunk_mb: float = 12.0) -> None:
+    """Add the documents ``size`` at a time, each batch in a writing session of its own (without merges and
+    with one worker: a segment each)."""
+    for start in range(0, len(docs), size):
+        with index.writer(workers=workers, merge=merge, chunk_mb=chunk_mb) as w:
+            for d in docs[start : start + size]:
+                w.add(d)
+
+
+def build(path: Path, docs: list[dict[str, Any]], *, batches: int, workers: int = 1, merge: bool = False,
+          chunk_mb: float = 12.0) -> Index:
+    """A new index of the documents, added in ``batches`` writing sessions (see :func:`add_in_sessions`)."""
+    index = Index.create(path)
+    add_in_sessions(index, docs, size=math.ceil(len(docs) / batches), workers=workers, merge=merge, chunk_mb=chunk_mb)
+    return index

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _support import shared_path
+from _support import add_in_sessions, build, shared_path
 
 from idsearch import Index
 from idsearch.analysis import AnalyzerSpec
@@ -478,16 +478,6 @@ def test_question_words_are_dropped_from_queries_not_from_documents(tmp_path: Pa
 # -- segments: many vs one, merging, parallel writers ----------------------------------------------------------------
 
 
-def build(path: Path, docs: list[dict], *, batches: int, workers: int = 1, merge: bool = False, chunk_mb: float = 12.0) -> Index:
-    index = Index.create(path)
-    size = math.ceil(len(docs) / batches)
-    for start in range(0, len(docs), size):
-        with index.writer(workers=workers, merge=merge, chunk_mb=chunk_mb) as w:
-            for d in docs[start : start + size]:
-                w.add(d)
-    return index
-
-
 def test_results_identical_across_segmentations_and_merge(tmp_path: Path, docs: list[dict]):
     one = build(tmp_path / "one", docs, batches=1)
     many = build(tmp_path / "many", docs, batches=7)
@@ -521,11 +511,7 @@ def test_the_merge_policy_makes_no_segment_larger_than_max_merge_mb(tmp_path: Pa
     """Ten segments of one tier whose files (less their deleted documents) exceed ``max_merge_mb`` stay as
     they are at a commit (a merge holds what it makes in memory); under the limit they are merged;
     ``optimize()`` merges everything whatever the size."""
-    index = Index.create(tmp_path / "i")
-    for start in range(0, 120, 12):
-        with index.writer(workers=1, merge=False) as w:
-            for d in docs[start : start + 12]:
-                w.add(d)
+    index = build(tmp_path / "i", docs[:120], batches=10)
     with index.writer(workers=1, merge=False) as w:
         w.delete(docs[0]["id"])  # a deleted document's share of its segment is left out of the estimate
     entries = json.loads((index.path / "manifest.json").read_text())["segments"]
@@ -538,10 +524,7 @@ def test_the_merge_policy_makes_no_segment_larger_than_max_merge_mb(tmp_path: Pa
         assert index.stats().segments == (10 if limit < total else 1), limit
     with pytest.raises(ValueError, match="max_merge_mb"):
         index.writer(max_merge_mb=0)
-    for start in range(120, 240, 12):
-        with index.writer(workers=1, merge=False) as w:
-            for d in docs[start : start + 12]:
-                w.add(d)
+    add_in_sessions(index, docs[120:240], size=12)
     with index.writer(workers=1, max_merge_mb=0.001) as w:
         w.commit()
     assert index.stats().segments == 11
@@ -632,11 +615,7 @@ def test_merges_that_wait_for_no_other_run_in_the_workers_and_write_what_one_pro
         pytest.skip(f"no {start_method} start method here")
     monkeypatch.setattr(writer_module, "START_METHOD", start_method)
 
-    base = Index.create(tmp_path / "base")
-    for start in range(0, 25 * 12, 12):  # 25 segments of 12 documents: one tier
-        with base.writer(workers=1, merge=False) as w:
-            for d in docs[start : start + 12]:
-                w.add(d)
+    base = build(tmp_path / "base", docs[: 25 * 12], batches=25)  # 25 segments of 12 documents: one tier
     assert base.stats().segments == 25
     base.close()
     merged_by: list[str] = []

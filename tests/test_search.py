@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
-from _support import run_racing, shared_path
+from _support import build, run_racing, shared_path
 
 from idsearch import Index
 from idsearch.analysis import AnalyzerSpec
@@ -157,12 +157,9 @@ def test_phrase_counts_equal_a_word_by_word_reading_of_the_positions(tmp_path: P
 
     rng = random.Random(17)
     vocab = ["kota", "desa", "harga", "naik", "turun", "warga", "banjir", "jalan"]
-    index = Index.create(tmp_path / "i")
-    for batch in range(3):
-        with index.writer(workers=1, merge=False) as w:
-            for i in range(60):
-                w.add({"id": f"{batch}-{i}", "title": " ".join(rng.choices(vocab, k=rng.randint(1, 8))),
-                       "body": " ".join(rng.choices(vocab, k=rng.randint(0, 120)))})
+    docs = [{"id": f"{batch}-{i}", "title": " ".join(rng.choices(vocab, k=rng.randint(1, 8))),
+             "body": " ".join(rng.choices(vocab, k=rng.randint(0, 120)))} for batch in range(3) for i in range(60)]
+    index = build(tmp_path / "i", docs, batches=3)
     checked = matched = 0
     with index.reader() as reader:
         assert len(reader.segments) == 3
@@ -196,13 +193,12 @@ def test_words_with_split_words_score_in_the_flat_path_as_in_the_per_segment_one
     rng = random.Random(23)
     words = ["milan", "lazio", "skor", "menang", "timnas", "laga", "senin", "kapal", "ikan", "pekan"]
     splits = ["4-0", "2-1", "19/12", "U-16", "covid-19", "al-Assad"]
-    index = Index.create(tmp_path / "i")
-    for batch in range(3):
-        with index.writer(workers=1, merge=False) as w:
-            for i in range(80):
-                body = " ".join(rng.choice(words + splits) for _ in range(rng.randint(3, 60)))
-                w.add({"id": f"{batch}-{i}", "title": " ".join(rng.choices(words + splits, k=4)), "body": body,
-                       "source": rng.choice(["a.com", "b.com"])})
+    def doc(doc_id: str) -> dict[str, str]:
+        body = " ".join(rng.choice(words + splits) for _ in range(rng.randint(3, 60)))
+        return {"id": doc_id, "title": " ".join(rng.choices(words + splits, k=4)), "body": body,
+                "source": rng.choice(["a.com", "b.com"])}
+
+    index = build(tmp_path / "i", [doc(f"{batch}-{i}") for batch in range(3) for i in range(80)], batches=3)
     with index.writer(workers=1) as w:
         for i in range(0, 80, 7):
             w.delete(f"1-{i}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _support import manifest, npy, plant, write_manifest
+from _support import build, manifest, npy, plant, write_manifest
 
 from idsearch import Index
 from idsearch.integrity import check_index
@@ -196,16 +196,6 @@ def test_threads_read_documents_of_one_segment_at_once(tmp_path: Path, monkeypat
     assert not errors, errors[:5]
 
 
-def _build_in_segments(path: Path, docs: list[dict[str, Any]], segments: int) -> Index:
-    ix = Index.create(path)
-    size = -(-len(docs) // segments)
-    for start in range(0, len(docs), size):
-        with ix.writer(workers=1, merge=False) as w:
-            for doc in docs[start : start + size]:
-                w.add(doc)
-    return ix
-
-
 def test_a_merge_copies_whole_blocks_compressed_and_compresses_again_only_blocks_with_deletes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -214,7 +204,7 @@ def test_a_merge_copies_whole_blocks_compressed_and_compresses_again_only_blocks
     segments keeps every dictionary. Every live document reads back as it was added, and the audit passes."""
     docs = _docs(400, seed=5)
     path = tmp_path / "ix"
-    ix = _build_in_segments(path, docs, 4)
+    ix = build(path, docs, batches=4)
     deleted = {d["id"] for d in docs[3:400:9]} | {d["id"] for d in docs[100:140]}  # whole blocks too
     with ix.writer(workers=1) as w:
         for doc_id in sorted(deleted):
@@ -267,7 +257,7 @@ def test_a_damaged_stored_file_stops_the_merge_and_the_last_commit_stays(tmp_pat
     its manifest entry records stops the merge, naming the file, and the index keeps its last commit."""
     path = tmp_path / "ix"
     docs = _docs(120)
-    _build_in_segments(path, docs, 3)
+    build(path, docs, batches=3)
     name = manifest(path)["segments"][1]["name"]
     blob = bytearray((path / f"{name}.docs.bin").read_bytes())
     blob[len(blob) // 2] ^= 0x55
@@ -284,7 +274,7 @@ def test_a_damaged_stored_file_stops_the_merge_and_the_last_commit_stays(tmp_pat
 def test_dictionary_ranges_outside_the_dictionaries_are_corruption(tmp_path: Path):
     path = tmp_path / "ix"
     docs = _docs(150)
-    ix = _build_in_segments(path, docs, 3)
+    ix = build(path, docs, batches=3)
     ix.optimize()
     name = manifest(path)["segments"][0]["name"]
     dicts = np.load(path / f"{name}.docs.dicts.npy", allow_pickle=False).copy()
