@@ -183,10 +183,7 @@ def test_optimize(
     from idsearch.index import Index
 
     root = tmp_path_factory.mktemp("optimize")
-    base = Index.create(root / "base")
-    with base.writer(workers=CORES) as w:
-        for doc in docs:
-            w.add(doc)
+    base = make_system(f"idsearch-cold:{CORES}").build(docs, root / "base", None)  # (as test_build builds it)
     with base.writer(workers=1) as w:
         for doc in docs[::97]:
             w.delete(doc["id"])
