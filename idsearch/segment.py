@@ -38,7 +38,7 @@ import os
 import threading
 import weakref
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -105,7 +105,7 @@ def _read_whole(fh: Any) -> bytes:
     return _read_at(fh, 0, os.fstat(fh.fileno()).st_size)
 
 
-def _smallest_uint(max_value: int) -> type:
+def smallest_uint(max_value: int) -> type:
     return np.uint16 if max_value <= np.iinfo(np.uint16).max else np.uint32
 
 
@@ -192,11 +192,11 @@ class FieldData:
         self.lengths = lengths
 
 
-def _encode_lines(values: Iterable[str]) -> bytes:
+def encode_lines(values: Iterable[str]) -> bytes:
     return "\n".join(values).encode("utf-8")
 
 
-def _npy_bytes(array: np.ndarray) -> bytes:
+def npy_bytes(array: np.ndarray) -> bytes:
     import io
 
     buf = io.BytesIO()
@@ -204,16 +204,17 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _preset_dictionary(docs: Sequence[bytes]) -> bytes:
-    """Up to 32 KiB of evenly spaced documents: the strings documents of this segment share."""
-    if not docs:
+def preset_dictionary(count: int, doc: Callable[[int], bytes]) -> bytes:
+    """Up to 32 KiB of evenly spaced documents (of ``count``, the ``i``-th being ``doc(i)``): the strings
+    documents of a segment share."""
+    if not count:
         return b""
-    step = max(1, len(docs) // 64)
-    sample = b"".join(docs[i] for i in range(0, len(docs), step))
+    step = max(1, count // 64)
+    sample = b"".join(doc(i) for i in range(0, count, step))
     return sample[-ZDICT_SIZE:]
 
 
-def _primed_compressor(zdict: bytes) -> Any:
+def primed_compressor(zdict: bytes) -> Any:
     """A compressor for stored blocks primed with a preset dictionary (none when empty): priming is costly,
     so each block compresses with a copy of it."""
     return zlib.compressobj(STORED_LEVEL, zdict=zdict) if zdict else zlib.compressobj(STORED_LEVEL)
@@ -221,95 +222,83 @@ def _primed_compressor(zdict: bytes) -> Any:
 
 @attrs.frozen(eq=False)
 class StoredBlocks:
-    """A segment's stored documents as written: ``blob`` (docs.bin), the preset dictionary ``zdict``, the
-    blocks' byte offsets, the first document of each block, the documents' offsets in the uncompressed
-    blocks, and (None: every block has ``zdict``) each block's dictionary as a range of ``zdict``."""
+    """Where a segment's stored documents are in its docs.bin: the preset dictionary ``zdict``, the blocks'
+    byte offsets, the first document of each block, the documents' offsets in the uncompressed blocks, and
+    (None: every block has ``zdict``) each block's dictionary as a range of ``zdict``."""
 
-    blob: bytes
     zdict: bytes
     blocks: np.ndarray
     first: np.ndarray
     at: np.ndarray
     dicts: np.ndarray | None = None
 
-
-def encode_stored(docs: Sequence[bytes]) -> StoredBlocks:
-    """Compress JSON-encoded documents in blocks of about ``STORED_BLOCK`` bytes, each block on its own with
-    a shared preset dictionary."""
-    zdict = _preset_dictionary(docs)
-    at = np.zeros(len(docs) + 1, dtype=np.uint64)
-    np.cumsum([len(d) for d in docs], out=at[1:])
-    chunks: list[bytes] = []
-    offsets = [0]
-    first = [0]
-    primed = _primed_compressor(zdict)
-    start = size = 0
-    for i, doc in enumerate(docs):
-        size += len(doc)
-        if size >= STORED_BLOCK or i == len(docs) - 1:
-            c = primed.copy()
-            chunks.append(c.compress(b"".join(docs[start : i + 1])) + c.flush())
-            offsets.append(offsets[-1] + len(chunks[-1]))
-            first.append(i + 1)
-            start, size = i + 1, 0
-    return StoredBlocks(b"".join(chunks), zdict, np.array(offsets, dtype=np.uint64), np.array(first, dtype=np.int64), at)
+    def files(self) -> dict[str, bytes]:
+        """The stored documents' files besides docs.bin itself."""
+        files = {
+            "docs.dict": self.zdict,
+            "docs.blocks.npy": npy_bytes(self.blocks),
+            "docs.first.npy": npy_bytes(self.first),
+            "docs.at.npy": npy_bytes(self.at),
+        }
+        if self.dicts is not None:
+            files["docs.dicts.npy"] = npy_bytes(self.dicts)
+        return files
 
 
-def merge_stored(readers: Sequence[SegmentReader]) -> StoredBlocks:
-    """The live documents of segments stored in blocks, in order, as one segment's blocks: a block whose
-    documents all live is copied compressed as it is (with its preset dictionary); one with deleted
-    documents is inflated and its live documents compressed again with the same dictionary. Each
-    segment's docs.bin is checked against the CRC-32 its manifest entry records before it is copied."""
-    chunks: list[bytes] = []
-    offsets, first, lengths = [0], [0], []
-    dict_index: dict[bytes, int] = {}  # distinct dictionaries, in order of first use
-    block_dicts: list[int] = []
-    compressors: dict[int, Any] = {}
-    for reader in readers:
-        if reader.doc_offsets is not None:
-            raise ValueError(f"segment {reader.name} stores documents one by one: no blocks to copy")
-        blob = reader.stored_blob()
-        live = reader.live
-        bounds, starts = reader._block_offsets.tolist(), reader._block_first.tolist()
-        doc_at = reader._doc_at
-        for block in range(len(starts) - 1):
-            a, b = starts[block], starts[block + 1]
-            alive = live[a:b]
-            nlive = int(alive.sum())
-            if not nlive:
-                continue
-            zdict = reader.block_dict(block)
-            k = dict_index.setdefault(zdict, len(dict_index))
-            sizes = np.diff(doc_at[a : b + 1]).astype(np.int64)
-            raw = blob[bounds[block] : bounds[block + 1]]
-            if nlive < b - a:  # deleted documents: the live ones, compressed again
-                data = reader.inflate_block(block, raw)
-                ends = np.cumsum(sizes).tolist()
-                keep = np.flatnonzero(alive).tolist()
-                body = b"".join(data[ends[i] - int(sizes[i]) : ends[i]] for i in keep)
-                if k not in compressors:
-                    compressors[k] = _primed_compressor(zdict)
-                c = compressors[k].copy()
-                raw = c.compress(body) + c.flush()
-                sizes = sizes[alive]
-            chunks.append(raw)
-            offsets.append(offsets[-1] + len(raw))
-            first.append(first[-1] + nlive)
-            lengths.append(sizes)
-            block_dicts.append(k)
-    at = np.zeros(first[-1] + 1, dtype=np.uint64)
-    if lengths:
-        np.cumsum(np.concatenate(lengths), out=at[1:])
-    distinct = list(dict_index)
-    dicts = None
-    if len(distinct) > 1:
-        ends = np.cumsum([len(d) for d in distinct], dtype=np.uint64)
-        starts_of = ends - np.array([len(d) for d in distinct], dtype=np.uint64)
-        which = np.array(block_dicts, dtype=np.int64)
-        dicts = np.empty(2 * len(which), dtype=np.uint64)
-        dicts[0::2], dicts[1::2] = starts_of[which], ends[which]
-    return StoredBlocks(b"".join(chunks), b"".join(distinct), np.array(offsets, dtype=np.uint64),
-                        np.array(first, dtype=np.int64), at, dicts)
+class StoredEncoder:
+    """Compresses JSON-encoded documents, one after another, in blocks of about ``STORED_BLOCK`` bytes, each
+    on its own with the preset dictionary ``zdict``; each compressed block goes to ``out`` when it is made.
+    ``offsets``, ``first`` and ``sizes`` say where the blocks and documents are."""
+
+    def __init__(self, zdict: bytes, out: Callable[[bytes], Any]) -> None:
+        self.zdict = zdict
+        self._out = out
+        self._primed = primed_compressor(zdict)
+        self._pending: list[bytes] = []
+        self._size = 0
+        self.offsets = [0]
+        self.first = [0]
+        self.sizes: list[int] = []
+
+    def add(self, doc: bytes) -> None:
+        self._pending.append(doc)
+        self._size += len(doc)
+        self.sizes.append(len(doc))
+        if self._size >= STORED_BLOCK:
+            self._block()
+
+    def _block(self) -> None:
+        c = self._primed.copy()
+        raw = c.compress(b"".join(self._pending)) + c.flush()
+        self._out(raw)
+        self.offsets.append(self.offsets[-1] + len(raw))
+        self.first.append(len(self.sizes))
+        self._pending = []
+        self._size = 0
+
+    def finish(self) -> StoredBlocks:
+        """The last block compressed; where everything is."""
+        if self._pending:
+            self._block()
+        return StoredBlocks(self.zdict, np.array(self.offsets, dtype=np.uint64), np.array(self.first, dtype=np.int64),
+                            document_offsets(self.sizes))
+
+
+def document_offsets(sizes: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Each document's offset in the uncompressed blocks, end to end, from their sizes (uint64, n + 1)."""
+    at = np.zeros(len(sizes) + 1, dtype=np.uint64)
+    if len(sizes):
+        np.cumsum(sizes, out=at[1:])
+    return at
+
+
+def encode_stored(docs: Sequence[bytes], out: Callable[[bytes], Any]) -> StoredBlocks:
+    """Compress JSON-encoded documents in blocks (see :class:`StoredEncoder`) with a preset dictionary sampled
+    from them; the compressed blocks go to ``out``."""
+    encoder = StoredEncoder(preset_dictionary(len(docs), docs.__getitem__), out)
+    for doc in docs:
+        encoder.add(doc)
+    return encoder.finish()
 
 
 def segment_file_suffixes(schema: Schema, *, optional: bool = False) -> list[str]:
@@ -334,7 +323,7 @@ def write_segment(
     schema: Schema,
     *,
     ids: Sequence[str],
-    stored: Sequence[bytes] | StoredBlocks,
+    stored: Sequence[bytes],
     checksums: np.ndarray,
     fields: Mapping[str, FieldData],
     days: Mapping[str, np.ndarray],
@@ -343,49 +332,68 @@ def write_segment(
     """Write a segment's files (each fsynced) and return its manifest entry. The caller fsyncs the
     directory before the manifest that names the segment is written."""
     ndocs = len(ids)
-    files: dict[str, bytes] = {}
-    files["ids.txt"] = _encode_lines(ids)
-    files["sums.npy"] = _npy_bytes(checksums.astype(np.uint32))
-    blocks = stored if isinstance(stored, StoredBlocks) else encode_stored(stored)
-    if len(blocks.at) != ndocs + 1:
-        raise ValueError(f"segment {name}: stored blocks hold {len(blocks.at) - 1} documents, not {ndocs}")
-    files["docs.bin"] = blocks.blob
-    files["docs.dict"] = blocks.zdict
-    files["docs.blocks.npy"] = _npy_bytes(blocks.blocks)
-    files["docs.first.npy"] = _npy_bytes(blocks.first)
-    files["docs.at.npy"] = _npy_bytes(blocks.at)
-    if blocks.dicts is not None:
-        files["docs.dicts.npy"] = _npy_bytes(blocks.dicts)
+    if len(stored) != ndocs:
+        raise ValueError(f"segment {name}: {len(stored)} stored documents for {ndocs} ids")
+    chunks: list[bytes] = []
+    files = encode_stored(stored, chunks.append).files()
+    files["docs.bin"] = b"".join(chunks)
     tokens: dict[str, int] = {}
     for field in (*schema.text_field_names, *schema.exact_fields):
         data = fields[field]
         term_ranks, tpost, tpos, pdocs, ptf, pos = build_postings(data.ranks, data.docs, data.positions)
-        terms = [data.terms[r] for r in term_ranks.tolist()]
-        files[f"{field}.terms.txt"] = _encode_lines(terms)
-        files[f"{field}.tpost.npy"] = _npy_bytes(tpost)
-        files[f"{field}.docs.npy"] = _npy_bytes(pdocs.astype(_smallest_uint(max(ndocs - 1, 0))))
-        files[f"{field}.tf.npy"] = _npy_bytes(ptf.astype(_smallest_uint(int(ptf.max(initial=0)))))
+        files[f"{field}.terms.txt"] = encode_lines(data.terms[r] for r in term_ranks.tolist())
+        files[f"{field}.tpost.npy"] = npy_bytes(tpost)
+        files[f"{field}.docs.npy"] = npy_bytes(pdocs.astype(doc_dtype(ndocs)))
+        files[f"{field}.tf.npy"] = npy_bytes(ptf.astype(smallest_uint(int(ptf.max(initial=0)))))
         if pos is not None:
-            files[f"{field}.tpos.npy"] = _npy_bytes(tpos)
-            files[f"{field}.pos.npy"] = _npy_bytes(pos.astype(_smallest_uint(int(pos.max(initial=0)))))
+            files[f"{field}.tpos.npy"] = npy_bytes(tpos)
+            files[f"{field}.pos.npy"] = npy_bytes(pos.astype(smallest_uint(int(pos.max(initial=0)))))
         if field in schema.text_field_names:
-            files[f"{field}.len.npy"] = _npy_bytes(data.lengths.astype(np.uint32))
+            files[f"{field}.len.npy"] = npy_bytes(data.lengths.astype(np.uint32))
             tokens[field] = int(data.lengths.sum(dtype=np.int64))
+    files.update(document_files(schema, ids, checksums, days, keywords))
+    return segment_entry(schema, name, ndocs, tokens, write_files(directory, name, files))
+
+
+def doc_dtype(ndocs: int) -> type:
+    """The type of a segment's posting -> document array."""
+    return smallest_uint(max(ndocs - 1, 0))
+
+
+def document_files(schema: Schema, ids: Sequence[str], checksums: np.ndarray, days: Mapping[str, np.ndarray],
+                   keywords: Mapping[str, Sequence[str | None]]) -> dict[str, bytes]:
+    """A segment's files of per-document values: ids, stored documents' checksums, dates and keywords."""
+    files = {"ids.txt": encode_lines(ids), "sums.npy": npy_bytes(checksums.astype(np.uint32))}
     for field in schema.date_fields:
-        files[f"{field}.days.npy"] = _npy_bytes(days[field].astype(np.int32))
+        files[f"{field}.days.npy"] = npy_bytes(days[field].astype(np.int32))
     for field in schema.keyword_fields:
         values = keywords[field]
         vocab = sorted({v for v in values if v is not None})
         code_of = {v: i for i, v in enumerate(vocab)}
-        codes = np.fromiter((code_of[v] if v is not None else -1 for v in values), dtype=np.int32, count=ndocs)
-        files[f"{field}.values.txt"] = _encode_lines(vocab)
-        files[f"{field}.codes.npy"] = _npy_bytes(codes)
-    assert sorted(set(files) - set(MERGED_STORED_PARTS)) == sorted(segment_file_suffixes(schema))
+        codes = np.fromiter((code_of[v] if v is not None else -1 for v in values), dtype=np.int32, count=len(ids))
+        files[f"{field}.values.txt"] = encode_lines(vocab)
+        files[f"{field}.codes.npy"] = npy_bytes(codes)
+    return files
+
+
+def write_files(directory: Path, name: str, files: Mapping[str, bytes]) -> dict[str, list[int]]:
+    """Write segment files (``<name>.<suffix>``), each fsynced; returns their sizes and CRC-32s by suffix."""
     listing: dict[str, list[int]] = {}
-    for suffix, data_bytes in files.items():
-        write_durable(directory / f"{name}.{suffix}", data_bytes)
-        listing[suffix] = [len(data_bytes), zlib.crc32(data_bytes)]
-    return {"name": name, "ndocs": ndocs, "tokens": tokens, "files": listing, "deletes": None, "ndeleted": 0}
+    for suffix, data in files.items():
+        write_durable(directory / f"{name}.{suffix}", data)
+        listing[suffix] = [len(data), zlib.crc32(data)]
+    return listing
+
+
+def segment_entry(schema: Schema, name: str, ndocs: int, tokens: Mapping[str, int],
+                  listing: Mapping[str, list[int]]) -> dict[str, Any]:
+    """A written segment's manifest entry; its files listed in their usual order, every one present."""
+    order = segment_file_suffixes(schema, optional=True)
+    missing = set(segment_file_suffixes(schema)) - set(listing)
+    if missing or not set(listing) <= set(order):
+        raise AssertionError(f"segment {name}: files {sorted(listing)} are not a segment's")
+    files = {suffix: list(listing[suffix]) for suffix in order if suffix in listing}
+    return {"name": name, "ndocs": ndocs, "tokens": dict(tokens), "files": files, "deletes": None, "ndeleted": 0}
 
 
 class _FieldReader:
@@ -628,13 +636,19 @@ class SegmentReader:
         first, end = int(self._block_first[block]), int(self._block_first[block + 1])
         return int(self._doc_at[end]) - int(self._doc_at[first])
 
-    def stored_blob(self) -> bytes:
-        """The whole of docs.bin, checked against the CRC-32 the manifest entry records."""
-        data = _read_whole(self._docs_fh)
-        recorded = self.files.get("docs.bin")
-        if isinstance(recorded, list) and len(recorded) == 2 and [len(data), zlib.crc32(data)] != recorded:
-            raise IndexCorruptError(f"{self._path('docs.bin')}: size or CRC-32 differs from the manifest's")
-        return data
+    def stored_layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where a segment stored in blocks has its documents: the blocks' byte offsets in docs.bin, the
+        first document of each block, and the documents' offsets in the uncompressed blocks."""
+        if self.doc_offsets is not None:
+            raise ValueError(f"segment {self.name} stores documents one by one, not in blocks")
+        return self._block_offsets, self._block_first, self._doc_at
+
+    def docs_bin_size(self) -> int:
+        return os.fstat(self._docs_fh.fileno()).st_size
+
+    def read_docs_bin(self, offset: int, size: int) -> bytes:
+        """``size`` bytes of docs.bin from ``offset`` (fewer at its end)."""
+        return _read_at(self._docs_fh, offset, size)
 
     def _inflate(self, a: int, b: int, size: int | None, what: str, zdict: bytes) -> bytes:
         """Bytes ``a:b`` of docs.bin decompressed with ``zdict``; ``size`` (when known) is how many they must

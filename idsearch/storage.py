@@ -24,11 +24,12 @@ import time
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 __all__ = [
     "FILE_NAME_RE",
     "MANIFEST",
+    "DurableFile",
     "IndexCorruptError",
     "IndexError_",
     "LockError",
@@ -72,6 +73,39 @@ def write_durable(path: Path, data: bytes) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+class DurableFile:
+    """A new file written piece by piece (a merge streams its segment's files): its size and CRC-32 are
+    counted as it goes; ``close`` fsyncs it (the caller fsyncs the directory once for a batch)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh = open(path, "xb")  # noqa: SIM115 - closed by close()
+        self.size = 0
+        self.crc = 0
+
+    def write(self, data: Any) -> None:
+        """Append bytes, or any contiguous buffer (a numpy array: its bytes as they are in memory)."""
+        view = memoryview(data).cast("B")
+        self._fh.write(view)
+        self.size += len(view)
+        self.crc = zlib.crc32(view, self.crc)
+
+    def close(self) -> list[int]:
+        """Flush, fsync and close; returns ``[size, crc32]``, as a manifest lists a file."""
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        finally:
+            self._fh.close()
+        return [self.size, self.crc]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._fh.close()  # (on an error: the file is the writer's to remove)
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, replaced: Callable[[], None] | None = None) -> None:

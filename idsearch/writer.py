@@ -30,13 +30,12 @@ import attrs
 import numpy as np
 
 from idsearch.analysis import Analyzer, AnalyzerSpec, WordScan, normalize_text, scan_words
+from idsearch.merge import merge_segments
 from idsearch.schema import Schema, base_field, exact_field
 from idsearch.segment import (
     MISSING_DAY,
     FieldData,
     SegmentReader,
-    StoredBlocks,
-    merge_stored,
     segment_file_suffixes,
     write_segment,
 )
@@ -530,76 +529,6 @@ class _MergeTask:
     """A worker's task of merging the segments of ``run`` (manifest entries) into one."""
 
     run: list[dict[str, Any]]
-
-
-def merge_segments(
-    directory: Path, schema: Schema, readers: Sequence[SegmentReader], name: str
-) -> tuple[dict[str, Any], list[str], np.ndarray]:
-    """Write segment ``name`` holding the live documents of ``readers`` (consecutive segments), in order;
-    returns its manifest entry and its documents' ids and checksums."""
-    ids: list[str] = []
-    checksums = []
-    bases = []
-    for reader in readers:
-        bases.append(len(ids))
-        live = reader.live
-        ids.extend(doc_id for doc_id, alive in zip(reader.ids, live.tolist()) if alive)
-        checksums.append(np.asarray(reader.checksums)[live])
-    fields = {}
-    for field in (*schema.text_field_names, *schema.exact_fields):
-        vocab = sorted(set().union(*(r.fields[field].terms for r in readers)))
-        index_of = {t: i for i, t in enumerate(vocab)}
-        ranks, docs, positions, lengths = [], [], [], []
-        with_positions = field in schema.text_field_names  # exact-form fields have none
-        for reader, base in zip(readers, bases):
-            fr = reader.fields[field]
-            live = reader.live
-            # int32, as a segment builder numbers documents (what the compiled postings sort takes)
-            new_doc = (np.cumsum(live, dtype=np.int64) - 1 + base).astype(np.int32)
-            term_map = np.fromiter((index_of[t] for t in fr.terms), dtype=np.int32, count=len(fr.terms))
-            df = np.diff(np.asarray(fr.tpost))
-            tf = np.asarray(fr.tf, dtype=np.int64)
-            post_rank = np.repeat(term_map, df)
-            post_docs = np.asarray(fr.docs, dtype=np.int64)
-            keep_post = live[post_docs]
-            ranks.append(np.repeat(post_rank[keep_post], tf[keep_post]))
-            docs.append(np.repeat(new_doc[post_docs[keep_post]], tf[keep_post]))
-            if with_positions:
-                positions.append(np.asarray(fr.pos, dtype=np.int32)[np.repeat(keep_post, tf)])
-            lengths.append(np.asarray(fr.lengths)[live])
-        fields[field] = FieldData(
-            vocab,
-            np.concatenate(ranks),
-            np.concatenate(docs),
-            np.concatenate(positions) if with_positions else None,
-            np.concatenate(lengths),
-        )
-    days = {f: np.concatenate([np.asarray(r.days[f])[r.live] for r in readers]) for f in schema.date_fields}
-    keywords: dict[str, list[str | None]] = {}
-    for f in schema.keyword_fields:
-        values: list[str | None] = []
-        for r in readers:
-            vocab_values = r.keyword_values(f)
-            codes = np.asarray(r.codes[f])[r.live]
-            values.extend(vocab_values[c] if c >= 0 else None for c in codes.tolist())
-        keywords[f] = values
-    sums = np.concatenate(checksums) if checksums else np.zeros(0, np.uint32)
-    if all(r.doc_offsets is None for r in readers):  # stored in blocks: the blocks are copied
-        stored: StoredBlocks | list[bytes] = merge_stored(readers)
-    else:  # documents compressed one by one (segments before 2026-11-25): compressed again, in blocks
-        stored = [r.stored_bytes(doc) for r in readers for doc in np.flatnonzero(r.live).tolist()]
-    entry = write_segment(
-        directory,
-        name,
-        schema,
-        ids=ids,
-        stored=stored,
-        checksums=sums,
-        fields=fields,
-        days=days,
-        keywords=keywords,
-    )
-    return entry, ids, sums
 
 
 # -- worker processes -------------------------------------------------------------------------------------------
