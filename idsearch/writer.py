@@ -756,9 +756,9 @@ class IndexWriter:
     parallel (default: every core; 1 = in this process); a chunk of ``chunk_mb`` of documents becomes one
     segment, in document order, so results equal those of a single process. ``merge`` enables the
     size-tiered merge policy at commit; its merges make no segment larger than ``max_merge_mb`` (MB of
-    segment files, estimated from the merged segments' files and live documents): a merge holds the
-    segment it makes in memory, about five times its size on disk. ``optimize()`` merges everything,
-    whatever the size.
+    segment files, estimated from the merged segments' files and live documents), so that a commit
+    never rewrites more than that (merges stream: their memory does not grow with the segments' size, see
+    :mod:`idsearch.merge`). ``optimize()`` merges everything, whatever the size.
     """
 
     MERGE_FACTOR = 10
