@@ -341,60 +341,83 @@ def merge_stored(readers: Sequence[SegmentReader], out: Callable[[bytes], Any]) 
 
 
 class _BlockCopy:
-    """The stored blocks of a merge, as they are made (see :func:`merge_stored`)."""
+    """The stored blocks of a merge, as they are made (see :func:`merge_stored`): per block its end in the
+    new docs.bin, its documents' end, its documents' sizes and its dictionary's number, in arrays."""
 
     def __init__(self, out: Callable[[bytes], Any]) -> None:
         self._out = out
-        self.offsets, self.first = [0], [0]
-        self.sizes: list[np.ndarray] = []  # documents' uncompressed sizes, block after block
-        self.dict_index: dict[bytes, int] = {}  # distinct dictionaries, in order of first use
-        self.block_dicts: list[int] = []
+        self.end = 0  # bytes handed to out
+        self.ndocs = 0
+        self.offsets = [np.zeros(1, dtype=np.int64)]
+        self.first = [np.zeros(1, dtype=np.int64)]
+        self.sizes: list[np.ndarray] = []
+        self.dicts: list[np.ndarray] = []
+        self._dict_numbers: dict[bytes, int] = {}  # distinct dictionaries (a dictionary is hashed once)
+        self._dictionaries: list[bytes] = []
         self._compressors: dict[int, Any] = {}
 
-    def _block(self, raw: bytes, sizes: np.ndarray, zdict: bytes) -> None:
+    def _number(self, zdict: bytes) -> int:
+        k = self._dict_numbers.setdefault(zdict, len(self._dict_numbers))
+        if k == len(self._dictionaries):
+            self._dictionaries.append(zdict)
+        return k
+
+    def _block(self, raw: bytes, sizes: np.ndarray, k: int) -> None:
         self._out(raw)
-        self.offsets.append(self.offsets[-1] + len(raw))
-        self.first.append(self.first[-1] + len(sizes))
+        self.end += len(raw)
+        self.ndocs += len(sizes)
+        self.offsets.append(np.array([self.end], dtype=np.int64))
+        self.first.append(np.array([self.ndocs], dtype=np.int64))
         self.sizes.append(sizes)
-        self.block_dicts.append(self.dict_index.setdefault(zdict, len(self.dict_index)))
+        self.dicts.append(np.array([k], dtype=np.int64))
+
+    def _run(self, raw: Any, bounds: np.ndarray, first: np.ndarray, sizes: np.ndarray, numbers: np.ndarray) -> None:
+        """Blocks copied as they are: their bytes ``raw``, their ``bounds`` and ``first`` (one more than
+        blocks, from the first block's start), their documents' sizes, their dictionaries' numbers."""
+        self._out(raw)
+        self.offsets.append(bounds[1:] - bounds[0] + self.end)
+        self.first.append(first[1:] - first[0] + self.ndocs)
+        self.end += int(bounds[-1] - bounds[0])
+        self.ndocs += int(first[-1] - first[0])
+        self.sizes.append(sizes)
+        self.dicts.append(numbers)
 
     def copy(self, reader: SegmentReader) -> None:
-        bounds, first, doc_at = reader.stored_layout()
-        starts = first.tolist()
-        live = reader.live
+        bounds, first, doc_at = (np.asarray(a, dtype=np.int64) for a in reader.stored_layout())
+        nblocks = len(first) - 1
         path = reader.directory / f"{reader.name}.docs.bin"
         size = reader.docs_bin_size()
-        if len(bounds) and (int(bounds[0]) != 0 or np.any(bounds[1:] < bounds[:-1]) or int(bounds[-1]) > size):
-            raise IndexCorruptError(f"{path}: block offsets out of order or past the end of the file")
+        if nblocks and (int(bounds[0]) != 0 or np.any(bounds[1:] < bounds[:-1]) or int(bounds[-1]) > size
+                        or np.any(first[1:] <= first[:-1])):
+            raise IndexCorruptError(f"{path}: blocks out of order, empty, or past the end of the file")
+        doc_sizes = np.diff(doc_at)
+        block_docs = np.diff(first)
+        block_live = np.add.reduceat(reader.live.astype(np.int64), first[:-1]) if nblocks else block_docs
+        clean = block_live == block_docs
+        zdict, ranges = reader.stored_dictionaries()
+        if ranges is None:
+            numbers = np.full(nblocks, self._number(zdict), dtype=np.int64)
+        else:  # a merged segment's blocks: each dictionary hashed once, not once per block
+            pairs, which = np.unique(np.asarray(ranges, dtype=np.int64).reshape(-1, 2), axis=0, return_inverse=True)
+            distinct = np.array([self._number(zdict[a:b]) for a, b in pairs.tolist()], dtype=np.int64)
+            numbers = distinct[which.reshape(-1)]
         crc = 0
         block = 0
-        nblocks = len(starts) - 1
         while block < nblocks:  # a piece of the file: whole blocks, about _READ_BYTES
             end = max(int(np.searchsorted(bounds, int(bounds[block]) + _READ_BYTES, side="right")) - 1, block + 1)
             end = min(end, nblocks)
             base = int(bounds[block])
-            piece = reader.read_docs_bin(base, int(bounds[end]) - base)
+            piece = memoryview(reader.read_docs_bin(base, int(bounds[end]) - base))
             crc = zlib.crc32(piece, crc)
-            for b in range(block, end):
-                a, z = starts[b], starts[b + 1]
-                alive = live[a:z]
-                nlive = int(alive.sum())
-                if not nlive:
-                    continue
-                zdict = reader.block_dict(b)
-                sizes = np.diff(doc_at[a : z + 1]).astype(np.int64)
-                raw = piece[int(bounds[b]) - base : int(bounds[b + 1]) - base]
-                if nlive < z - a:  # deleted documents: the live ones, compressed again
-                    data = reader.inflate_block(b, raw)
-                    ends = np.cumsum(sizes).tolist()
-                    body = b"".join(data[ends[i] - int(sizes[i]) : ends[i]] for i in np.flatnonzero(alive).tolist())
-                    k = self.dict_index.setdefault(zdict, len(self.dict_index))
-                    if k not in self._compressors:
-                        self._compressors[k] = primed_compressor(zdict)
-                    c = self._compressors[k].copy()
-                    raw = c.compress(body) + c.flush()
-                    sizes = sizes[alive]
-                self._block(raw, sizes, zdict)
+            b = block
+            for dirty in [*(np.flatnonzero(~clean[block:end]) + block).tolist(), end]:
+                if b < dirty:  # blocks whose documents all live: copied as one run of bytes
+                    self._run(piece[int(bounds[b]) - base : int(bounds[dirty]) - base], bounds[b : dirty + 1],
+                              first[b : dirty + 1], doc_sizes[first[b] : first[dirty]], numbers[b:dirty])
+                if dirty < end and block_live[dirty]:  # deleted documents: the live ones, compressed again
+                    self._recompress_block(reader, dirty, bytes(piece[int(bounds[dirty]) - base : int(bounds[dirty + 1]) - base]),
+                                           doc_sizes[first[dirty] : first[dirty + 1]], int(numbers[dirty]))
+                b = dirty + 1
             block = end
         end_of_blocks = int(bounds[-1]) if len(bounds) else 0
         tail = reader.read_docs_bin(end_of_blocks, size - end_of_blocks)  # (nothing, in a sound segment)
@@ -403,16 +426,28 @@ class _BlockCopy:
         if isinstance(recorded, list) and len(recorded) == 2 and [size, crc] != recorded:
             raise IndexCorruptError(f"{path}: size or CRC-32 differs from the manifest's")
 
+    def _recompress_block(self, reader: SegmentReader, block: int, raw: bytes, sizes: np.ndarray, k: int) -> None:
+        first = int(reader.stored_layout()[1][block])
+        alive = reader.live[first : first + len(sizes)]
+        data = reader.inflate_block(block, raw)
+        ends = np.cumsum(sizes).tolist()
+        body = b"".join(data[ends[i] - int(sizes[i]) : ends[i]] for i in np.flatnonzero(alive).tolist())
+        if k not in self._compressors:
+            self._compressors[k] = primed_compressor(self._dictionaries[k])
+        c = self._compressors[k].copy()
+        self._block(c.compress(body) + c.flush(), sizes[alive], k)
+
     def recompress(self, reader: SegmentReader) -> None:
         keep = np.flatnonzero(reader.live).tolist()
         zdict = preset_dictionary(len(keep), lambda i: reader.stored_bytes(keep[i]))
+        k = self._number(zdict)
         made: list[bytes] = []
         encoder = StoredEncoder(zdict, made.append)
 
         def hand_on() -> None:
             if made:  # (a block at most, after each document)
                 first = encoder.first
-                self._block(made.pop(), np.array(encoder.sizes[first[-2] : first[-1]], dtype=np.int64), zdict)
+                self._block(made.pop(), np.array(encoder.sizes[first[-2] : first[-1]], dtype=np.int64), k)
 
         for doc in keep:
             encoder.add(reader.stored_bytes(doc))
@@ -422,13 +457,19 @@ class _BlockCopy:
 
     def finish(self) -> StoredBlocks:
         at = document_offsets(np.concatenate(self.sizes) if self.sizes else np.zeros(0, np.int64))
-        distinct = list(self.dict_index)
+        numbers = np.concatenate(self.dicts) if self.dicts else np.zeros(0, np.int64)
+        # the dictionaries blocks use (a segment's blocks all deleted use none), in order of first use
+        used, at_first = np.unique(numbers, return_index=True)
+        used = used[np.argsort(at_first)]
+        dictionaries = [self._dictionaries[k] for k in used.tolist()]
         dicts = None
-        if len(distinct) > 1:
-            lengths = np.array([len(d) for d in distinct], dtype=np.uint64)
+        if len(dictionaries) > 1:
+            lengths = np.array([len(d) for d in dictionaries], dtype=np.uint64)
             ends = np.cumsum(lengths, dtype=np.uint64)
-            which = np.array(self.block_dicts, dtype=np.int64)
+            renumber = np.zeros(len(self._dictionaries), dtype=np.int64)
+            renumber[used] = np.arange(len(used))
+            which = renumber[numbers]
             dicts = np.empty(2 * len(which), dtype=np.uint64)
             dicts[0::2], dicts[1::2] = (ends - lengths)[which], ends[which]
-        return StoredBlocks(b"".join(distinct), np.array(self.offsets, dtype=np.uint64),
-                            np.array(self.first, dtype=np.int64), at, dicts)
+        return StoredBlocks(b"".join(dictionaries), np.concatenate(self.offsets).astype(np.uint64),
+                            np.concatenate(self.first), at, dicts)

@@ -621,6 +621,11 @@ class SegmentReader:
             raise IndexCorruptError(f"{self.directory}: segment {self.name}: stored document {doc} lies outside its block")
         return data[a:b]
 
+    def stored_dictionaries(self) -> tuple[bytes, np.ndarray | None]:
+        """docs.dict, and (None: every block has all of it) each block's dictionary as a range of it (a
+        merged segment's: ``[start, end)`` of block ``b`` at ``2b`` and ``2b + 1``)."""
+        return self._zdict, self._block_dicts
+
     def block_dict(self, block: int) -> bytes:
         """The preset dictionary stored block ``block`` was compressed with."""
         if self._block_dicts is None:
