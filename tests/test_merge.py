@@ -87,8 +87,12 @@ def test_a_merge_in_small_steps_writes_what_one_step_for_everything_writes(tmp_p
     source, live = request.getfixturevalue(source)
     whole = _merge_into(tmp_path / "whole", source, step=10**12)
     assert whole["ndocs"] == len(live)
-    for step in (1, 2, 37, 4096):  # one term per step (and the common words in pieces) up to a few hundred
-        entry = _merge_into(tmp_path / f"step{step}", source, step=step)
+    for step, read in ((1, 1), (2, 5000), (37, None), (4096, 1)):  # one term per step (the common words in
+        # pieces) up to a few hundred; stored blocks read one at a time, a few at a time, or all at once
+        with pytest.MonkeyPatch.context() as patch:
+            if read is not None:
+                patch.setattr(merge_module, "_READ_BYTES", read)
+            entry = _merge_into(tmp_path / f"step{step}", source, step=step)
         assert entry == whole, step
         for suffix in entry["files"]:
             assert (tmp_path / f"step{step}" / f"m.{suffix}").read_bytes() == (tmp_path / "whole" / f"m.{suffix}").read_bytes(), (step, suffix)
@@ -119,6 +123,10 @@ def test_a_merged_segment_holds_what_one_segment_of_its_live_documents_holds(tmp
     reader = SegmentReader(tmp_path / "merged", merged, schema)
     try:
         assert [reader.stored(i) for i in range(reader.ndocs)] == [fresh_ix.get(d["id"]) for d in live] == live
+        _bounds, first, _at = reader.stored_layout()
+        assert np.all(np.diff(first) > 0)  # no block without documents (a block of deleted ones is dropped)
+        sources = sum(e["files"]["docs.bin"][0] for e in manifest(source)["segments"])
+        assert merged["files"]["docs.bin"][0] <= sources
     finally:
         reader.close()
 
