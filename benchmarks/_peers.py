@@ -469,9 +469,9 @@ def summary_lines() -> list[str]:
         ])
     merge = RESULTS["merge"]
     if merge:
-        _table(lines, ["idsearch merge", "segments", "docs", "seconds", "docs/s", "index MB"], [
+        _table(lines, ["idsearch merge", "segments", "docs", "seconds", "docs/s", "index MB", "peak MB allocated"], [
             [name, str(m["segments"]), f"{m['docs']:,}", _fmt(m["seconds"]), _fmt(m["docs_per_s"], ".0f"),
-             _fmt(m["size_mb"], ".1f")]
+             _fmt(m["size_mb"], ".1f"), _fmt(m.get("peak_allocated_mb"), ".1f")]
             for name, m in merge.items()
         ])
     scaling = RESULTS["scaling"]

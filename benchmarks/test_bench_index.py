@@ -17,6 +17,7 @@ import itertools
 import json
 import os
 import shutil
+import tracemalloc
 import time
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,9 @@ def test_optimize(
 ) -> None:
     """``optimize()`` of the index a build on every core leaves (one segment per chunk; every 97th
     document deleted): every segment merged into one. Each round merges a fresh copy of that index (the
-    copy is not timed). idsearch alone: the peers' merges are not comparable work."""
+    copy is not timed). idsearch alone: the peers' merges are not comparable work. Then, untimed, the
+    peak of memory allocated during one more ``optimize()`` (``tracemalloc``: Python objects and numpy
+    arrays; not the memory-mapped segment files it reads)."""
     from idsearch.index import Index
 
     root = tmp_path_factory.mktemp("optimize")
@@ -206,6 +209,14 @@ def test_optimize(
     result = merged[-1]
     assert result.stats().segments == 1 and len(result) == len(docs) - len(docs[::97])
     info = {"segments": segments, **_timing(len(result), benchmark.stats.stats.min, result.stats().size_bytes)}
+    (traced,), _ = setup()
+    tracemalloc.start()
+    try:
+        traced.optimize()
+        info["peak_allocated_mb"] = round(tracemalloc.get_traced_memory()[1] / 1e6, 1)
+    finally:
+        tracemalloc.stop()
+    traced.close()
     benchmark.extra_info.update(info)
     RESULTS["merge"]["optimize"] = info
     for index in merged:
