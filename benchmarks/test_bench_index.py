@@ -17,8 +17,8 @@ import itertools
 import json
 import os
 import shutil
-import tracemalloc
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
