@@ -67,12 +67,24 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _naming(path: Path, exc: OSError) -> OSError:
+    """``exc`` naming the file it concerns: a failed write of an open file (a full disk) says no name."""
+    if exc.filename is not None:
+        return exc
+    named = type(exc)(exc.errno, exc.strerror or str(exc), os.fspath(path))
+    named.__cause__ = exc
+    return named
+
+
 def write_durable(path: Path, data: bytes) -> None:
     """Write a new file and fsync it (the caller fsyncs the directory once for a batch)."""
     with open(path, "xb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+        try:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        except OSError as exc:
+            raise _naming(path, exc) from exc
 
 
 class DurableFile:
@@ -88,7 +100,10 @@ class DurableFile:
     def write(self, data: Any) -> None:
         """Append bytes, or any contiguous buffer (a numpy array: its bytes as they are in memory)."""
         view = memoryview(data).cast("B")
-        self._fh.write(view)
+        try:
+            self._fh.write(view)
+        except OSError as exc:
+            raise _naming(self.path, exc) from exc
         self.size += len(view)
         self.crc = zlib.crc32(view, self.crc)
 
@@ -97,6 +112,8 @@ class DurableFile:
         try:
             self._fh.flush()
             os.fsync(self._fh.fileno())
+        except OSError as exc:
+            raise _naming(self.path, exc) from exc
         finally:
             self._fh.close()
         return [self.size, self.crc]

@@ -656,6 +656,62 @@ def test_io_error_after_the_manifest_rename_keeps_a_consistent_index(
     assert report.ok, str(report)
 
 
+class _FillingDisk(io.RawIOBase):
+    """A new file on a disk that fills up: writes fail after ``room`` bytes, as the system says it (no
+    file name)."""
+
+    def __init__(self, real: Any, room: int) -> None:
+        self.real, self.room = real, room
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        size = len(memoryview(data).cast("B"))
+        if size > self.room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= size
+        return self.real.write(data)
+
+    def fileno(self) -> int:
+        return self.real.fileno()
+
+    def close(self) -> None:
+        self.real.close()
+        super().close()
+
+
+@pytest.mark.parametrize("part", ["docs.bin", "body.pos.npy", "title.exact.docs.npy", "body.tpost.npy"])
+def test_full_disk_during_a_streamed_merge_keeps_the_last_commit_and_names_the_file(
+    idx: Path, monkeypatch: pytest.MonkeyPatch, part: str
+):
+    """optimize() writes the merged segment's files as it makes them (docs.bin and the postings piece by
+    piece): the disk filling up in the middle of one stops it with an error that names that file, and the
+    last commit stays; once there is room, the same optimize() goes through."""
+    ix = Index.open(idx)
+    before = {doc_id: ix.get(doc_id) for doc_id in sorted(_live_ids(ix))}
+    generation, real_open = ix.generation, open
+
+    def filling(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        fh = real_open(path, mode, *args, **kwargs)
+        if "x" in mode and os.fspath(path).endswith(f".{part}"):
+            return io.BufferedWriter(_FillingDisk(fh, 100), buffer_size=64)
+        return fh
+
+    with monkeypatch.context() as mp:
+        mp.setattr(idsearch.storage, "open", filling, raising=False)
+        with pytest.raises(OSError, match="No space left on device") as info:
+            ix.optimize()
+    assert info.value.errno == errno.ENOSPC and os.fspath(info.value.filename).endswith(f".{part}")
+    reopened = Index.open(idx)
+    assert reopened.generation == generation and reopened.stats().segments == 3
+    assert {doc_id: reopened.get(doc_id) for doc_id in sorted(_live_ids(reopened))} == before
+    assert check_index(idx).ok
+    reopened.optimize()
+    assert reopened.stats().segments == 1 and check_index(idx).ok and _unreferenced(idx) == []
+    assert {doc_id: reopened.get(doc_id) for doc_id in sorted(_live_ids(reopened))} == before
+
+
 def _live_ids(ix: Index) -> set[str]:
     with ix.reader() as reader:
         return {i for s in reader.segments for local, i in enumerate(s.ids) if s.live[local]}
