@@ -43,9 +43,17 @@ from idsearch.segment import (
     MERGED_STORED_PARTS,
     STORED_PARTS,
     load_npy,
+    segment_features,
     segment_file_suffixes,
 )
-from idsearch.storage import MANIFEST, IndexCorruptError, check_file_name, crc32_file, read_manifest
+from idsearch.storage import (
+    MANIFEST,
+    IndexCorruptError,
+    IndexError_,
+    check_file_name,
+    crc32_file,
+    read_manifest,
+)
 
 __all__ = ["CheckReport", "check_index"]
 
@@ -303,6 +311,11 @@ def _check_segment(
     if not isinstance(ndocs, int) or isinstance(ndocs, bool) or ndocs < 0:
         seg.add(f"'ndocs' must be a non-negative integer, not {ndocs!r}")
         raise _Stop
+    try:
+        segment_features(entry, "the manifest entry")
+    except IndexError_ as exc:
+        seg.add(str(exc))
+        raise _Stop from None
     files = entry.get("files")
     if not isinstance(files, dict):
         seg.add("'files' must be a mapping of file suffix -> [size, crc32]")

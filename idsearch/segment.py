@@ -23,6 +23,11 @@ A segment ``s`` with a text field ``body`` consists of::
     s.date.days.npy      a date field: days since 1970-01-01 (int32; MISSING_DAY when absent)
     s.source.codes.npy   a keyword field: index into s.source.values.txt (int32; -1 when absent)
 
+A segment's manifest entry lists, in ``features``, what it needs beyond this layout's first form (a merged
+segment's ``docs.dicts.npy``: ``stored-dictionaries``); a reader refuses a segment that needs a feature it
+does not know (``IndexFormatError``), where it would misread it. Segments of 2026-12-05 with docs.dicts.npy
+but no ``features`` are read as before.
+
 Segments written before 2026-11-25 compressed each stored document on its own: instead of the blocks'
 files they have ``s.docs.off.npy``, the byte offset of each document in docs.bin; they are still read.
 
@@ -47,7 +52,7 @@ import attrs
 import numpy as np
 
 from idsearch.schema import Schema
-from idsearch.storage import IndexCorruptError, check_file_name, crc32_file, write_durable
+from idsearch.storage import IndexCorruptError, IndexFormatError, check_file_name, crc32_file, write_durable
 
 try:  # the compiled postings sort (optional: the numpy code below does the same)
     from idsearch import _kernel
@@ -65,6 +70,10 @@ STORED_PARTS = ("docs.bin", "docs.dict", "docs.blocks.npy", "docs.first.npy", "d
 LEGACY_STORED_PARTS = ("docs.bin", "docs.dict", "docs.off.npy")  # one document per compressed stream
 MERGED_STORED_PARTS = ("docs.dicts.npy",)  # in a segment whose blocks have several preset dictionaries
 MISSING_DAY = np.iinfo(np.int32).min
+# what a segment's manifest entry says it needs, in "features", beyond the files every segment has: a reader
+# refuses a segment with a feature it does not know (written by a newer idsearch) instead of misreading it
+STORED_DICTIONARIES = "stored-dictionaries"  # docs.dicts.npy: the stored blocks have several dictionaries
+SEGMENT_FEATURES = frozenset({STORED_DICTIONARIES})
 EXACT_PARTS = ("terms.txt", "tpost.npy", "docs.npy", "tf.npy")
 # exact-form fields of segments written before 2026-11-24 also carry positions, which nothing reads
 LEGACY_EXACT_PARTS = ("tpos.npy", "pos.npy")
@@ -393,7 +402,26 @@ def segment_entry(schema: Schema, name: str, ndocs: int, tokens: Mapping[str, in
     if missing or not set(listing) <= set(order):
         raise AssertionError(f"segment {name}: files {sorted(listing)} are not a segment's")
     files = {suffix: list(listing[suffix]) for suffix in order if suffix in listing}
-    return {"name": name, "ndocs": ndocs, "tokens": dict(tokens), "files": files, "deletes": None, "ndeleted": 0}
+    entry: dict[str, Any] = {"name": name, "ndocs": ndocs, "tokens": dict(tokens), "files": files, "deletes": None,
+                             "ndeleted": 0}
+    if "docs.dicts.npy" in files:
+        entry["features"] = [STORED_DICTIONARIES]
+    return entry
+
+
+def segment_features(entry: Mapping[str, Any], where: str) -> list[str]:
+    """The features a segment's manifest entry says it needs; raises IndexFormatError for one this version
+    does not know (and IndexCorruptError when the list is not a list of names)."""
+    features = entry.get("features", [])
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        raise IndexCorruptError(f"{where}: 'features' must be a list of names")
+    unknown = sorted(set(features) - SEGMENT_FEATURES)
+    if unknown:
+        from idsearch import __version__
+
+        raise IndexFormatError(f"{where}: needs {', '.join(map(repr, unknown))}, which idsearch {__version__} "
+                               "does not have: a newer idsearch wrote it (upgrade to read it)")
+    return features
 
 
 class _FieldReader:
@@ -465,6 +493,7 @@ class SegmentReader:
         if not isinstance(ndocs, int) or ndocs < 0:
             raise IndexCorruptError(f"{directory}: segment {self.name}: bad 'ndocs'")
         self.ndocs = ndocs
+        self.features = segment_features(entry, f"{directory}: segment {self.name}")
         files = entry.get("files")
         if not isinstance(files, dict):
             raise IndexCorruptError(f"{directory}: segment {self.name}: 'files' must be a mapping")

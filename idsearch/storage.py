@@ -32,6 +32,7 @@ __all__ = [
     "DurableFile",
     "IndexCorruptError",
     "IndexError_",
+    "IndexFormatError",
     "LockError",
     "WriteLock",
     "atomic_write_bytes",
@@ -53,6 +54,10 @@ class IndexError_(Exception):
 
 class IndexCorruptError(IndexError_):
     """An index file is missing, truncated, of the wrong type, or the manifest is not valid."""
+
+
+class IndexFormatError(IndexError_):
+    """The index uses features this version of idsearch does not have: a newer version wrote it."""
 
 
 class LockError(IndexError_):

@@ -35,7 +35,7 @@ import idsearch.storage
 import idsearch.writer
 from idsearch import Index
 from idsearch.integrity import check_index
-from idsearch.storage import LOCK, MANIFEST, IndexCorruptError
+from idsearch.storage import LOCK, MANIFEST, IndexCorruptError, IndexFormatError
 
 WORDS = [
     "presiden",
@@ -176,6 +176,8 @@ MANIFEST_EDITS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "ndocs too small": lambda m: _seg(m, ndocs=39),
     "deletes of wrong type": lambda m: _seg(m, deletes=5),
     "deletes file missing": lambda m: _seg(m, deletes="s000000.del99.npy"),
+    "features not a list": lambda m: _seg(m, features="stored-dictionaries"),
+    "features not names": lambda m: _seg(m, features=[1]),
 }
 
 
@@ -208,6 +210,29 @@ def test_writer_on_edited_manifest_is_a_clear_error_and_removes_nothing(idx: Pat
     with pytest.raises(IndexCorruptError):
         Index.open(idx).writer(workers=1).close()
     assert sorted(p.name for p in idx.iterdir()) == files  # a damaged manifest must not cost any data
+
+
+def test_a_segment_from_a_newer_idsearch_is_refused_by_name_not_misread(idx: Path, capsys: pytest.CaptureFixture[str]):
+    """A segment whose manifest entry needs a feature this version does not know (a newer idsearch wrote it)
+    is refused with an error that says so, by searches, writers and the audit alike, and nothing is
+    removed."""
+    m = manifest(idx)
+    name = m["segments"][1]["name"]
+    m["segments"][1]["features"] = ["stored-dictionaries", "postings-in-blocks"]
+    write_manifest(idx, m)
+    files = sorted(p.name for p in idx.iterdir())
+    message = rf"segment {name}: needs 'postings-in-blocks', which idsearch \S+ does not have: a newer idsearch"
+    with pytest.raises(IndexFormatError, match=message):
+        Index.open(idx).search("banjir")
+    with pytest.raises(IndexFormatError, match=message):
+        Index.open(idx).writer(workers=1).close()
+    report = check_index(idx)
+    assert not report.ok and any("postings-in-blocks" in p for p in report.problems)
+    from idsearch.cli import main
+
+    assert main(["--index", str(idx), "query", "banjir"]) != 0
+    assert "a newer idsearch wrote it" in capsys.readouterr().err
+    assert sorted(p.name for p in idx.iterdir()) == files
 
 
 @pytest.mark.parametrize(

@@ -112,6 +112,7 @@ def test_a_merged_segment_holds_what_one_segment_of_its_live_documents_holds(tmp
     fresh_ix = build(tmp_path / "fresh", live, batches=1)
     (fresh,) = manifest(tmp_path / "fresh")["segments"]
     assert set(merged["files"]) - set(fresh["files"]) == {"docs.dicts.npy"}  # the merged segments' dictionaries
+    assert merged["features"] == ["stored-dictionaries"] and "features" not in fresh  # (what a reader must know)
     assert merged["tokens"] == fresh["tokens"] and merged["ndocs"] == fresh["ndocs"]
     stored = {"docs.bin", "docs.dict", "docs.blocks.npy", "docs.first.npy", "docs.at.npy"}
     for suffix in sorted(set(fresh["files"]) - stored):  # postings, terms, ids, dates, keywords: the same values
