@@ -112,7 +112,13 @@ class _FieldMerge:
         self.ndocs = ndocs
         self.positions = positions
         self.step = max(int(step), 1)
-        self.files: dict[str, bytes] = {}
+        self.files: dict[str, bytes] = {}  # the small files, once written
+        self.out: dict[str, DurableFile] = {}  # the large ones, while they are written
+        self.doc_type = doc_dtype(ndocs)
+        self.tf_type = self.pos_type = smallest_uint(0)  # (set from the totals by write)
+        self.terms: list[int] = []  # merged term numbers with live postings, and per term:
+        self.term_postings: list[np.ndarray] = []  # how many postings
+        self.term_occurrences: list[np.ndarray] = []  # how many positions
         self.vocab = sorted(set().union(*(s.terms for s in self.sources)))
         index_of = {t: i for i, t in enumerate(self.vocab)}
         self.maps = []  # per segment: its terms' numbers in the merged vocabulary (ascending, as its terms)
@@ -169,20 +175,15 @@ class _FieldMerge:
     def write(self) -> dict[str, list[int]]:
         """Stream the field's postings to the new segment's files; returns their sizes and CRC-32s."""
         postings, occurrences, top_tf, top_pos = self._totals()
-        self.doc_type = doc_dtype(self.ndocs)
         self.tf_type = smallest_uint(top_tf)
         self.pos_type = smallest_uint(top_pos)
         parts = {"docs.npy": (self.doc_type, postings), "tf.npy": (self.tf_type, postings)}
         if self.positions:
             parts["pos.npy"] = (self.pos_type, occurrences)
-        self.out: dict[str, DurableFile] = {}
         try:
             for part, (dtype, count) in parts.items():
                 self.out[part] = DurableFile(self.directory / f"{self.name}.{self.field}.{part}")
                 self.out[part].write(npy_header(dtype, count))
-            self.terms: list[int] = []  # merged term numbers with live postings, and per term:
-            self.term_postings: list[np.ndarray] = []  # how many postings
-            self.term_occurrences: list[np.ndarray] = []  # how many positions
             for start, end in self._ranges():
                 if end - start == 1:
                     self._one_term(start)
