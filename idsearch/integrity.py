@@ -61,6 +61,7 @@ _SEGMENT_NAME_RE = re.compile(r"^s(\d{6,})$")
 _UINTS = (np.dtype(np.uint16), np.dtype(np.uint32))
 #: a stored document inflating past this is treated as hostile (a zip bomb)
 MAX_DOC_BYTES = 1 << 30
+_AUDIT_STEP = 1 << 19  # postings checked at a time
 
 
 @attrs.frozen
@@ -439,7 +440,8 @@ def _check_stored(seg: _Segment, ids: Sequence[str], checksums: np.ndarray, n: i
         if any(not a <= b <= len(zdict) for a, b in zip(ranges[0::2], ranges[1::2])):
             seg.add(f"docs.dicts.npy: dictionary ranges must lie within docs.dict ({len(zdict)} bytes)")
             raise _Stop
-        block_dicts = [zdict[a:b] for a, b in zip(ranges[0::2], ranges[1::2])]
+        distinct: dict[tuple[int, int], bytes] = {}  # (one bytes object per dictionary, not one per block)
+        block_dicts = [distinct.setdefault((a, b), zdict[a:b]) for a, b in zip(ranges[0::2], ranges[1::2])]
     sums = checksums.tolist()
     bounds, starts, doc_at = blocks.tolist(), first.tolist(), at.tolist()
     with open(path, "rb") as fh:
@@ -515,14 +517,6 @@ def _inflate(data: bytes, zdict: bytes) -> bytes | str:
     return out
 
 
-def _ranges(starts: np.ndarray, total: int) -> np.ndarray:
-    """A mask over ``total`` items that is False at the first item of each range starting at ``starts``."""
-    mask = np.ones(total, dtype=bool)
-    inner = starts[(starts > 0) & (starts < total)]
-    mask[inner] = False
-    return mask
-
-
 def _check_field(seg: _Segment, field: str, n: int) -> tuple[int, np.ndarray]:
     """Check one text field's postings and positions; returns the sum of its field lengths and the lengths."""
     lengths = np.asarray(seg.array(f"{field}.len.npy", (np.dtype(np.uint32),), n), dtype=np.int64)
@@ -553,30 +547,57 @@ def _check_postings(seg: _Segment, field: str, n: int, lengths: np.ndarray, *, p
     if int(tpost[-1]) != len(docs):
         seg.add(f"{prefix} term offsets end at {int(tpost[-1])}, the postings hold {len(docs)}")
         return
-    d = np.asarray(docs, dtype=np.int64)
-    f = np.asarray(tf, dtype=np.int64)
-    if len(d) and (int(d.max()) >= n):
-        seg.add(f"{prefix} a posting names document {int(d.max())} of a segment of {n}")
+    # the arrays are read a slice of postings at a time (an index's postings need not fit in memory twice)
+    steps = [(start, min(start + _AUDIT_STEP, len(docs))) for start in range(0, len(docs), _AUDIT_STEP)]
+    top = max((int(docs[x:y].max()) for x, y in steps), default=-1)
+    if top >= n:
+        seg.add(f"{prefix} a posting names document {top} of a segment of {n}")
         return
-    if len(d) > 1 and np.any(np.diff(d)[_ranges(tpost[1:-1], len(d))[1:]] <= 0):
+    starts = np.asarray(tpost[:-1], dtype=np.int64)  # each term's first posting
+    tpos = np.asarray(seg.array(f"{field}.tpos.npy", (np.dtype(np.int64),), len(terms) + 1)) if positions else None
+    ascending, offsets_match, lowest = True, True, 1
+    per_doc = np.zeros(n, dtype=np.float64)
+    total = 0  # occurrences of the postings before the slice
+    last = -1  # the document of the posting before the slice
+    for x, y in steps:
+        d = np.asarray(docs[x:y], dtype=np.int64)
+        f = np.asarray(tf[x:y], dtype=np.int64)
+        first = np.searchsorted(starts, [x, y])  # the terms that start in the slice
+        new_term = np.zeros(len(d), dtype=bool)
+        new_term[starts[first[0] : first[1]] - x] = True
+        before = np.concatenate(([last], d[:-1]))
+        ascending &= not np.any((d <= before) & ~new_term)
+        lowest = min(lowest, int(f.min()))
+        per_doc += np.bincount(d, weights=f, minlength=n)
+        if tpos is not None:
+            at = total + np.cumsum(f) - f  # each posting's first position
+            offsets_match &= np.array_equal(at[starts[first[0] : first[1]] - x], tpos[first[0] : first[1]])
+        total += int(f.sum())
+        last = int(d[-1])
+    if not ascending:
         seg.add(f"{prefix} doc ids are not strictly ascending within a term")
-    if len(f) and int(f.min()) < 1:
+    if lowest < 1:
         seg.add(f"{prefix} a term frequency is 0")
         return
-    if positions:
-        tpos = np.asarray(seg.array(f"{field}.tpos.npy", (np.dtype(np.int64),), len(terms) + 1))
+    if tpos is not None:
         pos = seg.array(f"{field}.pos.npy", _UINTS, None)
-        cum = np.concatenate(([0], np.cumsum(f)))
         if int(tpos[-1]) != len(pos):
             seg.add(f"{prefix} position offsets end at {int(tpos[-1])}, the positions hold {len(pos)}")
             return
-        if not np.array_equal(cum[tpost], tpos):
+        if not offsets_match or total != len(pos):
             seg.add(f"{prefix} position offsets do not match the term frequencies")
             return
-        p = np.asarray(pos, dtype=np.int64)
-        if len(p) > 1 and np.any(np.diff(p)[_ranges(cum[1:-1], len(p))[1:]] <= 0):
-            seg.add(f"{prefix} positions are not strictly ascending within a posting")
-    per_doc = (np.bincount(d, weights=f, minlength=n) if len(d) else np.zeros(n)).astype(np.int64)
+        total = 0
+        for x, y in steps:  # (a slice starts a posting: its positions start anew)
+            f = np.asarray(tf[x:y], dtype=np.int64)
+            p = np.asarray(pos[total : total + int(f.sum())], dtype=np.int64)
+            total += len(p)
+            new_posting = np.zeros(len(p), dtype=bool)
+            new_posting[np.cumsum(f) - f] = True
+            if len(p) > 1 and np.any((p[1:] <= p[:-1]) & ~new_posting[1:]):
+                seg.add(f"{prefix} positions are not strictly ascending within a posting")
+                break
+    per_doc = per_doc.astype(np.int64)
     wrong = per_doc != lengths if positions else per_doc > lengths
     if np.any(wrong):
         bad = int(np.flatnonzero(wrong)[0])

@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 from _support import first_segment, manifest, npy, plant, write_manifest
 
+import idsearch.integrity
 import idsearch.segment
 import idsearch.storage
 import idsearch.writer
@@ -536,6 +537,7 @@ CONTENT_EDITS: dict[str, tuple[Callable[[Path, str], None], str]] = {
     "positions out of order": (_edit_positions, "positions"),
     "zero term frequency": (_edit_array("body.tf.npy", lambda a: a.__setitem__(0, 0)), "frequency"),
     "offsets not increasing": (_edit_array("body.tpost.npy", lambda a: a.__setitem__(1, 0)), "increase"),
+    "position offsets off": (_edit_array("body.tpos.npy", lambda a: a.__setitem__(1, a[1] + 1)), "do not match the term"),
     "wrong field length": (_edit_array("body.len.npy", lambda a: a.__setitem__(0, a[0] + 1)), "length"),
     "checksum of a document": (_edit_array("sums.npy", lambda a: a.__setitem__(2, a[2] ^ 1)), "checksum"),
     "keyword code out of range": (_edit_array("source.codes.npy", lambda a: a.__setitem__(0, 99)), "codes"),
@@ -548,8 +550,13 @@ CONTENT_EDITS: dict[str, tuple[Callable[[Path, str], None], str]] = {
 }
 
 
+@pytest.mark.parametrize("step", [None, 1])
 @pytest.mark.parametrize("case", sorted(CONTENT_EDITS))
-def test_check_index_finds_content_corruption(idx: Path, case: str):
+def test_check_index_finds_content_corruption(idx: Path, case: str, step: int | None, monkeypatch: pytest.MonkeyPatch):
+    """(``step``: the audit reads postings a slice at a time; one posting a slice puts every neighbour in
+    the next slice.)"""
+    if step is not None:
+        monkeypatch.setattr(idsearch.integrity, "_AUDIT_STEP", step)
     edit, expected = CONTENT_EDITS[case]
     edit(idx, first_segment(idx))
     report = check_index(idx)
