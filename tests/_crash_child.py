@@ -51,6 +51,7 @@ DIE_POINTS = (
     "segment-partial",  # a segment file half written
     "segment-after",  # right after a segment file is fsynced
     "deletes-after",  # deletes bitmaps written, nothing else of the commit
+    "merge-streaming",  # a merged segment's file half streamed (the part written so far fsynced)
     "merge-after",  # a merged segment written, manifest not yet
     "worker-merge-after",  # a segment merged by a worker process taken in, manifest not yet
     "words-after",  # the word cache file written
@@ -125,6 +126,17 @@ def install_hooks(
         return write_durable
 
     idsearch.segment.write_durable = durable(idsearch.segment.write_durable)  # type: ignore[assignment]
+
+    real_stream = idsearch.storage.DurableFile.write
+
+    def streamed(self: Any, data: Any) -> None:  # (merges write their large files piece by piece)
+        real_stream(self, data)
+        if reached("merge-streaming"):
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            die()
+
+    idsearch.storage.DurableFile.write = streamed  # type: ignore[method-assign]
 
     real_atomic = idsearch.writer.atomic_write_bytes
 

@@ -236,6 +236,7 @@ POINT_RANGES = {
     "segment-partial": (1, 60),
     "segment-after": (1, 60),
     "deletes-after": (1, 4),
+    "merge-streaming": (1, 40),
     "merge-after": (1, 2),
     "worker-merge-after": (1, 3),
     "words-after": (1, 4),
