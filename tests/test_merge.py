@@ -67,7 +67,22 @@ def undeleted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict
     return path, docs
 
 
-SOURCES = ["segmented", "undeleted"]
+@pytest.fixture(scope="module")
+def sparse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    """A segment with one live document left, and one whose documents have no title (a field without a
+    single posting)."""
+    path = tmp_path_factory.mktemp("merge") / "ix"
+    docs = _docs(30, seed=11)[:10] + [{**d, "title": ""} for d in _docs(30, seed=12)[10:20]]
+    for i, doc in enumerate(docs):
+        doc["id"] = f"p{i:03d}"
+    build(path, docs, batches=2)
+    with Index.open(path).writer(workers=1, merge=False) as w:
+        for doc in docs[1:10]:
+            w.delete(doc["id"])
+    return path, [docs[0], *docs[10:]]
+
+
+SOURCES = ["segmented", "undeleted", "sparse"]
 
 
 def _merge_into(directory: Path, source: Path, **options: Any) -> dict[str, Any]:
