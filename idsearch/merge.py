@@ -141,7 +141,7 @@ class _FieldMerge:
             total = 0
             for a in range(0, n, self.step):
                 docs = source.docs[a : a + self.step]
-                if len(docs) and int(docs.max()) >= len(new_doc):
+                if len(docs) and (int(docs.max()) >= len(new_doc) or int(docs.min()) < 0):
                     raise self._corrupt(reader, "a posting names a document the segment does not have")
                 keep = new_doc[docs] >= 0
                 tf = source.tf[a : a + self.step].astype(np.int64)

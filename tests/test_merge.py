@@ -211,3 +211,15 @@ def test_frequencies_that_disagree_with_the_positions_stop_the_merge(tmp_path: P
     with pytest.raises(IndexCorruptError, match="frequencies"):
         Index.open(path).optimize()
     assert manifest(path) == before
+
+
+def test_postings_naming_documents_the_segment_does_not_have_stop_the_merge(tmp_path: Path) -> None:
+    path = tmp_path / "ix"
+    build(path, _docs(40), batches=2)
+    name = manifest(path)["segments"][0]["name"]
+    for value in (-1, 10**6):  # (a reader takes int32 postings too: a negative one would wrap around)
+        docs = np.load(path / f"{name}.body.docs.npy", allow_pickle=False).astype(np.int32)
+        docs[5] = value
+        plant(path, name, "body.docs.npy", npy(docs))
+        with pytest.raises(IndexCorruptError, match=f"segment {name}: field body: a posting names a document"):
+            _merge_into(tmp_path / f"out{value}", path)
