@@ -54,7 +54,7 @@ _READ_BYTES = 16 << 20  # compressed stored blocks read from a segment's docs.bi
 
 def merge_segments(
     directory: Path, schema: Schema, readers: Sequence[SegmentReader], name: str, *,
-    step: int = MERGE_OCCURRENCES,
+    step: int = MERGE_OCCURRENCES, threads: int = 1,
 ) -> tuple[dict[str, Any], list[str], np.ndarray]:
     """Write segment ``name`` holding the live documents of ``readers`` (consecutive segments), in order,
     merging at most ``step`` occurrences at a time; returns its manifest entry and its documents' ids and
@@ -70,16 +70,40 @@ def merge_segments(
         checksums.append(np.asarray(reader.checksums)[live])
     ndocs = len(ids)
     sums = np.concatenate(checksums) if checksums else np.zeros(0, np.uint32)
-    with DurableFile(directory / f"{name}.docs.bin") as blob:
-        blocks = merge_stored(readers, blob.write)
-        listing = {"docs.bin": blob.close()}
-    files = blocks.files()
-    tokens: dict[str, int] = {}
-    for field in (*schema.text_field_names, *schema.exact_fields):
+    def stored() -> tuple[dict[str, list[int]], dict[str, bytes]]:
+        with DurableFile(directory / f"{name}.docs.bin") as blob:
+            blocks = merge_stored(readers, blob.write)
+            return {"docs.bin": blob.close()}, blocks.files()
+
+    def postings(field: str) -> tuple[dict[str, list[int]], dict[str, bytes]]:
         positions = field in schema.text_field_names  # exact-form fields have none
         merger = _FieldMerge(directory, name, field, readers, new_docs, ndocs, positions=positions, step=step)
-        listing.update(merger.write())
-        files.update(merger.files)
+        return merger.write(), merger.files
+
+    fields = (*schema.text_field_names, *schema.exact_fields)
+    if threads > 1:  # numpy, zlib and file writes release the GIL: the parts run side by side
+        from concurrent.futures import ThreadPoolExecutor
+
+        def size(field: str) -> int:  # (occurrences: the work of a field)
+            return sum(len(r.fields[field].pos if r.fields[field].pos is not None else r.fields[field].docs)
+                       for r in readers)
+
+        largest, *others = sorted(fields, key=size, reverse=True)
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            # the largest field and the stored blocks first, side by side; the other fields after them
+            tasks = [pool.submit(postings, largest), pool.submit(stored), *(pool.submit(postings, f) for f in others)]
+            by_field = {largest: tasks[0].result(), **{f: t.result() for f, t in zip(others, tasks[2:])}}
+            made = [tasks[1].result(), *(by_field[f] for f in fields)]
+    else:
+        made = [stored(), *(postings(f) for f in fields)]
+    listing: dict[str, list[int]] = {}
+    files: dict[str, bytes] = {}
+    for part_listing, part_files in made:
+        listing.update(part_listing)
+        files.update(part_files)
+    tokens: dict[str, int] = {}
+    for field in fields:
+        positions = field in schema.text_field_names
         if positions:
             lengths = np.concatenate([np.asarray(r.fields[field].lengths)[r.live] for r in readers]).astype(np.uint32)
             files[f"{field}.len.npy"] = npy_bytes(lengths)

@@ -1162,7 +1162,8 @@ class IndexWriter:
     def _merge_run(self, run: list[dict[str, Any]], name: str) -> dict[str, Any]:
         """One merge in this process: segment ``name`` holding the live documents of ``run``, in order."""
         self._claim_segment_files(name)
-        entry, ids, sums = merge_segments(self.directory, self.schema, [self._reader(e) for e in run], name)
+        entry, ids, sums = merge_segments(self.directory, self.schema, [self._reader(e) for e in run], name,
+                                          threads=self.workers)
         self._moved(run, entry, ids, sums)
         return entry
 

@@ -102,12 +102,13 @@ def test_a_merge_in_small_steps_writes_what_one_step_for_everything_writes(tmp_p
     source, live = request.getfixturevalue(source)
     whole = _merge_into(tmp_path / "whole", source, step=10**12)
     assert whole["ndocs"] == len(live)
-    for step, read in ((1, 1), (2, 5000), (37, None), (4096, 1)):  # one term per step (the common words in
-        # pieces) up to a few hundred; stored blocks read one at a time, a few at a time, or all at once
+    for step, read, threads in ((1, 1, 1), (2, 5000, 2), (37, None, 3), (4096, 1, 2)):  # one term per step (the
+        # common words in pieces) up to a few hundred; stored blocks read one at a time, a few at a time, or
+        # all at once; the fields and the stored blocks merged one after another or side by side in threads
         with pytest.MonkeyPatch.context() as patch:
             if read is not None:
                 patch.setattr(merge_module, "_READ_BYTES", read)
-            entry = _merge_into(tmp_path / f"step{step}", source, step=step)
+            entry = _merge_into(tmp_path / f"step{step}", source, step=step, threads=threads)
         assert entry == whole, step
         for suffix in entry["files"]:
             assert (tmp_path / f"step{step}" / f"m.{suffix}").read_bytes() == (tmp_path / "whole" / f"m.{suffix}").read_bytes(), (step, suffix)
