@@ -389,8 +389,7 @@ def write_files(directory: Path, name: str, files: Mapping[str, bytes]) -> dict[
     """Write segment files (``<name>.<suffix>``), each fsynced; returns their sizes and CRC-32s by suffix."""
     listing: dict[str, list[int]] = {}
     for suffix, data in files.items():
-        write_durable(directory / f"{name}.{suffix}", data)
-        listing[suffix] = [len(data), zlib.crc32(data)]
+        listing[suffix] = write_durable(directory / f"{name}.{suffix}", data)
     return listing
 
 

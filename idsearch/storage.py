@@ -81,15 +81,12 @@ def _naming(path: Path, exc: OSError) -> OSError:
     return named
 
 
-def write_durable(path: Path, data: bytes) -> None:
-    """Write a new file and fsync it (the caller fsyncs the directory once for a batch)."""
-    with open(path, "xb") as fh:
-        try:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        except OSError as exc:
-            raise _naming(path, exc) from exc
+def write_durable(path: Path, data: bytes) -> list[int]:
+    """Write a new file and fsync it (the caller fsyncs the directory once for a batch); returns
+    ``[size, crc32]``, as a manifest lists a file."""
+    with DurableFile(path) as out:
+        out.write(data)
+        return out.close()
 
 
 class DurableFile:
@@ -134,10 +131,13 @@ def atomic_write_bytes(path: Path, data: bytes, *, replaced: Callable[[], None] 
     """Replace ``path`` atomically: temp file, fsync, rename, fsync the directory. ``replaced`` is called
     right after the rename: from then on the new content is the file, whatever fails afterwards."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    with open(tmp, "wb") as fh:  # (not new: a crash may have left one)
+        try:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        except OSError as exc:
+            raise _naming(tmp, exc) from exc
     os.replace(tmp, path)
     if replaced is not None:
         replaced()

@@ -111,17 +111,18 @@ def install_hooks(
 ) -> None:
     """Wrap library functions to record the phase and to die at chosen points."""
 
-    def durable(real: Callable[[Path, bytes], None]) -> Callable[[Path, bytes], None]:
-        def write_durable(path: Path, data: bytes) -> None:
+    def durable(real: Callable[[Path, bytes], list[int]]) -> Callable[[Path, bytes], list[int]]:
+        def write_durable(path: Path, data: bytes) -> list[int]:
             if reached("segment-partial"):
                 with open(path, "xb") as fh:
                     fh.write(data[: len(data) // 2])
                     fh.flush()
                     os.fsync(fh.fileno())
                 die()
-            real(path, data)
+            listed = real(path, data)
             if reached("segment-after"):
                 die()
+            return listed
 
         return write_durable
 

@@ -601,22 +601,35 @@ def _fail_after(real: Callable[..., Any], calls: int) -> Callable[..., Any]:
     return fake
 
 
-class _FullDisk(io.RawIOBase):
-    def __init__(self, path: Any) -> None:
-        self.path = path
+class _FillingDisk(io.RawIOBase):
+    """A new file on a disk that fills up: writes fail after ``room`` bytes, as the system says it (no
+    file name)."""
+
+    def __init__(self, real: Any, room: int) -> None:
+        self.real, self.room = real, room
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
-        raise _enospc(self.path)
+        size = len(memoryview(data).cast("B"))
+        if size > self.room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= size
+        return self.real.write(data)
+
+    def fileno(self) -> int:
+        return self.real.fileno()
+
+    def close(self) -> None:
+        self.real.close()
+        super().close()
 
 
 def _full_open(real: Callable[..., Any]) -> Callable[..., Any]:
     def fake(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
         if "w" in mode and os.fspath(path).endswith(MANIFEST + ".tmp"):
-            real(path, mode).close()  # the file appears, then the disk is full
-            return _FullDisk(path)
+            return _FillingDisk(real(path, mode), 0)  # the file appears, then the disk is full
         return real(path, mode, *args, **kwargs)
 
     return fake
@@ -686,31 +699,6 @@ def test_io_error_after_the_manifest_rename_keeps_a_consistent_index(
     # the rename happened, so the new generation is the index now: it must be whole
     report = check_index(idx)
     assert report.ok, str(report)
-
-
-class _FillingDisk(io.RawIOBase):
-    """A new file on a disk that fills up: writes fail after ``room`` bytes, as the system says it (no
-    file name)."""
-
-    def __init__(self, real: Any, room: int) -> None:
-        self.real, self.room = real, room
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        size = len(memoryview(data).cast("B"))
-        if size > self.room:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        self.room -= size
-        return self.real.write(data)
-
-    def fileno(self) -> int:
-        return self.real.fileno()
-
-    def close(self) -> None:
-        self.real.close()
-        super().close()
 
 
 @pytest.mark.parametrize("part", ["docs.bin", "body.pos.npy", "title.exact.docs.npy", "body.tpost.npy"])
