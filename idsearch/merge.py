@@ -102,12 +102,10 @@ def merge_segments(
         listing.update(part_listing)
         files.update(part_files)
     tokens: dict[str, int] = {}
-    for field in fields:
-        positions = field in schema.text_field_names
-        if positions:
-            lengths = np.concatenate([np.asarray(r.fields[field].lengths)[r.live] for r in readers]).astype(np.uint32)
-            files[f"{field}.len.npy"] = npy_bytes(lengths)
-            tokens[field] = int(lengths.sum(dtype=np.int64))
+    for field in schema.text_field_names:  # (exact-form fields have the text field's lengths)
+        lengths = np.concatenate([np.asarray(r.fields[field].lengths)[r.live] for r in readers]).astype(np.uint32)
+        files[f"{field}.len.npy"] = npy_bytes(lengths)
+        tokens[field] = int(lengths.sum(dtype=np.int64))
     days = {f: np.concatenate([np.asarray(r.days[f])[r.live] for r in readers]) for f in schema.date_fields}
     keywords: dict[str, list[str | None]] = {}
     for f in schema.keyword_fields:
@@ -377,15 +375,11 @@ class _BlockCopy:
         self.first = [np.zeros(1, dtype=np.int64)]
         self.sizes: list[np.ndarray] = []
         self.dicts: list[np.ndarray] = []
-        self._dict_numbers: dict[bytes, int] = {}  # distinct dictionaries (a dictionary is hashed once)
-        self._dictionaries: list[bytes] = []
+        self._dict_numbers: dict[bytes, int] = {}  # distinct dictionaries, numbered in order (each hashed once)
         self._compressors: dict[int, Any] = {}
 
     def _number(self, zdict: bytes) -> int:
-        k = self._dict_numbers.setdefault(zdict, len(self._dict_numbers))
-        if k == len(self._dictionaries):
-            self._dictionaries.append(zdict)
-        return k
+        return self._dict_numbers.setdefault(zdict, len(self._dict_numbers))
 
     def _block(self, raw: bytes, sizes: np.ndarray, k: int) -> None:
         self._out(raw)
@@ -440,8 +434,9 @@ class _BlockCopy:
                     self._run(piece[int(bounds[b]) - base : int(bounds[dirty]) - base], bounds[b : dirty + 1],
                               first[b : dirty + 1], doc_sizes[first[b] : first[dirty]], numbers[b:dirty])
                 if dirty < end and block_live[dirty]:  # deleted documents: the live ones, compressed again
-                    self._recompress_block(reader, dirty, bytes(piece[int(bounds[dirty]) - base : int(bounds[dirty + 1]) - base]),
-                                           doc_sizes[first[dirty] : first[dirty + 1]], int(numbers[dirty]))
+                    a, z = int(first[dirty]), int(first[dirty + 1])
+                    raw = bytes(piece[int(bounds[dirty]) - base : int(bounds[dirty + 1]) - base])
+                    self._recompress_block(reader, dirty, raw, reader.live[a:z], doc_sizes[a:z], int(numbers[dirty]))
                 b = dirty + 1
             block = end
         end_of_blocks = int(bounds[-1]) if len(bounds) else 0
@@ -451,14 +446,15 @@ class _BlockCopy:
         if isinstance(recorded, list) and len(recorded) == 2 and [size, crc] != recorded:
             raise IndexCorruptError(f"{path}: size or CRC-32 differs from the manifest's")
 
-    def _recompress_block(self, reader: SegmentReader, block: int, raw: bytes, sizes: np.ndarray, k: int) -> None:
-        first = int(reader.stored_layout()[1][block])
-        alive = reader.live[first : first + len(sizes)]
+    def _recompress_block(self, reader: SegmentReader, block: int, raw: bytes, alive: np.ndarray, sizes: np.ndarray,
+                          k: int) -> None:
+        """Block ``block`` of ``reader`` (compressed ``raw``; its documents' liveness and sizes) with its live
+        documents only, compressed again with its dictionary number ``k``."""
         data = reader.inflate_block(block, raw)
         ends = np.cumsum(sizes).tolist()
         body = b"".join(data[ends[i] - int(sizes[i]) : ends[i]] for i in np.flatnonzero(alive).tolist())
         if k not in self._compressors:
-            self._compressors[k] = primed_compressor(self._dictionaries[k])
+            self._compressors[k] = primed_compressor(list(self._dict_numbers)[k])
         c = self._compressors[k].copy()
         self._block(c.compress(body) + c.flush(), sizes[alive], k)
 
@@ -486,12 +482,13 @@ class _BlockCopy:
         # the dictionaries blocks use (a segment's blocks all deleted use none), in order of first use
         used, at_first = np.unique(numbers, return_index=True)
         used = used[np.argsort(at_first)]
-        dictionaries = [self._dictionaries[k] for k in used.tolist()]
+        known = list(self._dict_numbers)
+        dictionaries = [known[k] for k in used.tolist()]
         dicts = None
         if len(dictionaries) > 1:
             lengths = np.array([len(d) for d in dictionaries], dtype=np.uint64)
             ends = np.cumsum(lengths, dtype=np.uint64)
-            renumber = np.zeros(len(self._dictionaries), dtype=np.int64)
+            renumber = np.zeros(len(known), dtype=np.int64)
             renumber[used] = np.arange(len(used))
             which = renumber[numbers]
             dicts = np.empty(2 * len(which), dtype=np.uint64)
