@@ -825,8 +825,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Read documents from files and folders and add them to the index (created when missing).\n"
             "Formats by suffix, each optionally gzip-compressed (.gz): .jsonl/.ndjson/.json (one JSON\n"
-            "object per line, or one array), .csv/.tsv (header row), .txt (one portal article: title\n"
-            "line, lead, Penulis:/Editor: lines, body). Folders are read recursively.\n\n"
+            "object per line; or an array of objects, or pretty-printed objects one after another,\n"
+            "streamed too), .csv/.tsv (header row), .txt (one portal article: title line, lead,\n"
+            "Penulis:/Editor: lines, body). Folders are read recursively.\n\n"
             "A document whose id is already indexed is replaced when it changed, and skipped when it is\n"
             "identical, so re-running over the same files is cheap. Bad records are reported on stderr\n"
             "as path:line: field: message and skipped; the good ones are committed. With --strict the\n"

@@ -3,7 +3,8 @@
 Formats, chosen by suffix (case-insensitive), each optionally gzip-compressed (``x.jsonl.gz``):
 
 * ``.jsonl`` / ``.ndjson`` / ``.json``: one JSON object per line, streamed line by line. A ``.json`` file
-  whose first line is ``[`` or ``{`` alone is instead read whole as one JSON array / object.
+  that starts with ``[``, or whose first line is ``{`` alone, is instead read as JSON values: an array of
+  objects, or pretty-printed objects one after another (as ``jq`` writes them), streamed too.
 * ``.csv`` / ``.tsv``: a header row, then one record per row (empty cells count as missing).
 * ``.txt``: one article in the plain-text layout of Indonesian portals, see :func:`read_portal_article`.
 
@@ -21,6 +22,7 @@ a wrong CSV column count, binary junk, an empty document, an unparseable date, .
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
@@ -63,6 +65,7 @@ SUFFIXES: dict[str, str] = {
 
 _BOM = b"\xef\xbb\xbf"
 _SNIFF_BYTES = 8192
+_JSON_BLOCK = 1 << 20  # bytes read at a time from a JSON file that is not one object per line
 _CSV_FIELD_LIMIT = 1 << 30  # the csv module's default (128 KiB) is too small for long articles
 
 
@@ -428,28 +431,155 @@ def _read_jsonl(
             yield doc
 
 
-def _read_json_whole(
+class _JsonProblem(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+_JSON_SPACE = re.compile(r"[ \t\r\n]*")
+
+
+class _JsonText:
+    """The text of a JSON file decoded a block at a time, parsed value by value: what was parsed is
+    dropped, so memory holds a block and the value being read, whatever the file's size."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._decoder = json.JSONDecoder()
+        self._utf8 = codecs.getincrementaldecoder("utf-8-sig")()
+        self._text = ""
+        self._pos = 0
+        self._eof = False
+        self._trimmed = False  # whether the text no longer starts at the file's start
+        self._broken: _JsonProblem | None = None  # invalid UTF-8 where the decoded text ends
+        self.line = 1  # the line of the position
+
+    def _fill(self, count: int) -> bool:
+        """Decode until ``count`` characters past the position are (or the file ends); whether one is."""
+        if self._pos >= _JSON_BLOCK:
+            self._text = self._text[self._pos :]
+            self._pos = 0
+            self._trimmed = True
+        while len(self._text) - self._pos < count and not self._eof:
+            block = self._stream.read(_JSON_BLOCK)
+            self._eof = not block
+            pending, flag = self._utf8.getstate()  # bytes of a character the last block cut, and the BOM flag
+            try:
+                self._text += self._utf8.decode(block, final=self._eof)
+            except UnicodeDecodeError as exc:
+                # the text before it is parsed first: the problem is raised where the text ends
+                self._utf8.setstate((b"", flag))
+                self._text += self._utf8.decode((pending + block)[: exc.start])
+                line = self.line + self._text.count("\n", self._pos)
+                self._broken = _JsonProblem(line, "invalid UTF-8")
+                self._eof = True
+        return len(self._text) > self._pos
+
+    def next_char(self) -> str:
+        """The next character that is not whitespace ("" at the end), without consuming it."""
+        while True:
+            text, pos = self._text, self._pos
+            end = _JSON_SPACE.match(text, pos).end()  # type: ignore[union-attr]  # (matches the empty string)
+            self.line += text.count("\n", pos, end)
+            self._pos = end
+            if end < len(text):
+                return text[end]
+            if not self._fill(1):
+                if self._broken:
+                    raise self._broken
+                return ""
+
+    def skip(self) -> None:
+        """Consume the character :meth:`next_char` returned."""
+        self._pos += 1
+
+    def value(self) -> Any:
+        """Decode the value at the next non-whitespace character."""
+        self.next_char()
+        while True:
+            text, pos = self._text, self._pos
+            try:
+                value, end = self._decoder.raw_decode(text, pos)
+            except json.JSONDecodeError as exc:
+                # cut off by the end of the block: read on (at least twice as much, so that a long value
+                # is decoded a few times, not once per block), unless the file ended
+                cut = exc.pos >= len(text) - 8 or exc.msg.startswith("Unterminated string")
+                if self._eof and cut and self._broken:
+                    raise self._broken from None
+                if self._eof or not cut:
+                    line = self.line + text.count("\n", pos, exc.pos)
+                    line_start = text.rfind("\n", 0, exc.pos) + 1
+                    known = line_start > 0 or not self._trimmed
+                    where = f" (column {exc.pos - line_start + 1})" if known else ""
+                    raise _JsonProblem(line, f"malformed JSON: {exc.msg}{where}") from None
+                self._fill(max(_JSON_BLOCK, 2 * (len(text) - pos)))
+                continue
+            if end > len(text) - 8 and not self._eof:
+                # a number may go on in the next block ("-12." decodes as -12): decoded again with more text
+                self._fill(end - pos + 8)
+                continue
+            self.line += text.count("\n", pos, end)
+            self._pos = end
+            return value
+
+
+def _read_json_values(
     stream: IO[bytes], path: str, mapping: FieldMapping, report: _Reporter, progress: _Progress
 ) -> Iterator[dict[str, Any]]:
-    data = stream.read()
+    """A JSON file that is not one object per line: an array of objects, or objects one after another
+    (pretty-printed, as ``jq`` writes them). Streamed: an array's objects become documents as they are
+    read, each problem names the line its object starts on. A syntax error ends the file (JSON cannot be
+    resumed after one), after the documents before it."""
+    text = _JsonText(stream)
     try:
-        value = json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        report(_utf8_problem(path, data.count(b"\n", 0, exc.start) + 1, exc))
-        return
-    except json.JSONDecodeError as exc:
-        report(Problem(path, exc.lineno, None, f"malformed JSON: {exc.msg} (column {exc.colno})", "error"))
-        return
+        while char := text.next_char():
+            if char != "[":
+                line = text.line
+                yield from _json_document(text.value(), None, path, line, mapping, report, progress)
+                continue
+            text.skip()
+            index = 0
+            if text.next_char() == "]":
+                text.skip()
+                continue
+            while True:
+                text.next_char()
+                line = text.line
+                value = text.value()
+                yield from _json_document(value, f"[{index}]", path, line, mapping, report, progress)
+                index += 1
+                char = text.next_char()
+                text.skip()
+                if char == "]":
+                    break
+                if char != ",":
+                    found = repr(char) if char else "the end of the file"
+                    message = f"malformed JSON: expected ',' or ']' after element {index - 1}, found {found}"
+                    raise _JsonProblem(text.line, message)
+    except _JsonProblem as exc:
+        report(Problem(path, exc.line, None, exc.message, "error"))
+
+
+def _json_document(
+    value: Any,
+    label: str | None,
+    path: str,
+    line: int,
+    mapping: FieldMapping,
+    report: _Reporter,
+    progress: _Progress,
+) -> Iterator[dict[str, Any]]:
+    """The document of one value of a JSON file (``label``: its index in an array), or a problem."""
     progress.tick()
-    items = value if isinstance(value, list) else [value]
-    for index, item in enumerate(items):
-        label = f"[{index}]" if isinstance(value, list) else None
-        if not isinstance(item, dict):
-            report(Problem(path, None, label, f"expected a JSON object, got {_type_name(item)}", "error"))
-            continue
-        doc = _build(item, mapping, path if label is None else f"{path}{label}", None, report)
-        if doc is not None:
-            yield doc
+    if not isinstance(value, dict):
+        report(Problem(path, line, label, f"expected a JSON object, got {_type_name(value)}", "error"))
+        return
+    doc = _build(value, mapping, path, line, report)
+    if doc is not None:
+        progress.stats.current_line = line
+        yield doc
 
 
 def _read_csv(
@@ -554,11 +684,11 @@ def _read_file(
         if fmt == "json":
             first = head.lstrip(_BOM + b" \t\r\n")[:1]
             first_line = head.split(b"\n", 1)[0].strip().lstrip(_BOM)
-            fmt = "json-whole" if first == b"[" or first_line == b"{" else "jsonl"
+            fmt = "json-values" if first == b"[" or first_line == b"{" else "jsonl"
         if fmt == "jsonl":
             yield from _read_jsonl(stream, name, mapping, report, progress)
-        elif fmt == "json-whole":
-            yield from _read_json_whole(stream, name, mapping, report, progress)
+        elif fmt == "json-values":
+            yield from _read_json_values(stream, name, mapping, report, progress)
         elif fmt in ("csv", "tsv"):
             delimiter = "\t" if fmt == "tsv" else ","
             yield from _read_csv(stream, name, mapping, report, progress, delimiter)

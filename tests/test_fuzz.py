@@ -190,6 +190,48 @@ def test_ingest_reports_bad_lines_and_indexes_every_good_one(tmp_path: Path, lin
         assert ix.get(doc_id) == doc
 
 
+JSON_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+JSON_SCALAR = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), JSON_TEXT)
+JSON_RECORD = st.fixed_dictionaries(
+    {"id": JSON_TEXT, "title": JSON_TEXT},
+    optional={"body": JSON_TEXT, "n": JSON_SCALAR, "tags": st.lists(JSON_SCALAR, max_size=3)},
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(st.one_of(JSON_RECORD, JSON_SCALAR), max_size=12),
+    st.sampled_from([None, 0, 1, 3]),
+    st.booleans(),
+    st.integers(1, 48),
+)
+def test_json_values_stream_like_json_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, values: list[Any], indent: int | None, array: bool, block: int
+):
+    """A JSON array (or objects one after another), read a few bytes at a time, gives the documents and
+    the problems that the same values one per line give."""
+    from idsearch import ingest
+
+    values = values if array else [v for v in values if isinstance(v, dict)]
+    lines = tmp_path / "oracle.jsonl"
+    lines.write_text("".join(json.dumps(v, ensure_ascii=False) + "\n" for v in values), "utf-8")
+    oracle: list[Problem] = []
+    expected = list(iter_documents([lines], on_problem=oracle.append))
+
+    monkeypatch.setattr(ingest, "_JSON_BLOCK", block)
+    path = tmp_path / "values.json"
+    if array:
+        text = json.dumps(values, indent=indent, ensure_ascii=False)
+    else:
+        text = "\n".join(json.dumps(v, indent=1, ensure_ascii=False) for v in values)
+    path.write_text(text, "utf-8")
+    problems: list[Problem] = []
+    docs = list(iter_documents([path], on_problem=problems.append))
+    assert docs == expected
+    assert [(p.message, p.severity) for p in problems] == [(p.message, p.severity) for p in oracle]
+
+
 def test_binary_junk_is_one_clear_problem(tmp_path: Path):
     path = tmp_path / "junk.jsonl"
     path.write_bytes(bytes(range(256)) * 50)

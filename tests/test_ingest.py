@@ -81,7 +81,7 @@ def test_json_suffix_is_one_object_per_line(tmp_path: Path) -> None:
     assert [d["id"] for d in docs] == ["1", "2"] and problems == []
 
 
-def test_json_array_file_is_read_whole(tmp_path: Path) -> None:
+def test_json_array_file_is_read_element_by_element(tmp_path: Path) -> None:
     path = tmp_path / "a.json"
     path.write_text(
         json.dumps([{"id": "1", "body": "satu"}, 7, {"id": "3", "body": "tiga"}], indent=2), "utf-8"
@@ -89,6 +89,148 @@ def test_json_array_file_is_read_whole(tmp_path: Path) -> None:
     docs, problems = read([path])
     assert [d["id"] for d in docs] == ["1", "3"]
     assert len(problems) == 1 and problems[0].field == "[1]" and "got number" in problems[0].message
+    assert problems[0].line == 6  # where the element is: "[", 4 lines of the first object, then 7
+
+
+def _json_values_cases() -> list[str]:
+    """JSON texts that exercise every place a block boundary can fall: numbers and literals at the top
+    level and inside objects, escapes, text outside ASCII (UTF-8 of 2 to 4 bytes), empty arrays, nested
+    values, objects one after another, whitespace of every kind."""
+    docs = [
+        {"id": f"d{i}", "body": f"berita {i} caf\u00e9 \u2014 \U0001f600 \\ \"kutip\"\n", "n": 10**i, "x": [True, None, -1.5e3]}
+        for i in range(6)
+    ]
+    return [
+        json.dumps(docs),
+        json.dumps(docs, indent=2, ensure_ascii=False),
+        "\n".join(json.dumps(d, indent=1, ensure_ascii=False) for d in docs) + "\n",
+        " [ ] \r\n\t" + json.dumps(docs[:2]) + "\n" + json.dumps(docs[2], indent=4) + " [12345, " + json.dumps(docs[3]) + "]",
+        '[-12.5e3, {"id": "n", "body": "angka"}]',
+    ]
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 1 << 20])
+def test_json_values_are_the_same_whatever_the_block_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    from idsearch import ingest
+
+    expected, _ = read(_write_cases(tmp_path / "whole"))
+    monkeypatch.setattr(ingest, "_JSON_BLOCK", block)
+    docs, problems = read(_write_cases(tmp_path / f"b{block}"))
+    assert docs == expected and len(docs) == 6 + 6 + 6 + 4 + 1
+    mixed = _json_values_cases()[3]
+    assert [(p.line, p.field) for p in problems] == [(mixed.count("\n", 0, mixed.index("12345")) + 1, "[0]"), (1, "[0]")]
+    assert [d["body"] for d in docs[:6]] == [f"berita {i} caf\u00e9 \u2014 \U0001f600 \\ \"kutip\"\n" for i in range(6)]
+    assert docs[5]["n"] == 10**5 and docs[0]["x"] == [True, None, -1500.0]
+
+
+def _write_cases(folder: Path) -> list[Path]:
+    folder.mkdir()
+    paths = []
+    for i, case in enumerate(_json_values_cases()):
+        path = folder / f"c{i}.json"
+        path.write_text(case, "utf-8")
+        paths.append(path)
+    return paths
+
+
+def test_json_objects_one_after_another_name_their_lines(tmp_path: Path) -> None:
+    path = tmp_path / "jq.json"
+    path.write_text(
+        json.dumps({"id": "1", "body": "satu"}, indent=2)  # lines 1-4
+        + "\n"
+        + json.dumps({"id": "2", "body": 42}, indent=2)  # lines 5-8
+        + "\n"
+        + json.dumps({"id": "3", "body": "tiga"}, indent=2),
+        "utf-8",
+    )
+    docs, problems = read([path])
+    assert [d["id"] for d in docs] == ["1", "3"]
+    assert [str(p) for p in problems] == [f"{path}:5: body: expected a string, got number"]
+
+
+def test_a_json_syntax_error_keeps_the_documents_before_it(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json.gz"
+    good = [{"id": str(i), "body": f"berita nomor {i}"} for i in range(3)]
+    text = json.dumps(good, indent=2)[:-2] + ',\n  {"id": "x", "body": "tanpa penutup"\n  {"id": "y"}\n]'
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write(text)
+    docs, problems = read([path])
+    assert [d["id"] for d in docs] == ["0", "1", "2"]
+    assert len(problems) == 1 and problems[0].line == text.count("\n", 0, text.index('{"id": "y"}')) + 1
+    assert "malformed JSON: Expecting ',' delimiter (column 3)" in problems[0].message
+    with pytest.raises(IngestError, match="broken.json.gz:"):
+        list(iter_documents([path], strict=True))
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ('[{"id": "1", "body": "a"}\n{"id": "2", "body": "b"}]', 2, "expected ',' or ']' after element 0, found '{'"),
+        ('[{"id": "1", "body": "a"},\n', 2, "Expecting value"),
+        ('[{"id": "1", "body": "a"}', 1, "expected ',' or ']' after element 0, found the end of the file"),
+        ('[{"id": "1", "body": "a"}, {"id": "2", "body": "unterminated}]', 1, "Unterminated string"),
+    ],
+)
+def test_json_array_errors_say_what_and_where(tmp_path: Path, text: str, line: int, message: str) -> None:
+    path = tmp_path / "e.json"
+    path.write_text(text, "utf-8")
+    docs, problems = read([path])
+    assert [d["id"] for d in docs] == ["1"]
+    assert len(problems) == 1 and problems[0].line == line and message in problems[0].message
+
+
+@pytest.mark.parametrize("block", [1, 2, 5, 1 << 20])
+def test_invalid_utf8_in_a_json_array_keeps_the_documents_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    from idsearch import ingest
+
+    monkeypatch.setattr(ingest, "_JSON_BLOCK", block)
+    path = tmp_path / "latin1.json"
+    path.write_bytes(
+        b'\xef\xbb\xbf[\n{"id": "1", "body": "caf\xc3\xa9 \xf0\x9f\x98\x80"},\n'  # a BOM, UTF-8 of 2 and 4 bytes
+        + '{"id": "2", "body": "caf\u00e9"}\n]'.encode("latin-1")
+    )
+    docs, problems = read([path])
+    assert [(d["id"], d["body"]) for d in docs] == [("1", "caf\u00e9 \U0001f600")]
+    assert [(p.line, p.message) for p in problems] == [(3, "invalid UTF-8")]
+
+
+def test_invalid_utf8_right_after_a_character_cut_by_a_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from idsearch import ingest
+
+    head = b'[{"id": "1", "body": "a"}, {"id": "2", "body": "caf'
+    monkeypatch.setattr(ingest, "_JSON_BLOCK", len(head) + 1)  # the first block ends inside the \xc3\xa9
+    path = tmp_path / "cut.json"
+    path.write_bytes(head + b'\xc3\xa9\xff"}]')
+    docs, problems = read([path])
+    assert [d["id"] for d in docs] == ["1"]
+    assert [(p.line, p.message) for p in problems] == [(1, "invalid UTF-8")]
+
+
+def test_a_large_json_array_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "big.json"
+    body = "kata " * 400
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("[\n")
+        fh.write(",\n".join(json.dumps({"id": str(i), "body": body}) for i in range(8000)))
+        fh.write("\n]\n")
+    size = path.stat().st_size
+    assert size > 16_000_000
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in iter_documents([path]))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert count == 8000
+    assert peak < 8_000_000, f"{peak / 1e6:.1f} MB at the peak for a {size / 1e6:.1f} MB file"
 
 
 def test_blank_lines_and_bom_are_fine(tmp_path: Path) -> None:
