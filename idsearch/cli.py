@@ -212,6 +212,7 @@ def _run_query(ix: Index, args: argparse.Namespace, out: IO[str], started: float
     results = ix.search(
         text,
         limit=args.limit,
+        offset=(args.page - 1) * args.limit,
         fields=args.fields,
         since=args.since,
         until=args.until,
@@ -254,8 +255,16 @@ def _run_query(ix: Index, args: argparse.Namespace, out: IO[str], started: float
             out.write(f"{pad}{' '.join(snippet.split())}\n")
         out.write("\n")
     elapsed = time.perf_counter() - started
-    shown = f" ({len(results)} shown)" if len(results) < results.total else ""
-    out.write(f"{dim}{_plural(results.total, 'hit')}{shown} in {_human_seconds(elapsed)}{reset}\n")
+    shown = after = ""
+    if not results and results.total:
+        pages = -(-results.total // args.limit)
+        after = f"; page {args.page} is past the last ({_plural(pages, 'page')} of {args.limit})"
+    elif len(results) == 1 and results.total > 1:
+        shown = f" (hit {results[0].rank} shown)"
+    elif results and len(results) < results.total:
+        shown = f" ({results[0].rank}-{results[-1].rank} shown)"
+    line = f"{_plural(results.total, 'hit')}{shown} in {_human_seconds(elapsed)}{after}"
+    out.write(f"{dim}{line}{reset}\n")
     return EXIT_OK if results else EXIT_NO_HITS
 
 
@@ -801,6 +810,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("query", nargs="+", help="the query (several arguments are joined with spaces)")
     _add_index_option(q)
     q.add_argument("--limit", "-n", type=_positive_int, default=10, metavar="N", help="hits to show (default 10)")
+    q.add_argument("--page", "-p", type=_positive_int, default=1, metavar="P",
+                   help="page P of the results, --limit hits a page (default 1: hits 1 to N)")
     q.add_argument("--fields", type=_csv_list, metavar="A,B", help="text fields to search (default: all)")
     q.add_argument("--since", metavar="DATE", help="only documents dated on or after DATE (2024-12-01, 2/12/2024, ...)")
     q.add_argument("--until", metavar="DATE", help="only documents dated on or before DATE")

@@ -256,6 +256,7 @@ class Index:
         query: str,
         *,
         limit: int | None = 10,
+        offset: int = 0,
         fields: Sequence[str] | None = None,
         weights: Mapping[str, float] | None = None,
         since: str | _dt.date | None = None,
@@ -274,8 +275,14 @@ class Index:
         searched, ``weights`` overrides their BM25F weights. ``since``/``until`` (inclusive) and keyword
         filters (``source="tribunnews.com"``, or ``filters={...}``) narrow the results without scoring.
         ``sort`` is ``"score"`` or ``"date"`` (newest first). ``syntax=False`` reads the query as plain
-        words (no operators), for pasted headlines and questions.
+        words (no operators), for pasted headlines and questions. ``offset`` skips the best matches, for
+        pages of results: ``offset=20, limit=10`` is the third page of ten (its hits ranked 21 to 30). The
+        order does not depend on ``limit`` or ``offset``, so pages neither repeat nor skip a match.
         """
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValueError(f"limit must be a whole number >= 0 or None, not {limit!r}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"offset must be a whole number >= 0, not {offset!r}")
         reader = reader or self._current()
         node = self.compile(query, fields=fields, default_operator=default_operator, syntax=syntax)
         filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
@@ -285,12 +292,15 @@ class Index:
             unknown = set(weights) - set(self.schema.text_field_names)
             if unknown:
                 raise ValueError(f"unknown text fields in weights: {sorted(unknown)}")
-        scores, segs, docs, total = reader.best(node, limit=limit, weights=weights, sort=sort)
+        scores, segs, docs, total = reader.best(
+            node, limit=None if limit is None else offset + limit, weights=weights, sort=sort
+        )
+        scores, segs, docs = scores[offset:], segs[offset:], docs[offset:]
         terms = tuple(sorted(_positive_terms(node))) if node is not None and len(docs) else ()
         segments, stored_at = reader.segments, reader.stored_at
         hits = [
             Hit(segments[seg].doc_id(doc), score, rank, terms, load=functools.partial(stored_at, seg, doc))
-            for rank, (seg, doc, score) in enumerate(zip(segs.tolist(), docs.tolist(), scores.tolist()), 1)
+            for rank, (seg, doc, score) in enumerate(zip(segs.tolist(), docs.tolist(), scores.tolist()), offset + 1)
         ]
         return Results(hits, total, query)
 

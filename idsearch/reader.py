@@ -457,24 +457,27 @@ class IndexReader:
         """The best matches by score: ``select(n)`` gives the best ``n`` BM25F matches (scores, segments,
         docs, number of matches); the best ``PROXIMITY_DEPTH`` are reranked with the word-pair proximity and
         lead bonuses of the query's ``words`` (in query order, with their idf), both looked up in the fields
-        of the first word."""
+        of the first word, and come first; the others follow by BM25F. That order does not depend on
+        ``limit``, so that pages of results (``Index.search(offset=...)``) neither repeat nor skip a match;
+        the bonuses only add, so scores still go down from hit to hit."""
         has_pairs = any(a.term != b.term for a, b in pairwise(words))
         weight_of_proximity = self.schema.proximity if has_pairs else 0.0
         lead = self.schema.lead if words else 0.0
         if not (weight_of_proximity or lead):
             return select(limit)
-        depth = max(limit or 0, PROXIMITY_DEPTH) if limit is not None else None
-        scores, segs, docs, total = select(depth)
-        if not len(docs):
+        scores, segs, docs, total = select(max(limit, PROXIMITY_DEPTH) if limit is not None else None)
+        head = min(len(docs), PROXIMITY_DEPTH)  # the reranked matches
+        if not head:
             return scores, segs, docs, total
-        where_all = docs if len(self.segments) == 1 else self._bases[segs] + docs
+        shown = head if limit is None else min(limit, head)
+        where_all = (docs if len(self.segments) == 1 else self._bases[segs] + docs)[:head]
         if self._uses_kernel:
-            scores = scores.copy()  # (the bonuses are added in place)
+            reranked = scores[:head].copy()  # (the bonuses are added in place)
             term_of: dict[str, int] = {}
             word_terms = [term_of.setdefault(w.term, len(term_of)) for w in words]
             terms = list(term_of)
-            order = np.empty(len(docs) if limit is None else min(limit, len(docs)), dtype=np.int64)
-            count = _kernel.rerank(scores, where_all, word_terms, word_idf, [w.boost for w in words],
+            order = np.empty(shown, dtype=np.int64)
+            count = _kernel.rerank(reranked, where_all, word_terms, word_idf, [w.boost for w in words],
                                    [(weights[f], [self._term_runs(f, t) for t in terms]) for f in words[0].fields],
                                    self.schema.lead_window, weight_of_proximity, lead, order)
             order = order[:count]
@@ -482,12 +485,12 @@ class IndexReader:
             pairs = []
             if weight_of_proximity:
                 pairs = [(i, i + 1) for i, (a, b) in enumerate(pairwise(words)) if a.term != b.term]
-            scores = self._with_bonuses(scores, segs, where_all, words, np.asarray(word_idf), pairs, weights,
-                                        weight_of_proximity, lead)
-            order = np.lexsort((where_all, -scores))  # ties by document of the reader's one space
-            if limit is not None:
-                order = order[:limit]
-        return scores[order], segs[order], docs[order], total
+            reranked = self._with_bonuses(scores[:head], segs[:head], where_all, words, np.asarray(word_idf), pairs,
+                                          weights, weight_of_proximity, lead)
+            order = np.lexsort((where_all, -reranked))[:shown]  # ties by document of the reader's one space
+        rest = slice(head, None if limit is None else max(head, limit))
+        return (np.concatenate((reranked[order], scores[rest])), np.concatenate((segs[order], segs[rest])),
+                np.concatenate((docs[order], docs[rest])), total)
 
     def _with_bonuses(
         self,

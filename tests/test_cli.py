@@ -418,6 +418,25 @@ def test_bench_on_a_small_folder(input_tree: Path, tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------- full corpus
 
 
+def test_query_pages(indexed: dict) -> None:
+    env, home = indexed["env"], indexed["home"]
+    query = " ".join(sorted(GOOD_MARKERS))
+    everything = json_lines(run(env, "query", query, "--or", "--json", "--limit", "50", cwd=home).stdout)
+    pages = [json_lines(run(env, "query", query, "--or", "--json", "-n", "3", "--page", str(p), cwd=home).stdout)
+             for p in (1, 2, 3)]
+    assert [len(p) for p in pages] == [3, 3, len(GOOD_MARKERS) - 6]
+    assert [h["id"] for p in pages for h in p] == [h["id"] for h in everything]
+    text = run(env, "query", query, "--or", "-n", "3", "--page", "2", "--color", "never", cwd=home)
+    assert text.returncode == 0
+    assert text.stdout.splitlines()[0].startswith("4. ")
+    assert f"{len(GOOD_MARKERS)} hits (4-6 shown) in " in text.stdout
+    past = run(env, "query", query, "--or", "-n", "3", "--page", "9", "--color", "never", cwd=home)
+    assert past.returncode == 1  # nothing shown
+    assert past.stdout.strip().endswith("page 9 is past the last (3 pages of 3)")
+    bad = run(env, "query", query, "--page", "0", cwd=home)
+    assert bad.returncode == 2 and "at least 1" in bad.stderr
+
+
 @pytest.mark.slow
 def test_full_shared_corpus_through_the_cli(tmp_path: Path) -> None:
     corpus = shared_path("corpus")
