@@ -817,7 +817,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--until", metavar="DATE", help="only documents dated on or before DATE")
     q.add_argument("--source", metavar="NAME", help="only documents of this source (e.g. detik.com)")
     q.add_argument("--category", metavar="NAME", help="only documents of this category")
-    q.add_argument("--sort", choices=("score", "date"), default="score", help="best first (score) or newest first")
+    q.add_argument("--sort", choices=("score", "date", "oldest"), default="score",
+                   help="best first (score), newest first (date) or oldest first")
     op = q.add_mutually_exclusive_group()
     op.add_argument("--and", dest="any", action="store_false", default=False,
                     help="every word must match (the default)")

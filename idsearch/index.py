@@ -274,10 +274,11 @@ class Index:
         ``field:term``, ``date:2024-12-01..2024-12-31``, ``word^2``). ``fields`` restricts the text fields
         searched, ``weights`` overrides their BM25F weights. ``since``/``until`` (inclusive) and keyword
         filters (``source="tribunnews.com"``, or ``filters={...}``) narrow the results without scoring.
-        ``sort`` is ``"score"`` or ``"date"`` (newest first). ``syntax=False`` reads the query as plain
-        words (no operators), for pasted headlines and questions. ``offset`` skips the best matches, for
-        pages of results: ``offset=20, limit=10`` is the third page of ten (its hits ranked 21 to 30). The
-        order does not depend on ``limit`` or ``offset``, so pages neither repeat nor skip a match.
+        ``sort`` is ``"score"``, ``"date"`` (newest first) or ``"oldest"`` (undated documents last in
+        both, ties by score). ``syntax=False`` reads the query as plain words (no operators), for pasted
+        headlines and questions. ``offset`` skips the best matches, for pages of results: ``offset=20,
+        limit=10`` is the third page of ten (its hits ranked 21 to 30). The order does not depend on
+        ``limit`` or ``offset``, so pages neither repeat nor skip a match.
         """
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
             raise ValueError(f"limit must be a whole number >= 0 or None, not {limit!r}")

@@ -53,6 +53,7 @@ _EPOCH = _dt.date(1970, 1, 1)
 # (a large index has more frequent terms, each with more postings)
 LEAF_CACHE_BYTES = 64 << 20
 CACHE_BYTES_PER_POSTING = 4
+SORTS = ("score", "date", "oldest")  # best first; newest first; oldest first (undated documents last in both)
 PROXIMITY_DEPTH = 100  # the best BM25F matches reranked with the word-pair proximity bonus
 GRID_CELLS = 1 << 22  # the largest grid of the matches' positions laid out with one row length for all
 PROTECTED_SHARE = 0.8  # of the cache's bytes, for terms used more than once in the snapshot
@@ -267,6 +268,10 @@ class IndexReader:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """:meth:`matches` as arrays: the best matches' scores, segments and documents (in their segment), in
         order, and the total number of matches."""
+        if sort not in SORTS:
+            raise ValueError(f"unknown sort {sort!r}: expected 'score', 'date' (newest first) or 'oldest'")
+        if sort != "score" and not self.schema.date_fields:
+            raise ValueError(f"sort={sort!r}: this index has no date field")
         if node is None or self.doc_count == 0:
             empty = np.zeros(0, dtype=np.int64)
             return np.zeros(0), empty, empty, 0
@@ -314,8 +319,6 @@ class IndexReader:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """(scores, segments, docs) of the best matches over all segments from per-segment (scores, mask), in
         order (ties by segment, then document), and the number of matches."""
-        if sort not in ("score", "date"):
-            raise ValueError(f"unknown sort {sort!r}: expected 'score' or 'date'")
         candidates: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (scores, seg, doc)
         total = 0
         for seg, (scores, mask) in enumerate(per_segment):
@@ -339,13 +342,15 @@ class IndexReader:
         scores = np.concatenate([c[0] for c in candidates])
         segs = np.concatenate([c[1] for c in candidates])
         docs = np.concatenate([c[2] for c in candidates])
-        if sort == "date":
+        if sort != "score":  # by date, ties by score
             field = self.schema.date_fields[0]
             days = np.empty(len(docs), dtype=np.int64)
             for s in np.unique(segs).tolist():
                 sel = segs == s
                 days[sel] = self.segments[s].days[field][docs[sel]]
-            order = np.lexsort((docs, segs, -scores, -days))
+            if sort == "oldest":
+                days[days == MISSING_DAY] = np.iinfo(np.int64).max  # (undated last here too)
+            order = np.lexsort((docs, segs, -scores, days if sort == "oldest" else -days))
         else:
             order = np.lexsort((docs, segs, -scores))
         if limit is not None:
