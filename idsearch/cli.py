@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from idsearch.index import Index
+    from idsearch.index import Index, Results
     from idsearch.ingest import IngestStats, Problem
 
 __all__ = ["EXIT_INDEX", "EXIT_INPUT", "EXIT_NO_HITS", "EXIT_OK", "EXIT_USAGE", "default_index_path", "main"]
@@ -200,27 +200,37 @@ def cmd_query(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         ix.close()
 
 
-def _run_query(ix: Index, args: argparse.Namespace, out: IO[str], started: float) -> int:
-    import json
-
-    text = " ".join(args.query)
+def _result_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of ``query`` and ``related`` that choose which hits are shown, as keyword arguments."""
     filters = {}
     if args.source is not None:
         filters["source"] = args.source
     if args.category is not None:
         filters["category"] = args.category
+    return {
+        "limit": args.limit,
+        "offset": (args.page - 1) * args.limit,
+        "fields": args.fields,
+        "since": args.since,
+        "until": args.until,
+        "filters": filters or None,
+        "sort": args.sort,
+    }
+
+
+def _run_query(ix: Index, args: argparse.Namespace, out: IO[str], started: float) -> int:
     results = ix.search(
-        text,
-        limit=args.limit,
-        offset=(args.page - 1) * args.limit,
-        fields=args.fields,
-        since=args.since,
-        until=args.until,
-        filters=filters or None,
-        sort=args.sort,
+        " ".join(args.query),
         default_operator="or" if args.any else "and",
         syntax=not args.plain,
+        **_result_options(args),
     )
+    return _print_results(ix, results, args, out, started)
+
+
+def _print_results(ix: Index, results: Results, args: argparse.Namespace, out: IO[str], started: float) -> int:
+    import json
+
     if args.json:
         for hit in results:
             fields = hit.fields
@@ -529,6 +539,21 @@ def cmd_get(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_OK
 
 
+def cmd_related(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    started = time.perf_counter()
+    path, _default = _resolve_index(args)
+    ix = _open_index(path)
+    try:
+        try:
+            results = ix.related(args.id, terms=args.terms, **_result_options(args))
+        except KeyError:
+            err.write(f"idsearch: no document with id {args.id!r} in {path}\n")
+            return EXIT_NO_HITS
+        return _print_results(ix, results, args, out, started)
+    finally:
+        ix.close()
+
+
 def cmd_delete(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     path, _default = _resolve_index(args)
     ix = _open_index(path)
@@ -747,11 +772,40 @@ examples:
   idsearch query 'title:jokowi -prabowo' --fields title,body --index news.idx
 """
 
+RELATED_EXAMPLES = """\
+examples:
+  idsearch related clickid-aa9f4c2dfa112316
+  idsearch related ID --since 2019-10-01 --sort oldest --limit 20
+"""
+
+
+def _add_result_options(parser: argparse.ArgumentParser) -> None:
+    """The options of ``query`` and ``related``: which hits, and how they are printed."""
+    parser.add_argument("--limit", "-n", type=_positive_int, default=10, metavar="N", help="hits to show (default 10)")
+    parser.add_argument("--page", "-p", type=_positive_int, default=1, metavar="P",
+                        help="page P of the results, --limit hits a page (default 1: hits 1 to N)")
+    parser.add_argument("--fields", type=_csv_list, metavar="A,B", help="text fields to search (default: all)")
+    parser.add_argument("--since", metavar="DATE",
+                        help="only documents dated on or after DATE (2024-12-01, 2/12/2024, ...)")
+    parser.add_argument("--until", metavar="DATE", help="only documents dated on or before DATE")
+    parser.add_argument("--source", metavar="NAME", help="only documents of this source (e.g. detik.com)")
+    parser.add_argument("--category", metavar="NAME", help="only documents of this category")
+    parser.add_argument("--sort", choices=("score", "date", "oldest"), default="score",
+                        help="best first (score), newest first (date) or oldest first")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object per hit per line: id, score, title, date, source, url, snippet")
+    parser.add_argument("--color", "--colour", choices=("auto", "always", "never"), default="auto",
+                        help="highlight matches with ANSI colours (auto: only on a terminal)")
+    parser.add_argument("--snippet-chars", type=_positive_int, default=240, metavar="N",
+                        help="snippet length (default 240)")
+
+
 TOP_EPILOG = """\
 commands at a glance:
   idsearch query "Putin Suriah"              search (builds the sample index on first use)
   idsearch index news/ archive.jsonl.gz      create or extend an index from files and folders
   idsearch stats                             what the index holds
+  idsearch related ID                        the documents most like one (more like this)
   idsearch get ID / delete ID... / optimize / check / bench FILES...
 
 the index used: --index PATH, else $IDSEARCH_INDEX, else
@@ -809,28 +863,25 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=QUERY_EXAMPLES, formatter_class=_Formatter)
     q.add_argument("query", nargs="+", help="the query (several arguments are joined with spaces)")
     _add_index_option(q)
-    q.add_argument("--limit", "-n", type=_positive_int, default=10, metavar="N", help="hits to show (default 10)")
-    q.add_argument("--page", "-p", type=_positive_int, default=1, metavar="P",
-                   help="page P of the results, --limit hits a page (default 1: hits 1 to N)")
-    q.add_argument("--fields", type=_csv_list, metavar="A,B", help="text fields to search (default: all)")
-    q.add_argument("--since", metavar="DATE", help="only documents dated on or after DATE (2024-12-01, 2/12/2024, ...)")
-    q.add_argument("--until", metavar="DATE", help="only documents dated on or before DATE")
-    q.add_argument("--source", metavar="NAME", help="only documents of this source (e.g. detik.com)")
-    q.add_argument("--category", metavar="NAME", help="only documents of this category")
-    q.add_argument("--sort", choices=("score", "date", "oldest"), default="score",
-                   help="best first (score), newest first (date) or oldest first")
+    _add_result_options(q)
     op = q.add_mutually_exclusive_group()
     op.add_argument("--and", dest="any", action="store_false", default=False,
                     help="every word must match (the default)")
     op.add_argument("--or", dest="any", action="store_true", help="any word may match (more hits)")
     q.add_argument("--plain", action="store_true",
                    help="read the query as plain words: no operators, quotes or fields (for pasted headlines)")
-    q.add_argument("--json", action="store_true",
-                   help="one JSON object per hit per line: id, score, title, date, source, url, snippet")
-    q.add_argument("--color", "--colour", choices=("auto", "always", "never"), default="auto",
-                   help="highlight matches with ANSI colours (auto: only on a terminal)")
-    q.add_argument("--snippet-chars", type=_positive_int, default=240, metavar="N", help="snippet length (default 240)")
     q.set_defaults(func=cmd_query)
+
+    r = sub.add_parser("related", aliases=["like"], help="the documents most like one (more like this)",
+                       description="The documents most like a stored one, best first (a portal's 'Baca juga'\n"
+                                   "links): its most distinctive words, searched as an OR, the document left out.",
+                       epilog=RELATED_EXAMPLES, formatter_class=_Formatter)
+    r.add_argument("id", help="the id of a stored document")
+    _add_index_option(r)
+    _add_result_options(r)
+    r.add_argument("--terms", type=_positive_int, default=25, metavar="N",
+                   help="how many of its most distinctive terms to search (default 25)")
+    r.set_defaults(func=cmd_related)
 
     ix = sub.add_parser(
         "index", help="create or extend an index from files and folders",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import math
 import os
 import shutil
 import threading
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import attrs
+import numpy as np
 
 from idsearch.analysis import Analyzer, AnalyzerSpec
 from idsearch.reader import (
@@ -32,6 +34,7 @@ from idsearch.reader import (
     _scoring_leaves,
 )
 from idsearch.schema import Schema
+from idsearch.scoring import bm25_idf
 from idsearch.storage import (
     MANIFEST,
     IndexCorruptError,
@@ -280,23 +283,97 @@ class Index:
         limit=10`` is the third page of ten (its hits ranked 21 to 30). The order does not depend on
         ``limit`` or ``offset``, so pages neither repeat nor skip a match.
         """
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-            raise ValueError(f"limit must be a whole number >= 0 or None, not {limit!r}")
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise ValueError(f"offset must be a whole number >= 0, not {offset!r}")
         reader = reader or self._current()
         node = self.compile(query, fields=fields, default_operator=default_operator, syntax=syntax)
-        filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
-        if filter_nodes:
-            node = BoolNode(must=(node, *filter_nodes)) if node is not None else None
         if weights:
             unknown = set(weights) - set(self.schema.text_field_names)
             if unknown:
                 raise ValueError(f"unknown text fields in weights: {sorted(unknown)}")
-        scores, segs, docs, total = reader.best(
-            node, limit=None if limit is None else offset + limit, weights=weights, sort=sort
+        filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
+        return self._results(reader, node, filter_nodes, query, limit=limit, offset=offset, weights=weights, sort=sort)
+
+    def related(
+        self,
+        doc_id: str,
+        *,
+        limit: int | None = 10,
+        offset: int = 0,
+        terms: int = 25,
+        fields: Sequence[str] | None = None,
+        since: str | _dt.date | None = None,
+        until: str | _dt.date | None = None,
+        filters: Mapping[str, str] | None = None,
+        sort: str = "score",
+        reader: IndexReader | None = None,
+        **keyword_filters: str,
+    ) -> Results:
+        """The documents most like a stored one ("more like this"; a portal's *Baca juga* links), best
+        first, the document itself left out.
+
+        Its ``terms`` most distinctive terms (by frequency in the document times idf in the index; terms
+        of no other document are skipped) are searched as an OR in ``fields`` (default: every text field),
+        each boosted by its weight; filters, ``sort``, ``limit`` and ``offset`` are those of
+        :meth:`search`. Raises KeyError when no live document has this id."""
+        if isinstance(terms, bool) or not isinstance(terms, int) or terms < 1:
+            raise ValueError(f"terms must be a whole number >= 1, not {terms!r}")
+        reader = reader or self._current()
+        where = reader.find(doc_id)
+        if where is None:
+            raise KeyError(f"no document with id {doc_id!r}")
+        text_fields = tuple(fields) if fields else self.schema.text_field_names
+        unknown = set(text_fields) - set(self.schema.text_field_names)
+        if unknown:
+            raise ValueError(f"unknown text fields: {sorted(unknown)} (this index has {list(self.schema.text_field_names)})")
+        stored = reader.stored(Match(where[0], where[1], 0.0))
+        counts: dict[str, int] = {}
+        for field in text_fields:
+            text = stored.get(field)
+            if isinstance(text, str):
+                for term in self.analyzer.analyze(text)[0]:
+                    counts[term] = counts.get(term, 0) + 1
+        weighted = []
+        for term, count in counts.items():
+            df = max(reader.document_frequency(field, term) for field in text_fields)
+            if df > 1:  # (a term of this document alone finds nothing else)
+                weighted.append(((1.0 + math.log(count)) * bm25_idf(reader.doc_count, df), term))
+        weighted.sort(key=lambda pair: (-pair[0], pair[1]))
+        chosen = weighted[:terms]
+        node = (
+            BoolNode(should=tuple(TermNode(t, text_fields, w / chosen[0][0]) for w, t in chosen)) if chosen else None
         )
-        scores, segs, docs = scores[offset:], segs[offset:], docs[offset:]
+        filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
+        return self._results(reader, node, filter_nodes, f"related:{doc_id}", limit=limit, offset=offset,
+                             sort=sort, exclude=where)
+
+    def _results(
+        self,
+        reader: IndexReader,
+        node: Node | None,
+        filter_nodes: list[Node],
+        query: str,
+        *,
+        limit: int | None,
+        offset: int,
+        sort: str,
+        weights: Mapping[str, float] | None = None,
+        exclude: tuple[int, int] | None = None,
+    ) -> Results:
+        """The hits of a compiled query under filters, ``offset`` of them skipped, less the document at
+        ``exclude`` (segment, doc)."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValueError(f"limit must be a whole number >= 0 or None, not {limit!r}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"offset must be a whole number >= 0, not {offset!r}")
+        if filter_nodes:
+            node = BoolNode(must=(node, *filter_nodes)) if node is not None else None
+        wanted = None if limit is None else offset + limit + (exclude is not None)
+        scores, segs, docs, total = reader.best(node, limit=wanted, weights=weights, sort=sort)
+        if exclude is not None:
+            keep = (segs != exclude[0]) | (docs != exclude[1])
+            total -= int(len(keep) - np.count_nonzero(keep))  # (it matches its own terms unless filtered out)
+            scores, segs, docs = scores[keep], segs[keep], docs[keep]
+        end = None if limit is None else offset + limit
+        scores, segs, docs = scores[offset:end], segs[offset:end], docs[offset:end]
         terms = tuple(sorted(_positive_terms(node))) if node is not None and len(docs) else ()
         segments, stored_at = reader.segments, reader.stored_at
         hits = [

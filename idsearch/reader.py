@@ -772,6 +772,16 @@ class IndexReader:
     def doc_id(self, match: Match) -> str:
         return self.segments[match.segment].doc_id(match.doc)
 
+    def document_frequency(self, field: str, term: str) -> int:
+        """How many documents have ``term`` in ``field`` (deleted ones too, until a merge drops them)."""
+        count = 0
+        for segment in self.segments:
+            fr = segment.fields[field]
+            i = fr.term_index(term)
+            if i >= 0:
+                count += int(fr.tpost[i + 1]) - int(fr.tpost[i])
+        return count
+
     def find(self, doc_id: str) -> tuple[int, int] | None:
         """(segment, doc) of the live document with this id."""
         for seg in range(len(self.segments) - 1, -1, -1):

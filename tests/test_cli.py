@@ -437,6 +437,29 @@ def test_query_pages(indexed: dict) -> None:
     assert bad.returncode == 2 and "at least 1" in bad.stderr
 
 
+def test_related_documents(tmp_path: Path) -> None:
+    from idsearch import Index
+
+    index = Index.create(tmp_path / "r.idx")
+    with index.writer(workers=1) as w:
+        w.add({"id": "gempa1", "title": "Gempa guncang Palu", "body": "Gempa magnitudo 3,4 guncang Palu dan Sigi.",
+               "date": "2019-10-01"})
+        w.add({"id": "gempa2", "title": "Palu diguncang gempa", "body": "Gempa terasa di Palu hingga Sigi.",
+               "date": "2019-10-02"})
+        w.add({"id": "banjir", "title": "Banjir Jakarta", "body": "Banjir merendam Jakarta."})
+    env = _env(tmp_path, IDSEARCH_INDEX=str(tmp_path / "r.idx"))
+    proc = run(env, "related", "gempa1", "--color", "never")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "1. Palu diguncang gempa"
+    assert "1 hit in " in proc.stdout and "banjir" not in proc.stdout.lower()
+    hits = json_lines(run(env, "like", "gempa2", "--json").stdout)
+    assert [h["id"] for h in hits] == ["gempa1"] and "[Palu]" in hits[0]["snippet"]
+    missing = run(env, "related", "nope")
+    assert missing.returncode == 1 and "no document with id 'nope'" in missing.stderr
+    assert_no_traceback(missing)
+    assert run(env, "related", "gempa1", "--terms", "0").returncode == 2
+
+
 @pytest.mark.slow
 def test_full_shared_corpus_through_the_cli(tmp_path: Path) -> None:
     corpus = shared_path("corpus")

@@ -134,6 +134,66 @@ def test_sort_oldest_and_newest_keep_undated_documents_last(tmp_path: Path):
         undated.search("banjir", sort="oldest")  # (even on an empty index)
 
 
+# -- related documents (more like this) --------------------------------------------------------------------
+
+
+def test_related_finds_the_documents_that_share_distinctive_words(ix: Index):
+    related = ix.related("a", limit=None)  # Putin and Pezeshkian meet to discuss Syria
+    assert [h.id for h in related] == ["c", "e"] and related.total == 2  # c: a meeting that discusses Syria
+    assert "suriah" in related[0].terms and related[0].score > 5 * related[1].score
+    assert all(d["id"] not in ids(ix.related(d["id"], limit=None)) for d in DOCS)  # never the document itself
+    assert [h.id for h in ix.related("b", limit=2, offset=1)] == [h.id for h in ix.related("b", limit=None)][1:3]
+    assert [h.rank for h in ix.related("b", limit=2, offset=1)] == [2, 3]
+    assert ids(ix.related("b", since="2019-09-15", limit=None)) == {"c", "d", "e", "f"} - {"e"}  # e: 2019-09-10
+    assert ids(ix.related("b", source="Kompas.com", limit=None)) == {"c", "f"}
+    assert [h.id for h in ix.related("b", terms=1, limit=None)] == ["f"]  # its one best term: banjir
+    # d 2019-09-21, c 2019-10-17, then a and b of 2024-12-02 by score
+    assert [h.id for h in ix.related("e", sort="oldest", limit=None)] == ["d", "c", "b", "a"]
+
+
+def test_related_errors(ix: Index, tmp_path: Path):
+    with pytest.raises(KeyError, match="no document with id 'nope'"):
+        ix.related("nope")
+    with pytest.raises(ValueError, match="terms must be a whole number"):
+        ix.related("a", terms=0)
+    with pytest.raises(ValueError, match="unknown text fields"):
+        ix.related("a", fields=["judul"])
+    lonely = Index.create(tmp_path / "l")
+    with lonely.writer(workers=1) as w:
+        w.add({"id": "x", "title": "kata unik sekali"})
+        w.add({"id": "y", "title": "lain lagi"})
+    assert lonely.related("x").total == 0  # no word of it is in another document
+
+
+@pytest.mark.slow
+def test_related_finds_a_shortened_copy_of_an_article(tmp_path: Path):
+    """Copies of corpus articles, each a third of the body's sentences (not the first or last) with the
+    words of each sentence shuffled and no title, find their original first."""
+    from idsearch.ingest import iter_documents
+
+    rng = random.Random(3)
+    corpus = shared_path("corpus")
+    docs = list(iter_documents(sorted(corpus.glob("*.jsonl"))))
+    rng.shuffle(docs)
+    base = docs[:3000]
+    originals = [d for d in base if len((d.get("body") or "").split(". ")) >= 6][:40]
+    copies = []
+    for d in originals:
+        sentences = d["body"].split(". ")[1:-1]
+        kept = rng.sample(sentences, max(1, len(sentences) // 3))
+        copies.append({"id": "copy-" + d["id"], "body": ". ".join(" ".join(rng.sample(s.split(), len(s.split())))
+                                                                  for s in kept)})
+    index = Index.create(tmp_path / "near.idx")
+    with index.writer(workers=1) as w:
+        for d in base + copies:
+            w.add(d)
+    found = [[h.id for h in index.related(c["id"])] for c in copies]
+    firsts = sum(hits[0] == d["id"] for hits, d in zip(found, originals))
+    assert firsts >= 36, firsts
+    assert all(d["id"] in hits for hits, d in zip(found, originals))
+    assert not any(c["id"] in hits for hits, c in zip(found, copies))
+
+
 # -- phrases ------------------------------------------------------------------------------------------------
 
 
