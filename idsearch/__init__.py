@@ -23,6 +23,8 @@ _EXPORTS = {
     "SastrawiStemmer": "idsearch.stemmer",
     "Index": "idsearch.index",
     "Hit": "idsearch.index",
+    "Results": "idsearch.index",
+    "Counts": "idsearch.index",
     "Schema": "idsearch.schema",
 }
 

@@ -539,6 +539,43 @@ def cmd_get(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_OK
 
 
+def cmd_count(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    import json
+
+    path, _default = _resolve_index(args)
+    ix = _open_index(path)
+    try:
+        filters = {k: v for k, v in (("source", args.source), ("category", args.category)) if v is not None}
+        counts = ix.counts(
+            " ".join(args.query) if args.query else None,
+            by=args.by,
+            per=args.per,
+            fields=args.fields,
+            since=args.since,
+            until=args.until,
+            filters=filters or None,
+            default_operator="or" if args.any else "and",
+            syntax=not args.plain,
+        )
+    finally:
+        ix.close()
+    shown = counts if args.limit is None else counts[: args.limit]
+    if args.json:
+        for value, count in shown:
+            out.write(json.dumps({"value": value, "count": count}, ensure_ascii=False) + "\n")
+        return EXIT_OK if counts.matched else EXIT_NO_HITS
+    width = max([len(args.by), *(len(v) for v, _n in shown)])
+    digits = max([9, *(len(f"{n:,}") for _v, n in shown)])
+    out.write(f"{args.by:<{width}}  {'documents':>{digits}}\n")
+    for value, count in shown:
+        share = 100 * count / counts.matched
+        out.write(f"{value:<{width}}  {count:>{digits},}  {share:5.1f}%\n")
+    what = f"matching {' '.join(args.query)!r}" if args.query else "in the index"
+    more = f"; {_plural(len(counts) - len(shown), 'more value')} (--limit)" if len(shown) < len(counts) else ""
+    out.write(f"{_plural(counts.matched, 'document')} {what}, {counts.missing:,} without a {args.by}{more}\n")
+    return EXIT_OK if counts.matched else EXIT_NO_HITS
+
+
 def cmd_related(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     started = time.perf_counter()
     path, _default = _resolve_index(args)
@@ -800,12 +837,21 @@ def _add_result_options(parser: argparse.ArgumentParser) -> None:
                         help="snippet length (default 240)")
 
 
+COUNT_EXAMPLES = """\
+examples:
+  idsearch count banjir --by source                   which outlets covered floods
+  idsearch count '"gempa palu"' --by date --per day   coverage day by day
+  idsearch count --by category                        the whole index per category
+"""
+
+
 TOP_EPILOG = """\
 commands at a glance:
   idsearch query "Putin Suriah"              search (builds the sample index on first use)
   idsearch index news/ archive.jsonl.gz      create or extend an index from files and folders
   idsearch stats                             what the index holds
   idsearch related ID                        the documents most like one (more like this)
+  idsearch count banjir --by source          matching documents per source, category or month
   idsearch get ID / delete ID... / optimize / check / bench FILES...
 
 the index used: --index PATH, else $IDSEARCH_INDEX, else
@@ -882,6 +928,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--terms", type=_positive_int, default=25, metavar="N",
                    help="how many of its most distinctive terms to search (default 25)")
     r.set_defaults(func=cmd_related)
+
+    c = sub.add_parser("count", aliases=["facets"], help="how many matching documents per source, category or month",
+                       description="How the documents matching a query (or all of them) spread over a keyword\n"
+                                   "field's values (most first) or a date field's days, months or years (in order).",
+                       epilog=COUNT_EXAMPLES, formatter_class=_Formatter)
+    c.add_argument("query", nargs="*", help="the query (none: every document)")
+    _add_index_option(c)
+    c.add_argument("--by", required=True, metavar="FIELD", help="a keyword field (source, category) or a date field (date)")
+    c.add_argument("--per", choices=("day", "month", "year"), default="month", help="date periods (default month)")
+    c.add_argument("--limit", "-n", type=_positive_int, default=None, metavar="N", help="show the N first values only")
+    c.add_argument("--fields", type=_csv_list, metavar="A,B", help="text fields to search (default: all)")
+    c.add_argument("--since", metavar="DATE", help="only documents dated on or after DATE")
+    c.add_argument("--until", metavar="DATE", help="only documents dated on or before DATE")
+    c.add_argument("--source", metavar="NAME", help="only documents of this source")
+    c.add_argument("--category", metavar="NAME", help="only documents of this category")
+    cop = c.add_mutually_exclusive_group()
+    cop.add_argument("--and", dest="any", action="store_false", default=False, help="every word must match (the default)")
+    cop.add_argument("--or", dest="any", action="store_true", help="any word may match")
+    c.add_argument("--plain", action="store_true", help="read the query as plain words (no operators)")
+    c.add_argument("--json", action="store_true", help="one JSON object per value per line: value, count")
+    c.set_defaults(func=cmd_count)
 
     ix = sub.add_parser(
         "index", help="create or extend an index from files and folders",

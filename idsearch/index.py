@@ -35,6 +35,7 @@ from idsearch.reader import (
 )
 from idsearch.schema import Schema
 from idsearch.scoring import bm25_idf
+from idsearch.segment import MISSING_DAY
 from idsearch.storage import (
     MANIFEST,
     IndexCorruptError,
@@ -86,6 +87,23 @@ class Results(list[Hit]):
 
     def __repr__(self) -> str:
         return f"Results({len(self)} of {self.total} for {self.query!r})"
+
+
+class Counts(list[tuple[str, int]]):
+    """(value, number of documents) pairs from :meth:`Index.counts`, with ``matched`` (the documents
+    counted over), ``missing`` (those of them without a value) and the field counted ``by``."""
+
+    def __init__(self, pairs: Iterable[tuple[str, int]], matched: int, missing: int, by: str) -> None:
+        super().__init__(pairs)
+        self.matched = matched
+        self.missing = missing
+        self.by = by
+
+    def __repr__(self) -> str:
+        return f"Counts({list(self)!r}, matched={self.matched}, missing={self.missing}, by={self.by!r})"
+
+
+_PERIODS = {"day": "datetime64[D]", "month": "datetime64[M]", "year": "datetime64[Y]"}
 
 
 @attrs.frozen
@@ -291,6 +309,63 @@ class Index:
                 raise ValueError(f"unknown text fields in weights: {sorted(unknown)}")
         filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
         return self._results(reader, node, filter_nodes, query, limit=limit, offset=offset, weights=weights, sort=sort)
+
+    def counts(
+        self,
+        query: str | None = None,
+        *,
+        by: str,
+        per: str = "month",
+        fields: Sequence[str] | None = None,
+        since: str | _dt.date | None = None,
+        until: str | _dt.date | None = None,
+        filters: Mapping[str, str] | None = None,
+        default_operator: str = "or",
+        syntax: bool = True,
+        reader: IndexReader | None = None,
+        **keyword_filters: str,
+    ) -> Counts:
+        """How the documents matching ``query`` (None: every document) spread over a keyword field's
+        values or a date field's days, months or years (``per``): facets, as in "which outlets covered
+        this" or "coverage per month". Keyword values come most frequent first (ties by value), dates in
+        order; documents without a value are counted in ``Counts.missing``. Filters as in :meth:`search`."""
+        if by in self.schema.date_fields:
+            if per not in _PERIODS:
+                raise ValueError(f"per must be one of {list(_PERIODS)}, not {per!r}")
+        elif by not in self.schema.keyword_fields:
+            known = [*self.schema.keyword_fields, *self.schema.date_fields]
+            raise ValueError(f"cannot count by {by!r}: not a keyword or date field (this index has {known})")
+        reader = reader or self._current()
+        filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
+        node = None
+        if query is not None:
+            node = self.compile(query, fields=fields, default_operator=default_operator, syntax=syntax)
+            if node is None:  # (only stopwords or punctuation: matches nothing, like search)
+                return Counts([], 0, 0, by)
+        totals: dict[Any, int] = {}
+        matched = missing = 0
+        for segment, docs in zip(reader.segments, reader.matching(node, filter_nodes)):
+            matched += len(docs)
+            if by in self.schema.date_fields:
+                days = np.asarray(segment.days[by])[docs]
+                dated = days[days != MISSING_DAY]
+                missing += len(days) - len(dated)
+                keys, n = np.unique(dated.astype("datetime64[D]").astype(_PERIODS[per]), return_counts=True)
+                labels = np.datetime_as_string(keys).tolist()
+            else:
+                codes = np.asarray(segment.codes[by])[docs]
+                present = codes[codes >= 0]
+                missing += len(codes) - len(present)
+                found, n = np.unique(present, return_counts=True)
+                values = segment.keyword_values(by)
+                labels = [values[c] for c in found.tolist()]
+            for label, count in zip(labels, n.tolist()):
+                totals[label] = totals.get(label, 0) + count
+        if by in self.schema.date_fields:
+            pairs = sorted(totals.items())
+        else:
+            pairs = sorted(totals.items(), key=lambda pair: (-pair[1], pair[0]))
+        return Counts(pairs, matched, missing, by)
 
     def related(
         self,

@@ -772,6 +772,25 @@ class IndexReader:
     def doc_id(self, match: Match) -> str:
         return self.segments[match.segment].doc_id(match.doc)
 
+    def matching(self, node: Node | None, filters: Sequence[Node] = ()) -> list[np.ndarray]:
+        """Per segment, the live documents (local numbers, ascending) that match ``node`` (None: every
+        document) and every filter."""
+        if node is not None:
+            if filters:
+                node = BoolNode(must=(node, *filters))
+            _scores, segs, docs, _total = self.best(node, limit=None)
+            order = np.lexsort((docs, segs))
+            segs, docs = segs[order], docs[order]
+            bounds = np.searchsorted(segs, np.arange(len(self.segments) + 1))
+            return [docs[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+        out = []
+        for seg, segment in enumerate(self.segments):
+            mask = segment.live.copy()
+            for f in filters:
+                mask &= _SegmentContext(self, seg, {}, {}, {}, self.schema.k1).evaluate(f)[1]
+            out.append(np.flatnonzero(mask))
+        return out
+
     def document_frequency(self, field: str, term: str) -> int:
         """How many documents have ``term`` in ``field`` (deleted ones too, until a merge drops them)."""
         count = 0

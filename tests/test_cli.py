@@ -460,6 +460,32 @@ def test_related_documents(tmp_path: Path) -> None:
     assert run(env, "related", "gempa1", "--terms", "0").returncode == 2
 
 
+def test_count_documents_per_value(tmp_path: Path) -> None:
+    from idsearch import Index
+
+    index = Index.create(tmp_path / "c.idx")
+    with index.writer(workers=1) as w:
+        for i, (source, date) in enumerate([("detik.com", "2019-09-01"), ("detik.com", "2019-10-02"),
+                                            ("kompas.com", "2019-10-03"), (None, None)]):
+            w.add({"id": str(i), "title": f"banjir {i}", "source": source, "date": date})
+    env = _env(tmp_path, IDSEARCH_INDEX=str(tmp_path / "c.idx"))
+    proc = run(env, "count", "banjir", "--by", "source")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "source      documents",
+        "detik.com           2   50.0%",
+        "kompas.com          1   25.0%",
+        "4 documents matching 'banjir', 1 without a source",
+    ]
+    assert json_lines(run(env, "facets", "--by", "date", "--json").stdout) == [
+        {"value": "2019-09", "count": 1}, {"value": "2019-10", "count": 2}]
+    assert run(env, "count", "--by", "source", "-n", "1").stdout.endswith(", 1 without a source; 1 more value (--limit)\n")
+    assert run(env, "count", "xyzzy", "--by", "source").returncode == 1
+    bad = run(env, "count", "banjir", "--by", "judul")
+    assert bad.returncode == 2 and "cannot count by 'judul'" in bad.stderr
+    assert_no_traceback(bad)
+
+
 @pytest.mark.slow
 def test_full_shared_corpus_through_the_cli(tmp_path: Path) -> None:
     corpus = shared_path("corpus")

@@ -134,6 +134,59 @@ def test_sort_oldest_and_newest_keep_undated_documents_last(tmp_path: Path):
         undated.search("banjir", sort="oldest")  # (even on an empty index)
 
 
+# -- counts (facets) --------------------------------------------------------------------------------------
+
+
+def test_counts_per_keyword_and_date(ix: Index):
+    by_source = ix.counts("kota OR banjir", by="source")  # b, d, e, f
+    assert list(by_source) == [("detik.com", 2), ("kompas.com", 1), ("tribunnews.com", 1)]
+    assert by_source.matched == 4 and by_source.missing == 0 and by_source.by == "source"
+    by_category = ix.counts("kota OR banjir", by="category")  # e has no category
+    assert list(by_category) == [("nasional", 2), ("olahraga", 1)] and by_category.missing == 1
+    assert list(ix.counts(by="date", per="year")) == [("2019", 4), ("2024", 2)]  # every document
+    assert list(ix.counts("kota", by="date", per="month")) == [("2019-09", 2), ("2024-12", 1)]  # d, e; b
+    assert list(ix.counts("kota", by="date", per="day", since="2019-09-15")) == [("2019-09-21", 1), ("2024-12-02", 1)]
+    assert list(ix.counts(by="source", category="internasional")) == [("kompas.com", 1), ("tribunnews.com", 1)]
+    assert ix.counts("yang", by="source").matched == 0  # nothing to search: matches nothing, as in search
+    with pytest.raises(ValueError, match="cannot count by 'judul'"):
+        ix.counts("kota", by="judul")
+    with pytest.raises(ValueError, match="per must be one of"):
+        ix.counts("kota", by="date", per="week")
+
+
+def test_counts_leave_deleted_documents_out(tmp_path: Path):
+    index = Index.create(tmp_path / "d")
+    with index.writer(workers=1) as w:
+        for i, source in enumerate(["detik.com", "detik.com", "kompas.com"]):
+            w.add({"id": str(i), "title": "banjir", "source": source})
+    with index.writer(workers=1) as w:
+        w.delete("0")
+        w.add({"id": "3", "title": "banjir lagi"})  # a second segment, no source
+    for query in (None, "banjir"):
+        counts = index.counts(query, by="source")
+        assert list(counts) == [("detik.com", 1), ("kompas.com", 1)] and counts.missing == 1, query
+
+
+@pytest.mark.slow
+def test_shared_corpus_counts_agree_with_the_hits(shared_ix: Index):
+    for query, options in [("banjir", {}), ("presiden jokowi", {"default_operator": "and"}),
+                           ('"gempa palu"', {}), ("pemilu", {"since": "2019-09-01", "source": "tempo.co"})]:
+        hits = shared_ix.search(query, limit=None, **options)
+        for by in ("source", "category"):
+            counts = shared_ix.counts(query, by=by, **options)
+            expected: dict[str, int] = {}
+            for h in hits:
+                value = h.fields.get(by)
+                if value:
+                    key = " ".join(value.split()).lower()
+                    expected[key] = expected.get(key, 0) + 1
+            assert dict(counts) == expected, (query, by)
+            assert counts.matched == hits.total and counts.missing == hits.total - sum(expected.values())
+        months = shared_ix.counts(query, by="date", per="month", **options)
+        assert [m for m, _n in months] == sorted(m for m, _n in months)
+        assert sum(n for _m, n in months) == sum(1 for h in hits if h.fields.get("date")), query
+
+
 # -- related documents (more like this) --------------------------------------------------------------------
 
 
