@@ -200,31 +200,24 @@ def cmd_query(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         ix.close()
 
 
+def _filter_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The fields searched and the filters (:func:`_add_filter_options`), as keyword arguments."""
+    filters = {k: v for k, v in (("source", args.source), ("category", args.category)) if v is not None}
+    return {"fields": args.fields, "since": args.since, "until": args.until, "filters": filters or None}
+
+
+def _operator_options(args: argparse.Namespace) -> dict[str, Any]:
+    """How the query's words combine (:func:`_add_operator_options`), as keyword arguments."""
+    return {"default_operator": "or" if args.any else "and", "syntax": not args.plain}
+
+
 def _result_options(args: argparse.Namespace) -> dict[str, Any]:
     """The options of ``query`` and ``related`` that choose which hits are shown, as keyword arguments."""
-    filters = {}
-    if args.source is not None:
-        filters["source"] = args.source
-    if args.category is not None:
-        filters["category"] = args.category
-    return {
-        "limit": args.limit,
-        "offset": (args.page - 1) * args.limit,
-        "fields": args.fields,
-        "since": args.since,
-        "until": args.until,
-        "filters": filters or None,
-        "sort": args.sort,
-    }
+    return {"limit": args.limit, "offset": (args.page - 1) * args.limit, "sort": args.sort, **_filter_options(args)}
 
 
 def _run_query(ix: Index, args: argparse.Namespace, out: IO[str], started: float) -> int:
-    results = ix.search(
-        " ".join(args.query),
-        default_operator="or" if args.any else "and",
-        syntax=not args.plain,
-        **_result_options(args),
-    )
+    results = ix.search(" ".join(args.query), **_operator_options(args), **_result_options(args))
     return _print_results(ix, results, args, out, started)
 
 
@@ -545,18 +538,8 @@ def cmd_count(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     path, _default = _resolve_index(args)
     ix = _open_index(path)
     try:
-        filters = {k: v for k, v in (("source", args.source), ("category", args.category)) if v is not None}
-        counts = ix.counts(
-            " ".join(args.query) if args.query else None,
-            by=args.by,
-            per=args.per,
-            fields=args.fields,
-            since=args.since,
-            until=args.until,
-            filters=filters or None,
-            default_operator="or" if args.any else "and",
-            syntax=not args.plain,
-        )
+        query = " ".join(args.query) if args.query else None
+        counts = ix.counts(query, by=args.by, per=args.per, **_filter_options(args), **_operator_options(args))
     finally:
         ix.close()
     shown = counts if args.limit is None else counts[: args.limit]
@@ -816,17 +799,32 @@ examples:
 """
 
 
-def _add_result_options(parser: argparse.ArgumentParser) -> None:
-    """The options of ``query`` and ``related``: which hits, and how they are printed."""
-    parser.add_argument("--limit", "-n", type=_positive_int, default=10, metavar="N", help="hits to show (default 10)")
-    parser.add_argument("--page", "-p", type=_positive_int, default=1, metavar="P",
-                        help="page P of the results, --limit hits a page (default 1: hits 1 to N)")
+def _add_filter_options(parser: argparse.ArgumentParser) -> None:
+    """The fields searched and the filters: options of ``query``, ``related`` and ``count``."""
     parser.add_argument("--fields", type=_csv_list, metavar="A,B", help="text fields to search (default: all)")
     parser.add_argument("--since", metavar="DATE",
                         help="only documents dated on or after DATE (2024-12-01, 2/12/2024, ...)")
     parser.add_argument("--until", metavar="DATE", help="only documents dated on or before DATE")
     parser.add_argument("--source", metavar="NAME", help="only documents of this source (e.g. detik.com)")
     parser.add_argument("--category", metavar="NAME", help="only documents of this category")
+
+
+def _add_operator_options(parser: argparse.ArgumentParser) -> None:
+    """How a query's words combine: options of ``query`` and ``count``."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--and", dest="any", action="store_false", default=False,
+                       help="every word must match (the default)")
+    group.add_argument("--or", dest="any", action="store_true", help="any word may match (more hits)")
+    parser.add_argument("--plain", action="store_true",
+                        help="read the query as plain words: no operators, quotes or fields (for pasted headlines)")
+
+
+def _add_result_options(parser: argparse.ArgumentParser) -> None:
+    """The options of ``query`` and ``related``: which hits, and how they are printed."""
+    parser.add_argument("--limit", "-n", type=_positive_int, default=10, metavar="N", help="hits to show (default 10)")
+    parser.add_argument("--page", "-p", type=_positive_int, default=1, metavar="P",
+                        help="page P of the results, --limit hits a page (default 1: hits 1 to N)")
+    _add_filter_options(parser)
     parser.add_argument("--sort", choices=("score", "date", "oldest"), default="score",
                         help="best first (score), newest first (date) or oldest first")
     parser.add_argument("--json", action="store_true",
@@ -910,12 +908,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("query", nargs="+", help="the query (several arguments are joined with spaces)")
     _add_index_option(q)
     _add_result_options(q)
-    op = q.add_mutually_exclusive_group()
-    op.add_argument("--and", dest="any", action="store_false", default=False,
-                    help="every word must match (the default)")
-    op.add_argument("--or", dest="any", action="store_true", help="any word may match (more hits)")
-    q.add_argument("--plain", action="store_true",
-                   help="read the query as plain words: no operators, quotes or fields (for pasted headlines)")
+    _add_operator_options(q)
     q.set_defaults(func=cmd_query)
 
     r = sub.add_parser("related", aliases=["like"], help="the documents most like one (more like this)",
@@ -938,15 +931,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--by", required=True, metavar="FIELD", help="a keyword field (source, category) or a date field (date)")
     c.add_argument("--per", choices=("day", "month", "year"), default="month", help="date periods (default month)")
     c.add_argument("--limit", "-n", type=_positive_int, default=None, metavar="N", help="show the N first values only")
-    c.add_argument("--fields", type=_csv_list, metavar="A,B", help="text fields to search (default: all)")
-    c.add_argument("--since", metavar="DATE", help="only documents dated on or after DATE")
-    c.add_argument("--until", metavar="DATE", help="only documents dated on or before DATE")
-    c.add_argument("--source", metavar="NAME", help="only documents of this source")
-    c.add_argument("--category", metavar="NAME", help="only documents of this category")
-    cop = c.add_mutually_exclusive_group()
-    cop.add_argument("--and", dest="any", action="store_false", default=False, help="every word must match (the default)")
-    cop.add_argument("--or", dest="any", action="store_true", help="any word may match")
-    c.add_argument("--plain", action="store_true", help="read the query as plain words (no operators)")
+    _add_filter_options(c)
+    _add_operator_options(c)
     c.add_argument("--json", action="store_true", help="one JSON object per value per line: value, count")
     c.set_defaults(func=cmd_count)
 
