@@ -574,6 +574,35 @@ def cmd_related(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         ix.close()
 
 
+def cmd_export(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    import io
+
+    started = time.perf_counter()
+    path, _default = _resolve_index(args)
+    ix = _open_index(path)
+    try:
+        if args.output:
+            count = ix.export(args.output)
+            where = args.output
+        else:
+            out.flush()
+            binary = getattr(out, "buffer", None)
+            if binary is None:  # (a text stream without bytes underneath)
+                data = io.BytesIO()
+                count = ix.export(data)
+                out.write(data.getvalue().decode("utf-8"))
+            else:
+                count = ix.export(binary)
+                binary.flush()
+            where = "standard output"
+    finally:
+        ix.close()
+    if not args.quiet:
+        err.write(f"idsearch: {_plural(count, 'document')} exported to {where} in "
+                  f"{_human_seconds(time.perf_counter() - started)}\n")
+    return EXIT_OK
+
+
 def cmd_delete(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     path, _default = _resolve_index(args)
     ix = _open_index(path)
@@ -850,6 +879,7 @@ commands at a glance:
   idsearch stats                             what the index holds
   idsearch related ID                        the documents most like one (more like this)
   idsearch count banjir --by source          matching documents per source, category or month
+  idsearch export -o backup.jsonl.gz         every document as JSON lines (index reads them back)
   idsearch get ID / delete ID... / optimize / check / bench FILES...
 
 the index used: --index PATH, else $IDSEARCH_INDEX, else
@@ -988,6 +1018,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index_option(g)
     g.add_argument("--compact", action="store_true", help="one line instead of indented JSON")
     g.set_defaults(func=cmd_get)
+
+    x = sub.add_parser("export", help="write every document as JSON lines (a backup, or to rebuild)",
+                       description="Write every stored document as one JSON object per line, what 'idsearch index'\n"
+                                   "reads back: a backup, or the input of a rebuild with other analysis options.\n"
+                                   "A file is written under a temporary name and renamed once complete.",
+                       epilog="examples:\n  idsearch export -o backup.jsonl.gz\n"
+                              "  idsearch export | jq -r .title | sort | uniq -c | sort -rn | head\n"
+                              "  idsearch export -i old.idx -o all.jsonl && "
+                              "idsearch index all.jsonl -i new.idx --stopwords sastrawi\n",
+                       formatter_class=_Formatter)
+    _add_index_option(x)
+    x.add_argument("--output", "-o", metavar="FILE", help="write to FILE (gzip when it ends in .gz) instead of stdout")
+    x.add_argument("--quiet", "-q", action="store_true", help="do not print the summary on stderr")
+    x.set_defaults(func=cmd_export)
 
     d = sub.add_parser("delete", help="delete documents by id",
                        description="Delete documents by id (exit 1 when some id was not found; the others "

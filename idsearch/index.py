@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import gzip
 import math
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import IO, Any, Self
 
 import attrs
 import numpy as np
@@ -42,6 +43,7 @@ from idsearch.storage import (
     IndexError_,
     atomic_write_bytes,
     encode_manifest,
+    fsync_dir,
     read_manifest,
 )
 from idsearch.writer import IndexWriter
@@ -309,6 +311,57 @@ class Index:
                 raise ValueError(f"unknown text fields in weights: {sorted(unknown)}")
         filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
         return self._results(reader, node, filter_nodes, query, limit=limit, offset=offset, weights=weights, sort=sort)
+
+    def documents(self) -> Iterator[dict[str, Any]]:
+        """Every live document's stored fields, oldest segment first, as of the commit current when the
+        iteration starts: ``new.writer().add_many(old.documents())`` rebuilds an index with another
+        analyzer or schema (protected words, a custom dictionary, stopwords)."""
+        reader = self._current()
+        for segment in reader.segments:
+            for doc in np.flatnonzero(segment.live).tolist():
+                yield segment.stored(doc)
+
+    def export(self, target: str | os.PathLike[str] | IO[bytes]) -> int:
+        """Write every live document as one JSON object per line, what ``idsearch index`` reads back (the
+        stored JSON as it is), as of the current commit; returns how many. ``target`` is a binary file
+        object, or a path: gzip-compressed (level 1, fast) when it ends in ``.gz``, written beside it
+        under a temporary name and renamed into place once complete and fsynced, so a failed export
+        leaves no partial file."""
+        if not isinstance(target, (str, os.PathLike)):
+            return self._write_jsonl(target)
+        path = Path(target)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "xb") as raw:
+                if path.name.endswith(".gz"):
+                    with gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=1, mtime=0) as zipped:
+                        count = self._write_jsonl(zipped)
+                else:
+                    count = self._write_jsonl(raw)
+                raw.flush()
+                os.fsync(raw.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        fsync_dir(path.parent)
+        return count
+
+    def _write_jsonl(self, out: IO[bytes]) -> int:
+        reader = self._current()
+        count = 0
+        for segment in reader.segments:
+            lines = []
+            for doc in np.flatnonzero(segment.live).tolist():
+                lines.append(segment.stored_bytes(doc))
+                if len(lines) == 1024:  # (written a thousand at a time: one call, not one per document)
+                    out.write(b"\n".join(lines) + b"\n")
+                    count += len(lines)
+                    lines = []
+            if lines:
+                out.write(b"\n".join(lines) + b"\n")
+                count += len(lines)
+        return count
 
     def counts(
         self,

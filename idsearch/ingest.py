@@ -263,7 +263,7 @@ def _add_date(
     raw = record.get(mapping.date_field) if mapping.date_field else None
     failure: str | None = None
     if raw is not None:
-        doc["date_raw"] = raw
+        doc.setdefault("date_raw", raw)  # (a record exported by idsearch has its original already)
         if isinstance(raw, str):
             try:
                 doc["date"] = parse_date(raw).isoformat()

@@ -1025,3 +1025,56 @@ def test_a_document_scores_the_same_in_the_flat_and_the_general_path(ix: Index):
         else:  # reranked here, not among the flat query's best: the bonuses only add
             assert reranked and hit.score >= flat[hit.id].score, hit.id
     assert compared > 10
+
+
+# -- documents() and export() ---------------------------------------------------------------------------------
+
+
+def test_documents_and_export_give_every_live_document(tmp_path: Path):
+    import gzip
+    import io
+
+    index = Index.create(tmp_path / "e.idx")
+    with index.writer(workers=1) as w:
+        for i in range(5):
+            w.add({"id": f"d{i}", "title": f"berita {i}", "body": "isi\nbaris kedua \u00e9", "date": "2/12/2024"})
+    with index.writer(workers=1) as w:
+        w.delete("d1")
+        w.update({"id": "d3", "title": "berita tiga, diperbarui"})
+        w.add({"id": "d5", "title": "baru"})
+    docs = list(index.documents())
+    assert sorted(d["id"] for d in docs) == ["d0", "d2", "d3", "d4", "d5"]
+    assert next(d for d in docs if d["id"] == "d3") == {"id": "d3", "title": "berita tiga, diperbarui"}
+    for name in ("all.jsonl", "all.jsonl.gz"):
+        assert index.export(tmp_path / name) == 5
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(tmp_path / name, "rb") as fh:
+            assert [json.loads(line) for line in fh] == docs
+    buffer = io.BytesIO()
+    assert index.export(buffer) == 5 and buffer.getvalue() == (tmp_path / "all.jsonl").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.jsonl", "all.jsonl.gz", "e.idx"]
+
+
+def test_a_failed_export_leaves_the_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from idsearch import segment as segment_module
+
+    index = Index.create(tmp_path / "e.idx")
+    with index.writer(workers=1) as w:
+        for i in range(3000):
+            w.add({"id": f"d{i}", "title": f"berita {i}"})
+    target = tmp_path / "backup.jsonl"
+    target.write_bytes(b"the previous backup\n")
+    calls = []
+
+    def failing(self, doc):
+        calls.append(doc)
+        if len(calls) == 2500:
+            raise OSError(28, "No space left on device")
+        return original(self, doc)
+
+    original = segment_module.SegmentReader.stored_bytes
+    monkeypatch.setattr(segment_module.SegmentReader, "stored_bytes", failing)
+    with pytest.raises(OSError, match="No space"):
+        index.export(target)
+    assert target.read_bytes() == b"the previous backup\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backup.jsonl", "e.idx"]
