@@ -216,7 +216,22 @@ def _result_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"limit": args.limit, "offset": (args.page - 1) * args.limit, "sort": args.sort, **_filter_options(args)}
 
 
+def _use_synonyms(ix: Index, args: argparse.Namespace) -> None:
+    """The synonym groups of ``--synonyms FILE`` (:func:`_add_operator_options`), for the query's words."""
+    if args.synonyms is None:
+        return
+    from idsearch.index import read_synonyms
+
+    try:
+        ix.synonyms = read_synonyms(args.synonyms)  # type: ignore[assignment]
+    except OSError as exc:
+        raise CliError(f"--synonyms: cannot read {args.synonyms}: {exc.strerror or exc}", EXIT_USAGE) from None
+    except ValueError as exc:
+        raise CliError(f"--synonyms: {exc}", EXIT_USAGE) from None
+
+
 def _run_query(ix: Index, args: argparse.Namespace, out: IO[str], started: float) -> int:
+    _use_synonyms(ix, args)
     results = ix.search(" ".join(args.query), **_operator_options(args), **_result_options(args))
     return _print_results(ix, results, args, out, started)
 
@@ -539,6 +554,7 @@ def cmd_count(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     ix = _open_index(path)
     try:
         query = " ".join(args.query) if args.query else None
+        _use_synonyms(ix, args)
         counts = ix.counts(query, by=args.by, per=args.per, **_filter_options(args), **_operator_options(args))
     finally:
         ix.close()
@@ -846,6 +862,9 @@ def _add_operator_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--or", dest="any", action="store_true", help="any word may match (more hits)")
     parser.add_argument("--plain", action="store_true",
                         help="read the query as plain words: no operators, quotes or fields (for pasted headlines)")
+    parser.add_argument("--synonyms", metavar="FILE",
+                        help="synonym groups, one a line, comma-separated (kpk, komisi pemberantasan korupsi): "
+                             "a query word or run of words that spells one searches them all")
 
 
 def _add_result_options(parser: argparse.ArgumentParser) -> None:

@@ -18,7 +18,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Self
+from typing import IO, TYPE_CHECKING, Any, Self
 
 import attrs
 import numpy as np
@@ -47,6 +47,9 @@ from idsearch.storage import (
     read_manifest,
 )
 from idsearch.writer import IndexWriter
+
+if TYPE_CHECKING:
+    from idsearch.planner import SynonymTable
 
 __all__ = ["Hit", "Index", "IndexStats", "Results"]
 
@@ -127,7 +130,7 @@ class Index:
     :meth:`reader` gives a fixed snapshot."""
 
     def __init__(self, path: str | os.PathLike[str], manifest: Mapping[str, Any], *, analyzer: Analyzer | None = None,
-                 cache_mb: float | None = None) -> None:
+                 cache_mb: float | None = None, synonyms: Iterable[Iterable[str]] | None = None) -> None:
         self.path = Path(path)
         if cache_mb is not None and not cache_mb >= 0:
             raise ValueError(f"cache_mb must be a number of megabytes >= 0, not {cache_mb!r}")
@@ -152,6 +155,24 @@ class Index:
         self._snapshot: tuple[IndexReader, tuple[int, int, int]] | None = None
         self._manifest_file = os.fspath(self.path / MANIFEST)  # stat()ed per search: joined once
         self._snapshot_lock = threading.Lock()  # threads that find it stale open one new reader, not one each
+        self._synonyms: SynonymTable | None = None
+        self.synonyms = synonyms  # type: ignore[assignment]
+
+    @property
+    def synonyms(self) -> list[tuple[str, ...]]:
+        """Groups of words and phrases that queries treat as one, e.g. ``[["kpk", "komisi pemberantasan
+        korupsi"], ["jokowi", "joko widodo"]]``: an unquoted query word or run of words that spells one
+        expression of a group (as this index's analyzer sees it: case and inflection do not matter)
+        searches every expression of the group, several words as a phrase. Query time only: set them
+        any time, no rebuild (``[]`` or None: none). :func:`read_synonyms` reads them from a file."""
+        return list(self._synonyms.groups) if self._synonyms is not None else []
+
+    @synonyms.setter
+    def synonyms(self, groups: Iterable[Iterable[str]] | None) -> None:
+        from idsearch.planner import SynonymTable
+
+        table = SynonymTable(groups or (), self.analyzer)
+        self._synonyms = table if table.groups else None
 
     # -- creating and opening ---------------------------------------------------------------------------------------
 
@@ -164,9 +185,11 @@ class Index:
         analyzer: Analyzer | AnalyzerSpec | None = None,
         overwrite: bool = False,
         cache_mb: float | None = None,
+        synonyms: Iterable[Iterable[str]] | None = None,
     ) -> Index:
         """Create an empty index at ``path`` (a new or empty directory; ``overwrite`` replaces an index).
-        ``cache_mb`` bounds the memory searches keep for the postings of query terms (see :meth:`open`)."""
+        ``cache_mb`` bounds the memory searches keep for the postings of query terms (see :meth:`open`);
+        ``synonyms``: see :attr:`synonyms`."""
         path = Path(path)
         schema = schema or Schema()
         if isinstance(analyzer, AnalyzerSpec) or analyzer is None:
@@ -189,10 +212,16 @@ class Index:
             "doc_count": 0,
         }
         atomic_write_bytes(path / MANIFEST, encode_manifest(manifest))
-        return cls(path, read_manifest(path), analyzer=analyzer, cache_mb=cache_mb)
+        return cls(path, read_manifest(path), analyzer=analyzer, cache_mb=cache_mb, synonyms=synonyms)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, cache_mb: float | None = None) -> Index:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        cache_mb: float | None = None,
+        synonyms: Iterable[Iterable[str]] | None = None,
+    ) -> Index:
         """Open an existing index.
 
         An OR of words reads the segments' memory-mapped postings directly (the compiled kernel). Other
@@ -200,11 +229,12 @@ class Index:
         postings of the terms they met (weighted, and where their positions are) in a cache per snapshot (a
         segmented LRU): frequent words recur in queries. ``cache_mb`` bounds it;
         by default it is 64 MB, or 4 bytes per posting of a larger index (about 200 MB for 280 k news
-        articles). ``0`` keeps only the last term. :meth:`IndexReader.cache_info` reports its use."""
+        articles). ``0`` keeps only the last term. :meth:`IndexReader.cache_info` reports its use.
+        ``synonyms``: see :attr:`synonyms`."""
         path = Path(path)
         if not path.is_dir():
             raise IndexError_(f"{path}: no such index directory")
-        return cls(path, read_manifest(path), cache_mb=cache_mb)
+        return cls(path, read_manifest(path), cache_mb=cache_mb, synonyms=synonyms)
 
     # -- writing ---------------------------------------------------------------------------------------------------------
 
@@ -520,7 +550,8 @@ class Index:
         unknown = set(text_fields) - set(self.schema.text_field_names) if fields else None
         if unknown:
             raise ValueError(f"unknown text fields: {sorted(unknown)} (this index has {list(self.schema.text_field_names)})")
-        return compile_query(query, self.schema, self.analyzer, text_fields, default_operator, syntax=syntax)
+        return compile_query(query, self.schema, self.analyzer, text_fields, default_operator, syntax=syntax,
+                             synonyms=self._synonyms)
 
     def _filter_nodes(self, since: Any, until: Any, keywords: Mapping[str, str]) -> list[Node]:
         nodes: list[Node] = []
@@ -618,3 +649,20 @@ def _positive_terms(node: Node) -> set[str]:
         else:
             out.update(leaf.terms)
     return out
+
+
+def read_synonyms(path: str | os.PathLike[str]) -> list[list[str]]:
+    """Synonym groups from a text file: one group a line, its words or phrases separated by commas
+    (``kpk, komisi pemberantasan korupsi``); blank lines and lines starting with ``#`` are skipped.
+    Raises ValueError naming the file and line of a line with fewer than two."""
+    groups = []
+    with open(path, encoding="utf-8-sig") as fh:
+        for number, line in enumerate(fh, start=1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            group = [part.strip() for part in line.split(",") if part.strip()]
+            if len(group) < 2:
+                raise ValueError(f"{path}:{number}: a synonym group needs two words or phrases, separated by commas")
+            groups.append(group)
+    return groups

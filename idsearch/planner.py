@@ -15,13 +15,17 @@ Words and phrases are analyzed with the index's analyzer here, so queries and do
 - the schema's ``query_stopwords`` (interrogatives: ``siapa``, ``apakah``...) are dropped from a query's
   optional words when another word remains: a question's answer rarely repeats them, and they would
   favour documents that are questions themselves. Phrases and required words keep them.
+- with a :class:`SynonymTable`, unquoted words that spell one expression of a synonym group (``kpk``,
+  ``komisi pemberantasan korupsi``: compared as the analyzer's terms, so case and inflection do not
+  matter) become an OR of every expression of the group, the words of an expression as a phrase;
+  quoted phrases stay as they are.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from idsearch.analysis import Analyzer
@@ -39,7 +43,7 @@ from idsearch.query import (
 from idsearch.reader import BoolNode, DateNode, KeywordNode, Node, PhraseNode, TermNode
 from idsearch.schema import Schema, exact_field
 
-__all__ = ["compile_query", "plan"]
+__all__ = ["SynonymTable", "compile_query", "plan"]
 
 _EPOCH = _dt.date(1970, 1, 1)
 _PARSERS: dict[tuple[Schema, str], QueryParser] = {}
@@ -84,6 +88,7 @@ def compile_query(
     default_operator: str = "or",
     *,
     syntax: bool = True,
+    synonyms: SynonymTable | None = None,
 ) -> Node | None:
     """Parse and plan a query string for an index with this schema and analyzer.
 
@@ -107,13 +112,84 @@ def compile_query(
             if item is None:
                 item = memo[key] = _plain_word(analyzer, w, fields, schema.exact, stop)
             items.append(item)
+        if synonyms is not None:
+            items = synonyms.replace(plain, items, lambda group: synonyms.node(group, fields, schema.exact))
         words = tuple(dict.fromkeys(_without_stopwords(items)))
         if not words:
             return None
         if len(words) == 1:
             return words[0]
         return BoolNode(must=words) if default_operator == "and" else BoolNode(should=words)
-    return plan(_parser(schema, default_operator).parse(text), analyzer, tuple(fields), schema.exact, stop)
+    return plan(_parser(schema, default_operator).parse(text), analyzer, tuple(fields), schema.exact, stop, synonyms)
+
+
+class SynonymTable:
+    """Groups of words and phrases that a query treats as one (``kpk``, ``komisi pemberantasan
+    korupsi``), each expression known by the terms the index's analyzer makes of it."""
+
+    def __init__(self, groups: Iterable[Iterable[str]], analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self.groups: list[tuple[str, ...]] = []
+        self._starts: dict[str, list[tuple[tuple[str, ...], int]]] = {}  # first term -> (terms, group)
+        for group in groups:
+            if isinstance(group, str):
+                raise TypeError(f"a synonym group is a list of words or phrases, not the string {group!r}")
+            expressions: dict[tuple[str, ...], str] = {}  # terms -> the text first given for them
+            for text in group:
+                text = " ".join(text.split())
+                terms = tuple(analyzer.analyze(text)[0])
+                if not terms:
+                    raise ValueError(f"synonym {text!r} is only stopwords or punctuation to this index's analyzer")
+                expressions.setdefault(terms, text)
+            if len(expressions) < 2:
+                raise ValueError(f"a synonym group needs two words or phrases at least, not {list(group)!r}")
+            number = len(self.groups)
+            self.groups.append(tuple(expressions.values()))
+            for terms in expressions:
+                self._starts.setdefault(terms[0], []).append((terms, number))
+        for entries in self._starts.values():
+            entries.sort(key=lambda entry: -len(entry[0]))  # the longest expression first
+
+    def runs(self, words: Sequence[str]) -> list[tuple[int, int, int]]:
+        """``(first word, end word, group)`` of each expression spelled by whole consecutive words, the
+        longest first, left to right, without overlaps."""
+        flat: list[str] = []
+        owner: list[int] = []  # the word each term comes from
+        for i, word in enumerate(words):
+            for term in self.analyzer.analyze(word)[0]:
+                flat.append(term)
+                owner.append(i)
+        found = []
+        k = 0
+        while k < len(flat):
+            for terms, group in self._starts.get(flat[k], ()):
+                end = k + len(terms)
+                if end > len(flat) or tuple(flat[k:end]) != terms:
+                    continue
+                if (k == 0 or owner[k - 1] != owner[k]) and (end == len(flat) or owner[end] != owner[end - 1]):
+                    found.append((owner[k], owner[end - 1] + 1, group))
+                    k = end
+                    break
+            else:
+                k += 1
+        return found
+
+    def replace(self, words: Sequence[str], items: list[Any], make: Any) -> list[Any]:
+        """``items`` (one per word, as ``(node, is a query stopword)``) with each run of words that spells an
+        expression replaced by one item, ``(make(group), False)``."""
+        runs = self.runs(words)
+        if not runs:
+            return items
+        out = list(items)
+        for start, end, group in reversed(runs):
+            out[start:end] = [(make(group), False)]
+        return out
+
+    def node(self, group: int, fields: tuple[str, ...], exact: float, boost: float = 1.0) -> Node | None:
+        """An OR of the group's expressions (a word with its exact form, several words as a phrase)."""
+        nodes = (_analyzed(self.analyzer, text, fields, 0, boost, exact) for text in self.groups[group])
+        alternatives = tuple(dict.fromkeys(n for n in nodes if n is not None))
+        return BoolNode(should=alternatives) if len(alternatives) > 1 else (alternatives[0] if alternatives else None)
 
 
 def _without_stopwords(items: Sequence[tuple[Node | None, bool]], *, other_words: bool = False) -> list[Node]:
@@ -207,11 +283,16 @@ def plan(
     fields: tuple[str, ...],
     exact: float = 0.0,
     stop: frozenset[str] = frozenset(),
+    synonyms: SynonymTable | None = None,
 ) -> Node | None:
     """The executable node of a parsed query, or None when it can match nothing. ``exact`` > 0 adds an
     exact-form clause with that weight to every word that stemming changes; optional words in ``stop``
-    are dropped when another positive clause remains."""
+    are dropped when another positive clause remains; ``synonyms`` expand unquoted words."""
     if isinstance(query, Term):
+        if synonyms is not None and query.field is None:
+            runs = synonyms.runs([query.text])
+            if runs:
+                return synonyms.node(runs[0][2], fields, exact, query.boost)
         return _analyzed(analyzer, query.text, (query.field,) if query.field else fields, 0, query.boost, exact)
     if isinstance(query, Phrase):
         return _analyzed(analyzer, query.text, (query.field,) if query.field else fields, query.slop, query.boost)
@@ -225,9 +306,13 @@ def plan(
         return None
     if isinstance(query, BooleanQuery):
         # identical clauses count once: "pertemuan bertemu" is one term (temu) after stemming
-        must = tuple(dict.fromkeys(n for n in (plan(q, analyzer, fields, exact, stop) for q in query.must) if n is not None))
-        optional = [(plan(q, analyzer, fields, exact, stop), isinstance(q, Term) and _is_stopword(analyzer, q.text, stop))
-                    for q in query.should]
+        must_items = [(plan(q, analyzer, fields, exact, stop, synonyms), False) for q in query.must]
+        optional = [(plan(q, analyzer, fields, exact, stop, synonyms),
+                     isinstance(q, Term) and _is_stopword(analyzer, q.text, stop)) for q in query.should]
+        if synonyms is not None:
+            must_items = _expand(query.must, must_items, synonyms, fields, exact)
+            optional = _expand(query.should, optional, synonyms, fields, exact)
+        must = tuple(dict.fromkeys(n for n, _stop in must_items if n is not None))
         scoring_must = any(not isinstance(n, (KeywordNode, DateNode)) for n in must)
         should = tuple(dict.fromkeys(_without_stopwords(optional, other_words=scoring_must)))
         must_not = tuple(dict.fromkeys(n for n in (plan(q, analyzer, fields) for q in query.must_not) if n is not None))
@@ -238,3 +323,26 @@ def plan(
             return (must or should)[0]
         return BoolNode(should=should, must=must, must_not=must_not, boost=query.boost)
     raise TypeError(f"not a query node: {query!r}")
+
+
+def _expand(
+    clauses: Sequence[Query], items: list[Any], synonyms: SynonymTable, fields: tuple[str, ...], exact: float
+) -> list[Any]:
+    """The planned ``items`` of a BooleanQuery's clauses, each run of consecutive plain words (unfielded,
+    not boosted) that spells a synonym expression replaced by the group's OR."""
+    out: list[Any] = []
+    run: list[int] = []  # clauses of the current run of plain words
+
+    def flush() -> None:
+        words = [clauses[i].text for i in run]  # type: ignore[union-attr]
+        out.extend(synonyms.replace(words, [items[i] for i in run], lambda g: synonyms.node(g, fields, exact)))
+        run.clear()
+
+    for i, clause in enumerate(clauses):
+        if isinstance(clause, Term) and clause.field is None and clause.boost == 1.0:
+            run.append(i)
+            continue
+        flush()
+        out.append(items[i])
+    flush()
+    return out

@@ -513,6 +513,31 @@ def test_export_then_index_rebuilds_the_same_documents(tmp_path: Path) -> None:
                                                             str(tmp_path / "old.idx")).stdout)[0]["analyzer"]["stopwords"]
 
 
+def test_query_and_count_with_a_synonym_file(tmp_path: Path) -> None:
+    from idsearch import Index
+
+    index = Index.create(tmp_path / "s.idx")
+    with index.writer(workers=1) as w:
+        w.add({"id": "1", "title": "KPK periksa saksi", "source": "detik.com"})
+        w.add({"id": "2", "title": "Komisi Pemberantasan Korupsi memeriksa saksi", "source": "kompas.com"})
+        w.add({"id": "3", "title": "Banjir di Bogor", "source": "kompas.com"})
+    groups = tmp_path / "sinonim.txt"
+    groups.write_text("# singkatan\nkpk, komisi pemberantasan korupsi\n", encoding="utf-8")
+    env = _env(tmp_path, IDSEARCH_INDEX=str(tmp_path / "s.idx"))
+    alone = json_lines(run(env, "query", "kpk", "--json").stdout)
+    assert [h["id"] for h in alone] == ["1"]
+    both = json_lines(run(env, "query", "kpk", "--json", "--synonyms", str(groups)).stdout)
+    assert sorted(h["id"] for h in both) == ["1", "2"]
+    counted = run(env, "count", "komisi pemberantasan korupsi", "--by", "source", "--synonyms", str(groups))
+    assert "detik.com" in counted.stdout and "2 documents matching" in counted.stdout
+    groups.write_text("kpk\n", encoding="utf-8")
+    bad = run(env, "query", "kpk", "--synonyms", str(groups))
+    assert bad.returncode == 2 and f"--synonyms: {groups}:1: a synonym group needs two" in bad.stderr
+    missing = run(env, "query", "kpk", "--synonyms", str(tmp_path / "none.txt"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    assert_no_traceback(missing)
+
+
 def jsonl_text(records: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 

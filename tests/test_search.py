@@ -134,6 +134,86 @@ def test_sort_oldest_and_newest_keep_undated_documents_last(tmp_path: Path):
         undated.search("banjir", sort="oldest")  # (even on an empty index)
 
 
+# -- synonyms -----------------------------------------------------------------------------------------------
+
+SYNONYM_DOCS = [
+    {"id": "short", "title": "KPK periksa saksi"},
+    {"id": "long", "title": "Komisi Pemberantasan Korupsi memeriksa saksi"},
+    {"id": "both", "title": "KPK (Komisi Pemberantasan Korupsi) dan DPR"},
+    {"id": "apart", "title": "Komisi itu giat dalam pemberantasan narkoba, bukan korupsi"},
+    {"id": "jokowi", "title": "Presiden Jokowi ke Bogor"},
+    {"id": "widodo", "title": "Presiden Joko Widodo ke Bandung"},
+    {"id": "other", "title": "Banjir di Bogor"},
+]
+
+
+@pytest.fixture(scope="module")
+def synonym_ix(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    index = Index.create(tmp_path_factory.mktemp("syn") / "s.idx")
+    with index.writer(workers=1) as w:
+        for d in SYNONYM_DOCS:
+            w.add(d)
+    return index
+
+
+def test_synonyms_search_every_expression_of_a_group(synonym_ix: Index):
+    plain = {q: ids(synonym_ix.search(q, limit=None)) for q in ("kpk", '"komisi pemberantasan korupsi"')}
+    assert plain == {"kpk": {"short", "both"}, '"komisi pemberantasan korupsi"': {"long", "both"}}
+    synonym_ix.synonyms = [["kpk", "komisi pemberantasan korupsi"], ["Jokowi", "Joko Widodo"]]
+    try:
+        for query in ("kpk", "KPK", "komisi pemberantasan korupsi", "Komisi Pemberantasan Korupsi"):
+            assert ids(synonym_ix.search(query, limit=None)) == {"short", "long", "both"}, query  # not "apart"
+            assert ids(synonym_ix.search(query, limit=None, syntax=False)) == {"short", "long", "both"}, query
+        assert ids(synonym_ix.search("jokowi bogor", default_operator="and", limit=None)) == {"jokowi"}
+        assert ids(synonym_ix.search("+bandung +jokowi", limit=None)) == {"widodo"}
+        assert ids(synonym_ix.search("presiden joko widodo", default_operator="and", limit=None)) == {"jokowi", "widodo"}
+        assert ids(synonym_ix.search('"kpk"', limit=None)) == {"short", "both"}  # quoted: as typed
+        assert ids(synonym_ix.search("title:kpk", limit=None)) == {"short", "both"}  # fielded: as typed
+        assert ids(synonym_ix.search("komisi", limit=None)) == {"long", "both", "apart"}  # part of an expression
+        assert ids(synonym_ix.search("kpk -dpr", limit=None)) == {"short", "long"}
+        hit = synonym_ix.search("kpk", limit=None)
+        long_hit = next(h for h in hit if h.id == "long")
+        assert synonym_ix.snippet(long_hit, "title") == "[Komisi] [Pemberantasan] [Korupsi] memeriksa saksi"
+        assert synonym_ix.synonyms == [("kpk", "komisi pemberantasan korupsi"), ("Jokowi", "Joko Widodo")]
+    finally:
+        synonym_ix.synonyms = None
+    assert ids(synonym_ix.search("kpk", limit=None)) == {"short", "both"} and synonym_ix.synonyms == []
+
+
+def test_the_longest_expression_wins(synonym_ix: Index):
+    index = Index.open(synonym_ix.path, synonyms=[["pemberantasan", "penumpasan"],
+                                                  ["komisi pemberantasan korupsi", "kpk"]])
+    assert ids(index.search("komisi pemberantasan korupsi", limit=None)) == {"short", "long", "both"}
+    assert ids(index.search("pemberantasan", limit=None)) == {"long", "both", "apart"}
+
+
+@pytest.mark.parametrize(
+    ("groups", "error", "message"),
+    [
+        ([["kpk"]], ValueError, "two words or phrases at least"),
+        ([["kpk", " KPK "]], ValueError, "two words or phrases at least"),  # the same terms twice
+        ([["kpk", ""]], ValueError, "only stopwords or punctuation"),
+        (["kpk, komisi"], TypeError, "not the string"),
+        ([["kpk", "!!!"]], ValueError, "only stopwords or punctuation"),
+    ],
+)
+def test_bad_synonym_groups_are_refused(synonym_ix: Index, groups: Any, error: type, message: str):
+    with pytest.raises(error, match=message):
+        Index.open(synonym_ix.path, synonyms=groups)
+
+
+def test_synonym_files(tmp_path: Path, synonym_ix: Index):
+    from idsearch.index import read_synonyms
+
+    path = tmp_path / "syn.txt"
+    path.write_text("\ufeff# singkatan\nkpk, Komisi Pemberantasan Korupsi\n\n  dpr ,dewan perwakilan rakyat,  parlemen \n",
+                    encoding="utf-8")
+    assert read_synonyms(path) == [["kpk", "Komisi Pemberantasan Korupsi"], ["dpr", "dewan perwakilan rakyat", "parlemen"]]
+    path.write_text("kpk, komisi\nkpk only\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=f"{path}:2: a synonym group needs two"):
+        read_synonyms(path)
+
+
 # -- counts (facets) --------------------------------------------------------------------------------------
 
 
