@@ -149,11 +149,7 @@ SYNONYM_DOCS = [
 
 @pytest.fixture(scope="module")
 def synonym_ix(tmp_path_factory: pytest.TempPathFactory) -> Index:
-    index = Index.create(tmp_path_factory.mktemp("syn") / "s.idx")
-    with index.writer(workers=1) as w:
-        for d in SYNONYM_DOCS:
-            w.add(d)
-    return index
+    return build(tmp_path_factory.mktemp("syn") / "s.idx", SYNONYM_DOCS, batches=1)
 
 
 def test_synonyms_search_every_expression_of_a_group(synonym_ix: Index):
