@@ -598,7 +598,10 @@ def cmd_export(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     ix = _open_index(path)
     try:
         if args.output:
-            count = ix.export(args.output)
+            try:
+                count = ix.export(args.output)
+            except OSError as exc:
+                raise CliError(f"cannot write {args.output}: {exc.strerror or exc}", EXIT_USAGE) from None
             where = args.output
         else:
             out.flush()

@@ -51,7 +51,7 @@ from idsearch.writer import IndexWriter
 if TYPE_CHECKING:
     from idsearch.planner import SynonymTable
 
-__all__ = ["Hit", "Index", "IndexStats", "Results"]
+__all__ = ["Counts", "Hit", "Index", "IndexStats", "Results", "read_synonyms"]
 
 
 @attrs.frozen
@@ -344,8 +344,8 @@ class Index:
 
     def documents(self) -> Iterator[dict[str, Any]]:
         """Every live document's stored fields, oldest segment first, as of the commit current when the
-        iteration starts: ``new.writer().add_many(old.documents())`` rebuilds an index with another
-        analyzer or schema (protected words, a custom dictionary, stopwords)."""
+        iteration starts. ``with new.writer() as w: w.add_many(old.documents())`` rebuilds an index with
+        another analyzer or schema (protected words, a custom dictionary, stopwords)."""
         reader = self._current()
         for segment in reader.segments:
             for doc in np.flatnonzero(segment.live).tolist():
@@ -468,20 +468,17 @@ class Index:
         """The documents most like a stored one ("more like this"; a portal's *Baca juga* links), best
         first, the document itself left out.
 
-        Its ``terms`` most distinctive terms (by frequency in the document times idf in the index; terms
-        of no other document are skipped) are searched as an OR in ``fields`` (default: every text field),
-        each boosted by its weight; filters, ``sort``, ``limit`` and ``offset`` are those of
-        :meth:`search`. Raises KeyError when no live document has this id."""
+        Its ``terms`` most distinctive terms (``(1 + ln tf) x idf``: frequency in the document, damped,
+        times idf in the index; terms of no other document are skipped) are searched as an OR in
+        ``fields`` (default: every text field), each boosted by its weight; filters, ``sort``, ``limit``
+        and ``offset`` are those of :meth:`search`. Raises KeyError when no live document has this id."""
         if isinstance(terms, bool) or not isinstance(terms, int) or terms < 1:
             raise ValueError(f"terms must be a whole number >= 1, not {terms!r}")
         reader = reader or self._current()
         where = reader.find(doc_id)
         if where is None:
             raise KeyError(f"no document with id {doc_id!r}")
-        text_fields = tuple(fields) if fields else self.schema.text_field_names
-        unknown = set(text_fields) - set(self.schema.text_field_names)
-        if unknown:
-            raise ValueError(f"unknown text fields: {sorted(unknown)} (this index has {list(self.schema.text_field_names)})")
+        text_fields = self._text_fields(fields)
         stored = reader.stored(Match(where[0], where[1], 0.0))
         counts: dict[str, int] = {}
         for field in text_fields:
@@ -546,12 +543,17 @@ class Index:
         """The executable form of a query string."""
         from idsearch.planner import compile_query
 
-        text_fields = tuple(fields) if fields else self.schema.text_field_names
-        unknown = set(text_fields) - set(self.schema.text_field_names) if fields else None
+        return compile_query(query, self.schema, self.analyzer, self._text_fields(fields), default_operator,
+                             syntax=syntax, synonyms=self._synonyms)
+
+    def _text_fields(self, fields: Sequence[str] | None) -> tuple[str, ...]:
+        """The text fields asked for (None or empty: all of them), checked."""
+        if not fields:
+            return self.schema.text_field_names
+        unknown = set(fields) - set(self.schema.text_field_names)
         if unknown:
             raise ValueError(f"unknown text fields: {sorted(unknown)} (this index has {list(self.schema.text_field_names)})")
-        return compile_query(query, self.schema, self.analyzer, text_fields, default_operator, syntax=syntax,
-                             synonyms=self._synonyms)
+        return tuple(fields)
 
     def _filter_nodes(self, since: Any, until: Any, keywords: Mapping[str, str]) -> list[Node]:
         nodes: list[Node] = []

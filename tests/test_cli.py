@@ -508,6 +508,8 @@ def test_export_then_index_rebuilds_the_same_documents(tmp_path: Path) -> None:
     assert rebuilt.returncode == 0, rebuilt.stderr
     again = run(env, "export", "-i", str(tmp_path / "new.idx"), "-q")
     assert again.stdout == first.stdout
+    unwritable = run(env, "export", "-i", str(tmp_path / "new.idx"), "-o", str(tmp_path / "no" / "x.jsonl"))
+    assert unwritable.returncode == 2 and f"cannot write {tmp_path / 'no' / 'x.jsonl'}" in unwritable.stderr
     stats = json_lines(run(env, "stats", "--json", "-i", str(tmp_path / "new.idx")).stdout)[0]
     assert stats["analyzer"]["stopwords"] != json_lines(run(env, "stats", "--json", "-i",
                                                             str(tmp_path / "old.idx")).stdout)[0]["analyzer"]["stopwords"]
