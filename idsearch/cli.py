@@ -232,8 +232,14 @@ def _use_synonyms(ix: Index, args: argparse.Namespace) -> None:
 
 def _run_query(ix: Index, args: argparse.Namespace, out: IO[str], started: float) -> int:
     _use_synonyms(ix, args)
-    results = ix.search(" ".join(args.query), **_operator_options(args), **_result_options(args))
-    return _print_results(ix, results, args, out, started)
+    text = " ".join(args.query)
+    results = ix.search(text, **_operator_options(args), **_result_options(args))
+    code = _print_results(ix, results, args, out, started)
+    if not results.total and not args.json:
+        suggestion = ix.suggest(text, fields=args.fields)
+        if suggestion is not None:
+            out.write(f"did you mean: {suggestion}\n")
+    return code
 
 
 def _print_results(ix: Index, results: Results, args: argparse.Namespace, out: IO[str], started: float) -> int:

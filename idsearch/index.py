@@ -500,6 +500,15 @@ class Index:
         return self._results(reader, node, filter_nodes, f"related:{doc_id}", limit=limit, offset=offset,
                              sort=sort, exclude=where)
 
+    def suggest(self, query: str, *, fields: Sequence[str] | None = None) -> str | None:
+        """"Did you mean": ``query`` with every word that no document has replaced by the closest word of
+        the index (one edit away for words of up to four letters, two for longer ones; the most frequent
+        among the closest), the rest as typed; None when no word needs it or no index word is close."""
+        from idsearch.spelling import suggest_query
+
+        filter_fields = (*self.schema.keyword_fields, *self.schema.date_fields)
+        return suggest_query(self._current(), self.analyzer, self._text_fields(fields), query, filter_fields)
+
     def _results(
         self,
         reader: IndexReader,

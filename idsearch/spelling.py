@@ -1,0 +1,140 @@
+"""Spelling suggestions for query words that no document has ("did you mean"): the index's own words
+within a small edit distance, the closest first, then the most frequent.
+
+The candidates of a word are the index's words with the same first letter (what spelling mistakes
+rarely change) and a length within the distance: the terms of the searched fields and their exact
+forms (the words as written, where stemming changed them), with how many documents have each. Their
+distances (insertions, deletions, substitutions and swaps of two adjacent letters, each counting one)
+are computed for all of them at once, in numpy, a row of the dynamic programme at a time.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from idsearch.analysis import Analyzer
+from idsearch.reader import IndexReader
+from idsearch.schema import exact_field
+
+__all__ = ["edit_distances", "suggest_query", "suggest_word"]
+
+
+def edit_distances(word: str, candidates: Sequence[str]) -> np.ndarray:
+    """The edit distance (optimal string alignment: adjacent swaps count one) from ``word`` to every
+    candidate, as an int array."""
+    n = len(candidates)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    lengths = np.fromiter(map(len, candidates), dtype=np.int64, count=n)
+    width = int(lengths.max())
+    codes = np.full((n, width + 1), -1, dtype=np.int64)  # (a column of padding: no letter matches it)
+    flat = np.frombuffer("".join(candidates).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    row = np.repeat(np.arange(n), lengths)
+    column = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    codes[row, column] = flat
+    letters = [ord(ch) for ch in word]
+    before = np.broadcast_to(np.arange(width + 1), (n, width + 1))  # the row of an empty prefix of word
+    earlier = None
+    for i, letter in enumerate(letters, start=1):
+        current = np.empty((n, width + 1), dtype=np.int64)
+        current[:, 0] = i
+        differs = codes != letter
+        for j in range(1, width + 1):
+            best = np.minimum(before[:, j] + 1, before[:, j - 1] + differs[:, j - 1])
+            np.minimum(best, current[:, j - 1] + 1, out=best)
+            if earlier is not None and j > 1:  # a swap of the two letters before
+                swapped = (codes[:, j - 2] == letter) & (codes[:, j - 1] == letters[i - 2])
+                best = np.where(swapped, np.minimum(best, earlier[:, j - 2] + 1), best)
+            current[:, j] = best
+        earlier, before = before, current
+    return np.asarray(before[np.arange(n), lengths])
+
+
+def _allowed(word: str) -> int:
+    """The edits a suggestion may be away: one for words of up to four letters, two for longer ones."""
+    return 1 if len(word) <= 4 else 2
+
+
+def _known(reader: IndexReader, fields: Sequence[str], word: str, first: str) -> dict[str, int]:
+    """The index's words (terms and exact forms of ``fields``) that begin with ``first`` and are within
+    the allowed length of ``word``, with the most documents any one field has them in."""
+    allowed = _allowed(word)
+    low, high = len(word) - allowed, len(word) + allowed
+    found: dict[str, int] = {}
+    for field in fields:
+        for name in (field, exact_field(field)):
+            counts: dict[str, int] = {}
+            for segment in reader.segments:
+                fr = segment.fields.get(name)
+                if fr is None:
+                    continue
+                terms = fr.terms
+                a, b = bisect.bisect_left(terms, first), bisect.bisect_left(terms, first + "\U0010ffff")
+                if a == b:
+                    continue
+                df = np.diff(np.asarray(fr.tpost[a : b + 1])).tolist()
+                for term, n in zip(terms[a:b], df):
+                    if low <= len(term) <= high:
+                        counts[term] = counts.get(term, 0) + n
+            for term, n in counts.items():
+                if n > found.get(term, 0):
+                    found[term] = n
+    return found
+
+
+def suggest_word(reader: IndexReader, fields: Sequence[str], word: str, *, limit: int = 5) -> list[tuple[str, int]]:
+    """Up to ``limit`` index words close to a normalized ``word`` (not ``word`` itself), as ``(word,
+    documents)``: the fewest edits first, then the most documents, then in order."""
+    if not word:
+        return []
+    known = _known(reader, fields, word, word[0])
+    known.pop(word, None)
+    if not known:
+        return []
+    candidates = list(known)
+    distances = edit_distances(word, candidates)
+    allowed = _allowed(word)
+    close = [(int(d), -known[c], c) for c, d in zip(candidates, distances.tolist()) if d <= allowed]
+    close.sort()
+    return [(c, -minus_df) for _d, minus_df, c in close[:limit]]
+
+
+_OPERATORS = frozenset({"AND", "OR", "NOT"})
+
+
+def suggest_query(
+    reader: IndexReader, analyzer: Analyzer, fields: Sequence[str], text: str, filter_fields: Sequence[str] = ()
+) -> str | None:
+    """``text`` with every word that no document has (in ``fields``) replaced by the closest index word,
+    the rest of it (case, punctuation, operators, field names, the values of ``filter_fields:value``)
+    as typed; None when no word needs it or none is close."""
+    kept = []  # character ranges left as typed: filters (source:detik.com, date:2024-12)
+    if filter_fields:
+        names = "|".join(re.escape(f) for f in filter_fields)
+        kept = [m.span() for m in re.finditer(rf'(?<![\w.])(?:{names}):(?:"[^"]*"?|\S*)', text)]
+    changed = False
+    pieces = []
+    at = 0
+    for token in analyzer.tokens(text):
+        words = analyzer.words(token.text)
+        if len(words) != 1 or not words[0].isalpha():
+            continue  # (a number, or a part of a compound: left as typed)
+        if token.text in _OPERATORS or text.startswith(":", token.end) or any(a <= token.start < b for a, b in kept):
+            continue
+        if any(reader.document_frequency(f, token.term) for f in fields):
+            continue
+        best = suggest_word(reader, fields, words[0], limit=1)
+        if not best:
+            continue
+        pieces.append(text[at : token.start])
+        pieces.append(best[0][0])
+        at = token.end
+        changed = True
+    if not changed:
+        return None
+    pieces.append(text[at:])
+    return "".join(pieces)
