@@ -106,21 +106,35 @@ def small_index(tmp_path_factory: pytest.TempPathFactory) -> Index:
     QUERIES,
     st.sampled_from([None, ("title",), ("body",)]),
     st.sampled_from(["or", "and"]),
-    st.sampled_from(["score", "date"]),
+    st.sampled_from(["score", "date", "oldest"]),
+    st.integers(0, 3),
 )
 def test_search_raises_only_query_syntax_errors(
-    small_index: Index, query: str, fields: tuple[str, ...] | None, operator: str, sort: str
+    small_index: Index, query: str, fields: tuple[str, ...] | None, operator: str, sort: str, offset: int
 ):
+    """Any string through search (in pages), counts, synonyms and "did you mean"."""
     try:
-        results = small_index.search(query, limit=5, fields=fields, default_operator=operator, sort=sort)
+        results = small_index.search(query, limit=5, offset=offset, fields=fields, default_operator=operator,
+                                     sort=sort)
     except QuerySyntaxError as exc:
         assert 0 <= exc.position <= len(query)
         assert str(exc).splitlines()[0].startswith(exc.reason)
         return
     assert results.total >= len(results) and len(results) <= 5
     assert {hit.id for hit in results} <= {"a", "b", "c"}
+    assert [h.rank for h in results] == list(range(offset + 1, offset + 1 + len(results)))
     for hit in results:
         small_index.snippet(hit, style="html")
+    counts = small_index.counts(query, by="source", fields=fields, default_operator=operator)
+    assert counts.matched == results.total
+    suggestion = small_index.suggest(query, fields=fields)
+    assert suggestion is None or isinstance(suggestion, str)
+    small_index.synonyms = [["putin", "vladimir putin"], ["suriah", "syria"]]
+    try:
+        with_synonyms = small_index.search(query, limit=5, fields=fields, default_operator=operator, sort=sort)
+    finally:
+        small_index.synonyms = None
+    assert {hit.id for hit in with_synonyms} <= {"a", "b", "c"}
 
 
 # -- ingestion ---------------------------------------------------------------------------------------------------------
