@@ -277,6 +277,10 @@ def _print_results(ix: Index, results: Results, args: argparse.Namespace, out: I
         snippet = ix.snippet(hit, max_chars=args.snippet_chars, style="ansi" if color else "plain")
         if snippet:
             out.write(f"{pad}{' '.join(snippet.split())}\n")
+        if getattr(args, "explain", False):
+            explained = ix.explain(" ".join(args.query), hit.id, **_operator_options(args), **_filter_options(args))
+            for line in str(explained).splitlines()[1:]:
+                out.write(f"{pad}{dim}{line}{reset}\n")
         out.write("\n")
     elapsed = time.perf_counter() - started
     shown = after = ""
@@ -967,6 +971,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index_option(q)
     _add_result_options(q)
     _add_operator_options(q)
+    q.add_argument("--explain", action="store_true",
+                   help="show under each hit what each query clause adds to its score, and its bonuses")
     q.set_defaults(func=cmd_query)
 
     r = sub.add_parser("related", aliases=["like"], help="the documents most like one (more like this)",

@@ -31,6 +31,7 @@ from idsearch.reader import (
     KeywordNode,
     Match,
     Node,
+    PhraseNode,
     TermNode,
     _scoring_leaves,
 )
@@ -51,7 +52,7 @@ from idsearch.writer import IndexWriter
 if TYPE_CHECKING:
     from idsearch.planner import SynonymTable
 
-__all__ = ["Counts", "Hit", "Index", "IndexStats", "Results", "read_synonyms"]
+__all__ = ["Counts", "Explanation", "Hit", "Index", "IndexStats", "Results", "read_synonyms"]
 
 
 @attrs.frozen
@@ -109,6 +110,30 @@ class Counts(list[tuple[str, int]]):
 
 
 _PERIODS = {"day": "datetime64[D]", "month": "datetime64[M]", "year": "datetime64[Y]"}
+
+
+@attrs.frozen
+class Explanation:
+    """Why a document scores what it does for a query (:meth:`Index.explain`): its ``score`` and ``rank``
+    in that search (0.0 and None when it does not match), what each clause adds (BM25F: ``(clause text,
+    frequency, idf, score)``; the frequency combines the clause's fields with their weights and length
+    normalization), and the proximity and lead ``bonus`` (only the best 100 matches get one)."""
+
+    id: str
+    score: float
+    rank: int | None
+    clauses: tuple[tuple[str, float, float, float], ...]
+    bonus: float
+
+    def __str__(self) -> str:
+        where = f"rank {self.rank}" if self.rank is not None else "does not match"
+        lines = [f"{self.id}: score {self.score:.4f} ({where})"]
+        bm25f = sum(c[3] for c in self.clauses)
+        lines.append(f"  {bm25f:9.4f}  BM25F")
+        for text, frequency, idf, score in self.clauses:
+            lines.append(f"  {score:9.4f}    {text}  (frequency {frequency:.3f}, idf {idf:.3f})")
+        lines.append(f"  {self.bonus:9.4f}  proximity and lead bonuses")
+        return "\n".join(lines)
 
 
 @attrs.frozen
@@ -500,6 +525,40 @@ class Index:
         return self._results(reader, node, filter_nodes, f"related:{doc_id}", limit=limit, offset=offset,
                              sort=sort, exclude=where)
 
+    def explain(
+        self,
+        query: str,
+        doc_id: str,
+        *,
+        fields: Sequence[str] | None = None,
+        weights: Mapping[str, float] | None = None,
+        since: str | _dt.date | None = None,
+        until: str | _dt.date | None = None,
+        filters: Mapping[str, str] | None = None,
+        default_operator: str = "or",
+        syntax: bool = True,
+        **keyword_filters: str,
+    ) -> Explanation:
+        """Why the document ``doc_id`` scores what it does in ``search(query, ...)`` (the same options):
+        its score and rank there, what each clause adds, and its bonuses (``str()`` of the result reads
+        well). Raises KeyError when no live document has this id."""
+        reader = self._current()
+        where = reader.find(doc_id)
+        if where is None:
+            raise KeyError(f"no document with id {doc_id!r}")
+        results = self.search(query, limit=None, fields=fields, weights=weights, since=since, until=until,
+                              filters=filters, default_operator=default_operator, syntax=syntax, reader=reader,
+                              **keyword_filters)
+        hit = next((h for h in results if h.id == doc_id), None)
+        node = self.compile(query, fields=fields, default_operator=default_operator, syntax=syntax)
+        clauses = [] if node is None else reader.clause_scores(node, where[0], where[1], weights)
+        if hit is None:  # (filtered out, or missing a required clause: nothing counts)
+            clauses = [(leaf, frequency, idf, 0.0) for leaf, frequency, idf, _score in clauses]
+        described = tuple((_clause_text(leaf), frequency, idf, score) for leaf, frequency, idf, score in clauses)
+        score = hit.score if hit is not None else 0.0
+        bonus = score - sum(c[3] for c in described) if hit is not None else 0.0
+        return Explanation(doc_id, score, hit.rank if hit is not None else None, described, bonus)
+
     def suggest(self, query: str, *, fields: Sequence[str] | None = None) -> str | None:
         """"Did you mean": ``query`` with every word that no document has replaced by the closest word of
         the index (one edit away for words of up to four letters, two for longer ones; the most frequent
@@ -677,3 +736,13 @@ def read_synonyms(path: str | os.PathLike[str]) -> list[list[str]]:
                 raise ValueError(f"{path}:{number}: a synonym group needs two words or phrases, separated by commas")
             groups.append(group)
     return groups
+
+
+def _clause_text(leaf: TermNode | PhraseNode) -> str:
+    """A scoring clause as a person reads it: ``title,body: temu`` or ``body: "joko widodo"~2 ^1.5``."""
+    if isinstance(leaf, TermNode):
+        text = leaf.term
+    else:
+        text = '"' + " ".join(leaf.terms) + '"' + (f"~{leaf.slop}" if leaf.slop else "")
+    boost = f" ^{leaf.boost:g}" if leaf.boost != 1.0 else ""
+    return f"{','.join(leaf.fields)}: {text}{boost}"

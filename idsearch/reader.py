@@ -791,6 +791,40 @@ class IndexReader:
             out.append(np.flatnonzero(mask))
         return out
 
+    def clause_scores(
+        self, node: Node, seg: int, doc: int, weights: Mapping[str, float] | None = None
+    ) -> list[tuple[TermNode | PhraseNode, float, float, float]]:
+        """How each scoring clause of a query (outside ``must_not``) scores one document, as the search
+        scores it: ``(clause, BM25F-combined frequency, idf, score)``, 0 for a clause the document lacks;
+        a clause under a boosted group has the group's boost in its score."""
+        if weights:
+            field_weights = {f.name: f.weight for f in self.schema.text_fields}
+            field_weights.update(weights)
+            for field in list(field_weights):
+                field_weights[exact_field(field)] = field_weights[field]
+        else:
+            field_weights = self._default_weights
+        out = []
+        stack: list[tuple[Node, float]] = [(node, 1.0)]
+        while stack:
+            n, factor = stack.pop()
+            if isinstance(n, BoolNode):
+                stack.extend((c, factor * n.boost) for c in reversed(n.must + n.should))
+                continue
+            if not isinstance(n, _SCORING):
+                continue  # a filter: not scored
+            found = [self._leaf_tf(n, s, field_weights) for s in range(len(self.segments))]
+            idf = bm25_idf(self.doc_count, sum(len(docs) for docs, _tf in found))
+            docs, tf = found[seg]
+            at = np.flatnonzero(docs == doc)
+            if len(at):
+                frequency = float(tf[at[0]])
+                score = float(saturate(tf[at[:1]], self.schema.k1, idf, n.boost, self.schema.delta)[0]) * factor
+                out.append((n, frequency, idf, score))
+            else:
+                out.append((n, 0.0, idf, 0.0))
+        return out
+
     def document_frequency(self, field: str, term: str) -> int:
         """How many documents have ``term`` in ``field`` (deleted ones too, until a merge drops them)."""
         count = 0

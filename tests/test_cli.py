@@ -540,6 +540,23 @@ def test_query_and_count_with_a_synonym_file(tmp_path: Path) -> None:
     assert_no_traceback(missing)
 
 
+def test_query_explain(tmp_path: Path) -> None:
+    from idsearch import Index
+
+    index = Index.create(tmp_path / "x.idx")
+    with index.writer(workers=1) as w:
+        w.add({"id": "1", "title": "Presiden Jokowi ke Bogor", "body": "Presiden bertemu warga."})
+        w.add({"id": "2", "title": "Banjir di Bogor"})
+    env = _env(tmp_path, IDSEARCH_INDEX=str(tmp_path / "x.idx"))
+    proc = run(env, "query", "presiden", "bogor", "--explain", "--color", "never")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "1. Presiden Jokowi ke Bogor"
+    assert any(line.strip().endswith("BM25F") for line in lines)
+    assert any("title,body: presiden  (frequency" in line for line in lines)
+    assert any(line.strip().endswith("proximity and lead bonuses") for line in lines)
+
+
 def jsonl_text(records: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 

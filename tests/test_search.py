@@ -134,6 +134,50 @@ def test_sort_oldest_and_newest_keep_undated_documents_last(tmp_path: Path):
         undated.search("banjir", sort="oldest")  # (even on an empty index)
 
 
+# -- explain --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("compiled", [True, False])
+def test_explanations_add_up_to_the_scores(shared_ix: Index, compiled: bool):
+    """Each clause's share, summed, is the hit's BM25F score: beyond the best 100 (no bonuses there) it is
+    the whole score, to 1e-9; within them the rest is the bonuses, never negative. Both scoring paths."""
+    shared_ix._current().compiled = compiled
+    try:
+        for query, options in [
+            ("presiden jokowi bertemu", {}),  # words and an exact form (the flat path)
+            ('"joko widodo" istana^2 -prabowo', {}),  # a phrase, a boost, an exclusion (per segment)
+            ("+banjir (jakarta OR bekasi)^1.5", {}),  # a boosted group
+            ("presiden", {"since": "2019-09-01", "source": "okezone.com"}),
+            ("kereta gempa jakarta", {"weights": {"title": 3.0}}),
+        ]:
+            hits = shared_ix.search(query, limit=None, **options)
+            assert len(hits) > 120, query
+            for hit in [*hits[:3], hits[99], hits[100], hits[-1]]:
+                explained = shared_ix.explain(query, hit.id, **options)
+                assert (explained.score, explained.rank) == (hit.score, hit.rank)
+                bm25f = sum(score for _text, _frequency, _idf, score in explained.clauses)
+                if hit.rank > 100:
+                    assert explained.bonus == pytest.approx(0.0, abs=1e-9), (query, hit.rank)
+                else:
+                    assert explained.bonus >= -1e-9, (query, hit.rank)
+                assert bm25f + explained.bonus == pytest.approx(hit.score, abs=1e-9)
+                assert all(score >= 0 and idf > 0 for _t, _f, idf, score in explained.clauses)
+    finally:
+        shared_ix._current().compiled = True
+
+
+def test_explain_a_document_that_does_not_match(ix: Index):
+    explained = ix.explain("banjir", "a")
+    assert (explained.score, explained.rank, explained.bonus) == (0.0, None, 0.0)
+    assert [(text, score) for text, _f, _idf, score in explained.clauses] == [("title,body: banjir", 0.0)]
+    assert str(explained).splitlines()[0] == "a: score 0.0000 (does not match)"
+    matched = ix.explain("putin suriah", "a")
+    assert matched.rank == 1 and [t for t, _f, _i, _s in matched.clauses] == ["title,body: putin", "title,body: suriah"]
+    with pytest.raises(KeyError, match="no document with id 'zz'"):
+        ix.explain("banjir", "zz")
+
+
 # -- synonyms -----------------------------------------------------------------------------------------------
 
 SYNONYM_DOCS = [
