@@ -275,13 +275,7 @@ class IndexReader:
         if node is None or self.doc_count == 0:
             empty = np.zeros(0, dtype=np.int64)
             return np.zeros(0), empty, empty, 0
-        if weights:
-            field_weights = {f.name: f.weight for f in self.schema.text_fields}
-            field_weights.update(weights)
-            for field in list(field_weights):
-                field_weights[exact_field(field)] = field_weights[field]
-        else:
-            field_weights = self._default_weights
+        field_weights = self._field_weights(weights)
         flat = _flat_terms(node)
         if flat is not None:
             return self._matches_flat(*flat, limit, field_weights, sort)
@@ -791,19 +785,24 @@ class IndexReader:
             out.append(np.flatnonzero(mask))
         return out
 
+    def _field_weights(self, weights: Mapping[str, float] | None) -> Mapping[str, float]:
+        """Every postings field's weight: the schema's, with ``weights`` over them (an exact-form field
+        weighs what its field does)."""
+        if not weights:
+            return self._default_weights
+        field_weights = {f.name: f.weight for f in self.schema.text_fields}
+        field_weights.update(weights)
+        for field in list(field_weights):
+            field_weights[exact_field(field)] = field_weights[field]
+        return field_weights
+
     def clause_scores(
         self, node: Node, seg: int, doc: int, weights: Mapping[str, float] | None = None
     ) -> list[tuple[TermNode | PhraseNode, float, float, float]]:
         """How each scoring clause of a query (outside ``must_not``) scores one document, as the search
         scores it: ``(clause, BM25F-combined frequency, idf, score)``, 0 for a clause the document lacks;
         a clause under a boosted group has the group's boost in its score."""
-        if weights:
-            field_weights = {f.name: f.weight for f in self.schema.text_fields}
-            field_weights.update(weights)
-            for field in list(field_weights):
-                field_weights[exact_field(field)] = field_weights[field]
-        else:
-            field_weights = self._default_weights
+        field_weights = self._field_weights(weights)
         out = []
         stack: list[tuple[Node, float]] = [(node, 1.0)]
         while stack:
