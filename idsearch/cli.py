@@ -579,7 +579,8 @@ def cmd_count(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     for value, count in shown:
         share = 100 * count / counts.matched
         out.write(f"{value:<{width}}  {count:>{digits},}  {share:5.1f}%\n")
-    what = f"matching {' '.join(args.query)!r}" if args.query else "in the index"
+    filtered = any(v is not None for v in (args.since, args.until, args.source, args.category))
+    what = f"matching {' '.join(args.query)!r}" if args.query else "matching the filters" if filtered else "in the index"
     more = f"; {_plural(len(counts) - len(shown), 'more value')} (--limit)" if len(shown) < len(counts) else ""
     out.write(f"{_plural(counts.matched, 'document')} {what}, {counts.missing:,} without a {args.by}{more}\n")
     return EXIT_OK if counts.matched else EXIT_NO_HITS
@@ -634,7 +635,23 @@ def cmd_export(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 def cmd_delete(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     path, _default = _resolve_index(args)
+    selecting = args.query is not None or any(
+        v is not None for v in (args.since, args.until, args.source, args.category))
+    if selecting == bool(args.ids):
+        raise CliError("give document ids, or --query and/or filters (--since, --until, --source, --category)",
+                       EXIT_USAGE)
     ix = _open_index(path)
+    if selecting:
+        try:
+            deleted = ix.delete_matching(args.query, dry_run=args.dry_run, **_filter_options(args))
+            remaining = len(ix)
+        finally:
+            ix.close()
+        if args.dry_run:
+            out.write(f"would delete {_plural(deleted, 'document')} of {remaining:,} (--dry-run: nothing deleted)\n")
+        else:
+            out.write(f"deleted {_plural(deleted, 'document')}; {path}: {_plural(remaining, 'document')}\n")
+        return EXIT_OK if deleted else EXIT_NO_HITS
     missing = []
     try:
         with ix.writer(workers=1) as w:
@@ -1067,15 +1084,21 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--quiet", "-q", action="store_true", help="do not print the summary on stderr")
     x.set_defaults(func=cmd_export)
 
-    d = sub.add_parser("delete", help="delete documents by id",
+    d = sub.add_parser("delete", help="delete documents by id, or every one a query and filters match",
                        description="Delete documents by id (exit 1 when some id was not found; the others "
-                                   "are deleted). The space is reclaimed by merges or `idsearch optimize`.",
+                                   "are deleted), or every\ndocument that --query and the filters match (every "
+                                   "word of the query required; exit 1 when none).\nThe space is reclaimed by "
+                                   "merges or `idsearch optimize`.",
                        epilog="examples:\n  idsearch delete clickid-3fe3a84adfddaeec\n"
-                              "  idsearch query 'source:spam.example' --json -n 1000 | jq -r .id | "
-                              "xargs idsearch delete\n",
+                              "  idsearch delete --source spam.example --dry-run     how many, deleting nothing\n"
+                              "  idsearch delete --until 2015-12-31                  an archive's retention\n"
+                              "  idsearch delete --query '\"iklan bersponsor\"' --source detik.com\n",
                        formatter_class=_Formatter)
-    d.add_argument("ids", nargs="+", metavar="ID", help="document ids")
+    d.add_argument("ids", nargs="*", metavar="ID", help="document ids")
     _add_index_option(d)
+    d.add_argument("--query", metavar="QUERY", help="delete what this query matches (with the filters below)")
+    _add_filter_options(d)
+    d.add_argument("--dry-run", action="store_true", help="say how many documents would be deleted; delete none")
     d.set_defaults(func=cmd_delete)
 
     o = sub.add_parser("optimize", help="merge all segments into one",

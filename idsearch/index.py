@@ -268,6 +268,44 @@ class Index:
         Use as ``with ix.writer() as w:`` - it commits on success and rolls back on an exception."""
         return IndexWriter(self, **options)
 
+    def delete_matching(
+        self,
+        query: str | None = None,
+        *,
+        fields: Sequence[str] | None = None,
+        since: str | _dt.date | None = None,
+        until: str | _dt.date | None = None,
+        filters: Mapping[str, str] | None = None,
+        default_operator: str = "and",
+        syntax: bool = True,
+        dry_run: bool = False,
+        **keyword_filters: str,
+    ) -> int:
+        """Delete every document that matches ``query`` and the filters (takedowns, a source dropped, an
+        archive's retention: ``ix.delete_matching(until="2015-12-31")``), in one writing session that
+        commits; returns how many (``dry_run``: how many would be, deleting nothing). At least a query or
+        a filter is required. Every word is required unless ``default_operator="or"``: a deletion errs on
+        the side of fewer documents."""
+        filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
+        if query is None and not filter_nodes:
+            raise ValueError("delete_matching needs a query or a filter (since, until, source=...)")
+        node = None
+        if query is not None:
+            node = self.compile(query, fields=fields, default_operator=default_operator, syntax=syntax)
+            if node is None:  # (only stopwords or punctuation: matches nothing)
+                return 0
+        if dry_run:
+            return sum(len(docs) for docs in self._current().matching(node, filter_nodes))
+        with self.writer(workers=1) as writer:  # (the lock first: the snapshot below is then the last commit)
+            reader = self.reader()
+            try:
+                for segment, docs in zip(reader.segments, reader.matching(node, filter_nodes)):
+                    for doc in docs.tolist():
+                        writer.delete(segment.doc_id(doc))
+            finally:
+                reader.close()
+            return writer.deleted
+
     def optimize(self) -> None:
         """Merge all segments into one (and drop deleted documents)."""
         w = self.writer(merge=False)

@@ -557,6 +557,25 @@ def test_query_explain(tmp_path: Path) -> None:
     assert any(line.strip().endswith("proximity and lead bonuses") for line in lines)
 
 
+def test_delete_by_filters(tmp_path: Path) -> None:
+    from idsearch import Index
+
+    index = Index.create(tmp_path / "d.idx")
+    with index.writer(workers=1) as w:
+        for i in range(4):
+            w.add({"id": str(i), "title": f"berita {i}", "source": "spam.example" if i % 2 else "detik.com"})
+    env = _env(tmp_path, IDSEARCH_INDEX=str(tmp_path / "d.idx"))
+    dry = run(env, "delete", "--source", "spam.example", "--dry-run")
+    assert dry.returncode == 0 and dry.stdout == "would delete 2 documents of 4 (--dry-run: nothing deleted)\n"
+    done = run(env, "delete", "--source", "spam.example")
+    assert done.returncode == 0 and done.stdout.startswith("deleted 2 documents;")
+    assert run(env, "delete", "--source", "spam.example").returncode == 1  # none left
+    assert run(env, "delete", "--query", "berita 0").stdout.startswith("deleted 1 document;")
+    both = run(env, "delete", "2", "--source", "detik.com")
+    assert both.returncode == 2 and "give document ids, or --query" in both.stderr
+    assert run(env, "delete").returncode == 2
+
+
 def jsonl_text(records: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 

@@ -1078,3 +1078,33 @@ def test_a_failed_export_leaves_the_previous_file(tmp_path: Path, monkeypatch: p
         index.export(target)
     assert target.read_bytes() == b"the previous backup\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backup.jsonl", "e.idx"]
+
+
+# -- delete_matching ------------------------------------------------------------------------------------------
+
+
+def test_delete_matching_a_query_and_filters(tmp_path: Path):
+    index = Index.create(tmp_path / "d.idx")
+    docs = [
+        {"id": "old-spam", "title": "iklan bersponsor", "source": "spam.example", "date": "2015-06-01"},
+        {"id": "new-spam", "title": "iklan bersponsor lagi", "source": "spam.example", "date": "2024-06-01"},
+        {"id": "old-news", "title": "berita lama", "source": "detik.com", "date": "2015-01-01"},
+        {"id": "ad", "title": "iklan biasa", "source": "detik.com", "date": "2024-01-01"},
+        {"id": "undated", "title": "tanpa tanggal", "source": "detik.com"},
+    ]
+    with index.writer(workers=1) as w:
+        for d in docs[:3]:
+            w.add(d)
+    with index.writer(workers=1) as w:  # a second segment
+        for d in docs[3:]:
+            w.add(d)
+    assert index.delete_matching(source="spam.example", dry_run=True) == 2 and len(index) == 5
+    assert index.delete_matching("iklan bersponsor", source="spam.example", until="2020-12-31") == 1
+    assert sorted(d["id"] for d in index.documents()) == ["ad", "new-spam", "old-news", "undated"]
+    assert index.delete_matching("iklan bersponsor") == 1  # every word required: not "iklan biasa"
+    assert index.delete_matching(until="2015-12-31") == 1  # an undated document is never before a date
+    assert sorted(d["id"] for d in index.documents()) == ["ad", "undated"]
+    assert index.delete_matching("yang") == 0  # nothing to search
+    assert Index.open(index.path).search("iklan", limit=None).total == 1  # committed
+    with pytest.raises(ValueError, match="needs a query or a filter"):
+        index.delete_matching()
