@@ -853,6 +853,7 @@ query syntax:
   putin AND NOT (iran OR irak) operators AND OR NOT and parentheses (NOT > AND > OR)
   title:putin  body:"gencatan senjata"     search one text field
   putin^2                      boost a word or phrase
+  presid*  pemberant*          the words that begin so (the 64 in the most documents)
   date:2024-12-01..2024-12-31  date:2024-12  date:..2019-09-30   date filter (not scored)
   source:detik.com  -category:olahraga     keyword filters (case-insensitive, not scored)
 Words are stemmed like the documents (pertemuan finds bertemu). A query that starts

@@ -35,7 +35,7 @@ from idsearch.reader import (
     TermNode,
     _scoring_leaves,
 )
-from idsearch.schema import Schema
+from idsearch.schema import EXACT_SUFFIX, Schema
 from idsearch.scoring import bm25_idf
 from idsearch.segment import MISSING_DAY
 from idsearch.storage import (
@@ -130,8 +130,15 @@ class Explanation:
         lines = [f"{self.id}: score {self.score:.4f} ({where})"]
         bm25f = sum(c[3] for c in self.clauses)
         lines.append(f"  {bm25f:9.4f}  BM25F")
+        idle = []
         for text, frequency, idf, score in self.clauses:
-            lines.append(f"  {score:9.4f}    {text}  (frequency {frequency:.3f}, idf {idf:.3f})")
+            if score or len(self.clauses) <= 8:
+                lines.append(f"  {score:9.4f}    {text}  (frequency {frequency:.3f}, idf {idf:.3f})")
+            else:
+                idle.append(text)
+        if idle:  # (a prefix's many words: most are not in a given document)
+            shown = "; ".join(idle[:3]) + ("; ..." if len(idle) > 3 else "")
+            lines.append(f"  {0.0:9.4f}    {len(idle)} more clauses: {shown}")
         lines.append(f"  {self.bonus:9.4f}  proximity and lead bonuses")
         return "\n".join(lines)
 
@@ -625,6 +632,7 @@ class Index:
             raise ValueError(f"limit must be a whole number >= 0 or None, not {limit!r}")
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ValueError(f"offset must be a whole number >= 0, not {offset!r}")
+        node = reader.rewrite(node)  # (prefixes become the words they stand for: hits mark those)
         if filter_nodes:
             node = BoolNode(must=(node, *filter_nodes)) if node is not None else None
         wanted = None if limit is None else offset + limit + (exclude is not None)
@@ -635,7 +643,7 @@ class Index:
             scores, segs, docs = scores[keep], segs[keep], docs[keep]
         end = None if limit is None else offset + limit
         scores, segs, docs = scores[offset:end], segs[offset:end], docs[offset:end]
-        terms = tuple(sorted(_positive_terms(node))) if node is not None and len(docs) else ()
+        terms = tuple(sorted(self._marked_terms(node))) if node is not None and len(docs) else ()
         segments, stored_at = reader.segments, reader.stored_at
         hits = [
             Hit(segments[seg].doc_id(doc), score, rank, terms, load=functools.partial(stored_at, seg, doc))
@@ -651,6 +659,15 @@ class Index:
 
         return compile_query(query, self.schema, self.analyzer, self._text_fields(fields), default_operator,
                              syntax=syntax, synonyms=self._synonyms)
+
+    def _marked_terms(self, node: Node) -> set[str]:
+        """The terms a hit's snippet marks: the query's positive terms, and the stem of each exact form
+        among them (what a prefix like ``pemberant*`` found: the highlighter compares stems)."""
+        terms = _positive_terms(node)
+        exact = {leaf.term for leaf in _scoring_leaves(node) if isinstance(leaf, TermNode) and _exact_only(leaf)}
+        for form in exact:
+            terms.update(t for t in self.analyzer.word_terms(form) if t)
+        return terms
 
     def _text_fields(self, fields: Sequence[str] | None) -> tuple[str, ...]:
         """The text fields asked for (None or empty: all of them), checked."""
@@ -782,5 +799,9 @@ def _clause_text(leaf: TermNode | PhraseNode) -> str:
         text = leaf.term
     else:
         text = '"' + " ".join(leaf.terms) + '"' + (f"~{leaf.slop}" if leaf.slop else "")
-    boost = f" ^{leaf.boost:g}" if leaf.boost != 1.0 else ""
+    boost = f" ^{leaf.boost:.3g}" if leaf.boost != 1.0 else ""
     return f"{','.join(leaf.fields)}: {text}{boost}"
+
+
+def _exact_only(leaf: TermNode) -> bool:
+    return all(f.endswith(EXACT_SUFFIX) for f in leaf.fields)

@@ -15,6 +15,9 @@ Words and phrases are analyzed with the index's analyzer here, so queries and do
 - the schema's ``query_stopwords`` (interrogatives: ``siapa``, ``apakah``...) are dropped from a query's
   optional words when another word remains: a question's answer rarely repeats them, and they would
   favour documents that are questions themselves. Phrases and required words keep them.
+- a word with a trailing ``*`` (``presid*``) is a :class:`~idsearch.reader.PrefixNode`, which a reader
+  expands into the index's words that begin so (its terms, and its exact forms: ``pemberant*`` finds
+  ``pemberantasan``, whose stem is ``berantas``);
 - with a :class:`SynonymTable`, unquoted words that spell one expression of a synonym group (``kpk``,
   ``komisi pemberantasan korupsi``: compared as the analyzer's terms, so case and inflection do not
   matter) become an OR of every expression of the group, the words of an expression as a phrase;
@@ -40,7 +43,7 @@ from idsearch.query import (
     Term,
     plain_words,
 )
-from idsearch.reader import BoolNode, DateNode, KeywordNode, Node, PhraseNode, TermNode
+from idsearch.reader import BoolNode, DateNode, KeywordNode, Node, PhraseNode, PrefixNode, TermNode
 from idsearch.schema import Schema, exact_field
 
 __all__ = ["SynonymTable", "compile_query", "plan"]
@@ -102,6 +105,8 @@ def compile_query(
     # plain words (the common query) are planned as they are: what the parser and plan() would make of
     # them with OR, without building its query objects first
     plain = text.split() if not syntax else plain_words(text) if default_operator == "or" else None
+    if plain is not None and syntax and any(w.endswith("*") for w in plain):
+        plain = None  # a prefix (presid*): the parser's way
     if plain is not None:
         fields = tuple(fields)
         memo = _memo(analyzer)
@@ -289,6 +294,9 @@ def plan(
     exact-form clause with that weight to every word that stemming changes; optional words in ``stop``
     are dropped when another positive clause remains; ``synonyms`` expand unquoted words."""
     if isinstance(query, Term):
+        prefix = _prefix(analyzer, query.text)
+        if prefix is not None:
+            return PrefixNode(prefix, (query.field,) if query.field else fields, query.boost)
         if synonyms is not None and query.field is None:
             runs = synonyms.runs([query.text])
             if runs:
@@ -339,10 +347,22 @@ def _expand(
         run.clear()
 
     for i, clause in enumerate(clauses):
-        if isinstance(clause, Term) and clause.field is None and clause.boost == 1.0:
+        if isinstance(clause, Term) and clause.field is None and clause.boost == 1.0 and not clause.text.endswith("*"):
             run.append(i)
             continue
         flush()
         out.append(items[i])
     flush()
     return out
+
+
+def _prefix(analyzer: Analyzer, text: str) -> str | None:
+    """The prefix of a word typed with a trailing ``*`` (``presid*``, ``Pezeshk*``), normalized as words
+    are (not stemmed: it is compared with the index's words), or None: no star, or fewer than two
+    letters before it (then the word is searched as it is)."""
+    if not text.endswith("*"):
+        return None
+    words = analyzer.words(text.rstrip("*"))
+    if len(words) != 1 or len(words[0]) < 2:
+        return None
+    return words[0]

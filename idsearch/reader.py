@@ -13,6 +13,7 @@ otherwise. Both give the same hits with the same scores to the last bit.
 
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
 import mmap
 import threading
@@ -44,6 +45,7 @@ __all__ = [
     "KeywordNode",
     "Match",
     "PhraseNode",
+    "PrefixNode",
     "TermNode",
 ]
 
@@ -57,6 +59,7 @@ SORTS = ("score", "date", "oldest")  # best first; newest first; oldest first (u
 PROXIMITY_DEPTH = 100  # the best BM25F matches reranked with the word-pair proximity bonus
 GRID_CELLS = 1 << 22  # the largest grid of the matches' positions laid out with one row length for all
 PROTECTED_SHARE = 0.8  # of the cache's bytes, for terms used more than once in the snapshot
+PREFIX_TERMS = 64  # the most frequent index words a prefix (presid*) searches
 RUNS_KEPT = 1 << 14  # per reader, the (field, term) -> where its postings are lookups kept (a few MB)
 NORMS_KEPT = 16  # per reader, the (field, weight) length norms kept: a document's 8 bytes each
 
@@ -94,6 +97,16 @@ class KeywordNode:
 
 
 @attrs.frozen
+class PrefixNode:
+    """The words that begin with ``prefix`` (a normalized word, not stemmed): a reader replaces it with an
+    OR of the index's terms and exact forms that do (the ``PREFIX_TERMS`` in the most documents)."""
+
+    prefix: str
+    fields: tuple[str, ...]
+    boost: float = 1.0
+
+
+@attrs.frozen
 class BoolNode:
     should: tuple[Any, ...] = ()
     must: tuple[Any, ...] = ()
@@ -101,7 +114,7 @@ class BoolNode:
     boost: float = 1.0
 
 
-Node = TermNode | PhraseNode | DateNode | KeywordNode | BoolNode
+Node = TermNode | PhraseNode | PrefixNode | DateNode | KeywordNode | BoolNode
 _SCORING = (TermNode, PhraseNode)
 
 
@@ -272,6 +285,7 @@ class IndexReader:
             raise ValueError(f"unknown sort {sort!r}: expected 'score', 'date' (newest first) or 'oldest'")
         if sort != "score" and not self.schema.date_fields:
             raise ValueError(f"sort={sort!r}: this index has no date field")
+        node = self.rewrite(node)
         if node is None or self.doc_count == 0:
             empty = np.zeros(0, dtype=np.int64)
             return np.zeros(0), empty, empty, 0
@@ -785,6 +799,46 @@ class IndexReader:
             out.append(np.flatnonzero(mask))
         return out
 
+    def rewrite(self, node: Node | None) -> Node | None:
+        """``node`` with each :class:`PrefixNode` replaced by an OR of the words this snapshot has that
+        begin with its prefix (the node itself when it has none)."""
+        if isinstance(node, PrefixNode):
+            return self._expand_prefix(node)
+        if not isinstance(node, BoolNode):
+            return node
+        should, must, must_not = (tuple(self.rewrite(c) for c in part) for part in (node.should, node.must, node.must_not))
+        if (should, must, must_not) == (node.should, node.must, node.must_not):
+            return node
+        return BoolNode(should=should, must=must, must_not=must_not, boost=node.boost)
+
+    def _expand_prefix(self, node: PrefixNode) -> BoolNode:
+        found: dict[tuple[str, bool], int] = {}  # (word, an exact form) -> documents, summed over segments
+        end = node.prefix + "\U0010ffff"
+        for exact in (False, True):
+            names = [exact_field(f) for f in node.fields] if exact else list(node.fields)
+            for segment in self.segments:
+                for name in names:
+                    fr = segment.fields.get(name)
+                    if fr is None:
+                        continue
+                    terms = fr.terms
+                    a, b = bisect.bisect_left(terms, node.prefix), bisect.bisect_left(terms, end)
+                    for term, n in zip(terms[a:b], np.diff(np.asarray(fr.tpost[a : b + 1])).tolist()):
+                        key = (term, exact)
+                        found[key] = found.get(key, 0) + n
+        stems = {term for term, exact in found if not exact}
+        ranked = sorted(((-n, term, exact) for (term, exact), n in found.items() if not (exact and term in stems)))
+        kept = ranked[:PREFIX_TERMS]
+        if not kept:
+            return BoolNode()
+        # every word of a prefix weighs what its most frequent one does: a rare misspelling that begins
+        # the same way (pemberantan) must not outweigh the word meant (pemberantasan) by its idf
+        common = bm25_idf(self.doc_count, -kept[0][0])
+        exact_fields = tuple(exact_field(f) for f in node.fields)
+        return BoolNode(should=tuple(
+            TermNode(term, exact_fields if exact else node.fields, node.boost * common / bm25_idf(self.doc_count, -minus_n))
+            for minus_n, term, exact in kept))
+
     def _field_weights(self, weights: Mapping[str, float] | None) -> Mapping[str, float]:
         """Every postings field's weight: the schema's, with ``weights`` over them (an exact-form field
         weighs what its field does)."""
@@ -804,7 +858,7 @@ class IndexReader:
         a clause under a boosted group has the group's boost in its score."""
         field_weights = self._field_weights(weights)
         out = []
-        stack: list[tuple[Node, float]] = [(node, 1.0)]
+        stack: list[tuple[Node, float]] = [(self.rewrite(node), 1.0)]
         while stack:
             n, factor = stack.pop()
             if isinstance(n, BoolNode):

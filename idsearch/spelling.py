@@ -123,7 +123,7 @@ def suggest_query(
         words = analyzer.words(token.text)
         if len(words) != 1 or not words[0].isalpha():
             continue  # (a number, or a part of a compound: left as typed)
-        if token.text in _OPERATORS or text.startswith(":", token.end) or any(a <= token.start < b for a, b in kept):
+        if token.text in _OPERATORS or text.startswith((":", "*"), token.end) or any(a <= token.start < b for a, b in kept):
             continue
         if any(reader.document_frequency(f, token.term) for f in fields):
             continue

@@ -134,6 +134,52 @@ def test_sort_oldest_and_newest_keep_undated_documents_last(tmp_path: Path):
         undated.search("banjir", sort="oldest")  # (even on an empty index)
 
 
+# -- prefixes ---------------------------------------------------------------------------------------------------
+
+PREFIX_DOCS = [
+    *({"id": f"presiden{i}", "title": "Presiden bertemu warga", "body": f"kunjungan {i}"} for i in range(4)),
+    {"id": "typo", "title": "Presidem bertemu warga", "body": "kunjungan 9"},  # a misspelling: one document
+    {"id": "sidang", "title": "Presidium sidang", "body": "rapat"},
+    {"id": "kpk", "title": "Pemberantasan korupsi", "body": "komisi bekerja"},
+    {"id": "other", "title": "Banjir di Bogor", "body": "warga mengungsi"},
+]
+
+
+@pytest.fixture(scope="module")
+def prefix_ix(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    return build(tmp_path_factory.mktemp("prefix") / "p.idx", PREFIX_DOCS, batches=2)
+
+
+def test_a_prefix_searches_the_words_that_begin_so(prefix_ix: Index):
+    hits = prefix_ix.search("presid*", limit=None)
+    assert ids(hits) == {"presiden0", "presiden1", "presiden2", "presiden3", "typo", "sidang"}
+    # its words weigh alike: the misspelled one does not outrank the word meant by its rarity
+    scores = {h.id: h.score for h in hits}
+    assert scores["typo"] == pytest.approx(scores["presiden0"], rel=1e-9)
+    marked = {h.id: prefix_ix.snippet(h, "title") for h in hits}
+    assert marked["presiden0"] == "[Presiden] bertemu warga" and marked["sidang"] == "[Presidium] sidang"
+    # an exact form: pemberantasan's stem is berantas
+    kpk = prefix_ix.search("pemberant*", limit=None)
+    assert ids(kpk) == {"kpk"} and prefix_ix.snippet(kpk[0], "title") == "[Pemberantasan] korupsi"
+    assert ids(prefix_ix.search("title:presid* -sidang", limit=None)) == {f"presiden{i}" for i in range(4)} | {"typo"}
+    assert ids(prefix_ix.search("presid* warga", default_operator="and", limit=None)) == ids(hits) - {"sidang"}
+    assert ids(prefix_ix.search("p*", limit=None)) == set()  # one letter: the word "p" itself
+    assert ids(prefix_ix.search('"presid* bertemu"', limit=None)) == set()  # no prefix inside quotes
+    assert ids(prefix_ix.search("xyz*", limit=None)) == set()
+    assert prefix_ix.counts("presid*", by="date").matched == 6
+    assert prefix_ix.suggest("presid* bertemuu") == "presid* bertemu"  # the prefix is not a misspelling
+    explained = prefix_ix.explain("presid*", "sidang")
+    assert sum(c[3] for c in explained.clauses) + explained.bonus == pytest.approx(explained.score)
+
+
+def test_a_prefix_searches_its_most_frequent_words(prefix_ix: Index, monkeypatch: pytest.MonkeyPatch):
+    from idsearch import reader as reader_module
+
+    monkeypatch.setattr(reader_module, "PREFIX_TERMS", 1)
+    fresh = Index.open(prefix_ix.path)  # (a new snapshot: expansions are made per search)
+    assert ids(fresh.search("presid*", limit=None)) == {f"presiden{i}" for i in range(4)}
+
+
 # -- explain --------------------------------------------------------------------------------------------------
 
 
