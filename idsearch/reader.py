@@ -811,7 +811,7 @@ class IndexReader:
             return node
         return BoolNode(should=should, must=must, must_not=must_not, boost=node.boost)
 
-    def _expand_prefix(self, node: PrefixNode) -> BoolNode:
+    def _expand_prefix(self, node: PrefixNode) -> Node:
         found: dict[tuple[str, bool], int] = {}  # (word, an exact form) -> documents, summed over segments
         end = node.prefix + "\U0010ffff"
         for exact in (False, True):
@@ -829,8 +829,8 @@ class IndexReader:
         stems = {term for term, exact in found if not exact}
         ranked = sorted(((-n, term, exact) for (term, exact), n in found.items() if not (exact and term in stems)))
         kept = ranked[:PREFIX_TERMS]
-        if not kept:
-            return BoolNode()
+        if not kept:  # a word no document has, as an unknown word is: required, it leaves nothing
+            return TermNode(node.prefix + "*", node.fields, node.boost)
         # every word of a prefix weighs what its most frequent one does: a rare misspelling that begins
         # the same way (pemberantan) must not outweigh the word meant (pemberantasan) by its idf
         common = bm25_idf(self.doc_count, -kept[0][0])

@@ -166,6 +166,8 @@ def test_a_prefix_searches_the_words_that_begin_so(prefix_ix: Index):
     assert ids(prefix_ix.search("p*", limit=None)) == set()  # one letter: the word "p" itself
     assert ids(prefix_ix.search('"presid* bertemu"', limit=None)) == set()  # no prefix inside quotes
     assert ids(prefix_ix.search("xyz*", limit=None)) == set()
+    assert ids(prefix_ix.search("+xyz* +warga", limit=None)) == set()  # required, and no word begins so
+    assert ids(prefix_ix.search("xyz* warga", limit=None)) == ids(prefix_ix.search("warga", limit=None))
     assert prefix_ix.counts("presid*", by="date").matched == 6
     assert prefix_ix.suggest("presid* bertemuu") == "presid* bertemu"  # the prefix is not a misspelling
     explained = prefix_ix.explain("presid*", "sidang")
