@@ -396,7 +396,7 @@ def _index_for_writing(path: Path, args: argparse.Namespace, err: IO[str]) -> In
 
 
 def _check_inputs(paths: Sequence[str]) -> None:
-    missing = [p for p in paths if not os.path.exists(p)]
+    missing = [p for p in paths if p != "-" and not os.path.exists(p)]
     if missing:
         raise CliError(f"no such file or folder: {', '.join(missing)}", EXIT_USAGE)
 
@@ -1040,7 +1040,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=_Formatter,
     )
-    ix.add_argument("paths", nargs="+", metavar="PATH", help="files and folders to read")
+    ix.add_argument("paths", nargs="+", metavar="PATH",
+                    help="files and folders to read; - reads JSON lines or JSON from the standard input (gzipped too)")
     _add_index_option(ix)
     _add_mapping_options(ix)
     ix.add_argument("--strict", action="store_true", help="stop at the first bad record; commit nothing")
@@ -1123,7 +1124,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  idsearch bench ../shared/corpus/\n  idsearch bench news.jsonl --workers 1 --json\n",
         formatter_class=_Formatter,
     )
-    b.add_argument("paths", nargs="+", metavar="PATH", help="files and folders to read")
+    b.add_argument("paths", nargs="+", metavar="PATH", help="files and folders to read (- : the standard input)")
     _add_mapping_options(b)
     b.add_argument("--json", action="store_true", help="one JSON object with every figure")
     b.set_defaults(func=cmd_bench)

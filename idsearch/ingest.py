@@ -7,6 +7,7 @@ Formats, chosen by suffix (case-insensitive), each optionally gzip-compressed (`
   objects, or pretty-printed objects one after another (as ``jq`` writes them), streamed too.
 * ``.csv`` / ``.tsv``: a header row, then one record per row (empty cells count as missing).
 * ``.txt``: one article in the plain-text layout of Indonesian portals, see :func:`read_portal_article`.
+* ``-`` (:data:`STDIN`): the standard input, JSON lines or JSON values, plain or gzipped (sniffed).
 
 Folders are walked recursively in sorted order; files with other suffixes inside them are skipped and
 counted (:attr:`IngestStats.files_skipped`). Records become dicts: ``id`` (from the mapped id field, or a
@@ -26,10 +27,12 @@ import codecs
 import csv
 import gzip
 import hashlib
+import io
 import json
 import logging
 import os
 import re
+import sys
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -63,6 +66,7 @@ SUFFIXES: dict[str, str] = {
     ".txt": "txt",
 }
 
+STDIN = "-"  # a path that stands for the standard input: JSON lines or JSON values, plain or gzipped
 _BOM = b"\xef\xbb\xbf"
 _SNIFF_BYTES = 8192
 _JSON_BLOCK = 1 << 20  # bytes read at a time from a JSON file that is not one object per line
@@ -381,6 +385,23 @@ def _walk(folder: Path, files: list[Path], stats: IngestStats) -> None:
             stats.files_skipped += 1
 
 
+class _CountedInput(io.RawIOBase):
+    """The standard input, counting the bytes read from it."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self.source = source
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.source.read1(len(buffer))  # type: ignore[attr-defined]
+        buffer[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+
 class _Progress:
     """Turns the position in the raw (possibly compressed) file into :attr:`IngestStats.bytes_read`."""
 
@@ -390,7 +411,10 @@ class _Progress:
         self.base = stats.bytes_read
 
     def tick(self) -> None:
-        self.stats.bytes_read = self.base + self.raw.tell()
+        try:
+            self.stats.bytes_read = self.base + self.raw.tell()
+        except OSError:  # a pipe: no position
+            pass
 
 
 def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
@@ -669,11 +693,19 @@ def _read_file(
     path: Path, fmt: str, compressed: bool, mapping: FieldMapping, report: _Reporter, stats: IngestStats
 ) -> Iterator[dict[str, Any]]:
     name = str(path)
-    try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed in the finally below
-    except OSError as exc:
-        report(Problem(name, None, None, f"cannot open: {exc.strerror or exc}", "error"))
-        return
+    standard_input = name == STDIN
+    counted = None
+    if standard_input:
+        name = "<stdin>"
+        counted = _CountedInput(sys.stdin.buffer)
+        raw: IO[bytes] = io.BufferedReader(counted)  # type: ignore[arg-type]
+        compressed = raw.peek(2)[:2] == b"\x1f\x8b"  # type: ignore[attr-defined]  # (gzip's magic number)
+    else:
+        try:
+            raw = open(path, "rb")  # noqa: SIM115 - closed in the finally below
+        except OSError as exc:
+            report(Problem(name, None, None, f"cannot open: {exc.strerror or exc}", "error"))
+            return
     progress = _Progress(raw, stats)
     try:
         stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
@@ -698,7 +730,11 @@ def _read_file(
         kind = "corrupt or truncated gzip data" if compressed else "read error"
         report(Problem(name, None, None, f"{kind}: {exc}", "error"))
     finally:
-        raw.close()
+        if counted is not None:  # (a pipe has no size: what was read is counted instead)
+            stats.bytes_total += counted.count
+            stats.bytes_read += counted.count
+        else:
+            raw.close()
 
 
 def iter_documents(
@@ -722,7 +758,9 @@ def iter_documents(
     files: list[tuple[Path, str, bool]] = []
     for given in paths:
         path = Path(given)
-        if path.is_dir():
+        if os.fspath(given) == STDIN:
+            files.append((path, "json", False))  # (JSON lines or JSON values, plain or gzipped: sniffed)
+        elif path.is_dir():
             found: list[Path] = []
             try:
                 _walk(path, found, stats)
@@ -746,6 +784,8 @@ def iter_documents(
             report(Problem(str(path), None, None, "no such file or folder", "error"))
     stats.files_total += len(files)
     for path, _fmt, _compressed in files:
+        if os.fspath(path) == STDIN:
+            continue
         try:
             stats.bytes_total += path.stat().st_size
         except OSError:

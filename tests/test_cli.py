@@ -57,7 +57,12 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run(env: dict[str, str], *args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run(env: dict[str, str], *args: str, cwd: Path | None = None, timeout: float = 300,
+        stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    if stdin is not None:  # (bytes in, text out)
+        proc = subprocess.run([*IDSEARCH, *args], env=env, cwd=cwd, input=stdin, capture_output=True,
+                              timeout=timeout, check=False)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode())
     return subprocess.run(
         [*IDSEARCH, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -574,6 +579,25 @@ def test_delete_by_filters(tmp_path: Path) -> None:
     both = run(env, "delete", "2", "--source", "detik.com")
     assert both.returncode == 2 and "give document ids, or --query" in both.stderr
     assert run(env, "delete").returncode == 2
+
+
+def test_index_reads_the_standard_input(tmp_path: Path) -> None:
+    import gzip
+
+    env = _env(tmp_path)
+    records = [{"id": "a", "title": "Banjir Jakarta", "date": "Senin (2/12/2024)"}, {"id": "b", "title": 5},
+               {"id": "c", "title": "Gempa Palu"}]
+    lines = jsonl_text(records).encode()
+    for name, data in [("lines", lines), ("array", json.dumps(records).encode()), ("gzip", gzip.compress(lines))]:
+        proc = run(env, "index", "-", "-i", str(tmp_path / f"{name}.idx"), "--progress", "never", stdin=data)
+        assert proc.returncode == 0, (name, proc.stderr)
+        assert "2 added" in proc.stdout and f"({len(data)} B)" in proc.stdout, name
+        assert "<stdin>" in proc.stderr and "title: expected a string, got number" in proc.stderr, name
+    exported = run(env, "export", "-i", str(tmp_path / "lines.idx"), "-q").stdout
+    again = run(env, "index", "-", "-i", str(tmp_path / "again.idx"), "--progress", "never", stdin=exported.encode())
+    assert again.returncode == 0 and run(env, "export", "-i", str(tmp_path / "again.idx"), "-q").stdout == exported
+    truncated = run(env, "index", "-", "-i", str(tmp_path / "cut.idx"), stdin=gzip.compress(lines)[:-12])
+    assert "<stdin>: corrupt or truncated gzip data" in truncated.stderr
 
 
 def jsonl_text(records: list[dict]) -> str:
