@@ -239,6 +239,11 @@ def _run_query(ix: Index, args: argparse.Namespace, out: IO[str], started: float
         suggestion = ix.suggest(text, fields=args.fields)
         if suggestion is not None:
             out.write(f"did you mean: {suggestion}\n")
+        elif not args.any:  # every word is in some document, but none has them all
+            options = {**_result_options(args), "limit": 0, "offset": 0}
+            anywhere = ix.search(text, default_operator="or", syntax=not args.plain, **options).total
+            if anywhere:
+                out.write(f"no document has every word; --or finds {_plural(anywhere, 'document')}\n")
     return code
 
 

@@ -105,3 +105,6 @@ def test_the_command_line_offers_a_suggestion_when_nothing_matches(tmp_path: Pat
     out = io.StringIO()
     assert main(["--index", str(ix.path), "query", "presiden", "--color", "never"], out=out) == 0
     assert "did you mean" not in out.getvalue()
+    out = io.StringIO()  # every word is known, but no document has them all
+    assert main(["--index", str(ix.path), "query", "kpk", "bandar", "--color", "never"], out=out) == 1
+    assert out.getvalue().splitlines()[-1] == "no document has every word; --or finds 4 documents"
