@@ -242,6 +242,42 @@ def test_idsearch_filtered(
     RESULTS["idsearch_extra"][f"filtered by {kind}"] = info
 
 
+@pytest.mark.parametrize("kind", ["prefix", "related", "counts", "suggest", "page 3"])
+def test_idsearch_features(
+    benchmark: BenchmarkFixture, kind: str, ix: Any, query_sets: dict[str, list[dict[str, Any]]], bench_full: bool
+) -> None:
+    """The query API beyond ranked words, on the eval queries: a prefix (the first five letters of each
+    query's longest word, with a star), the documents most like each query's best hit, counts per source,
+    a suggestion for the query with its longest word misspelt (two letters swapped), and the third page of
+    ten."""
+    rows = query_sets["eval"]
+    if kind == "prefix":
+        letters = ["".join(ch for ch in max(r["query"].split(), key=len) if ch.isalpha()) for r in rows]
+        queries = [word[:5].lower() + "*" for word in letters if len(word) >= 5]
+        run, note = (lambda q, k: ix.search(q, limit=k)), "the first five letters of each query's longest word, then *"
+    elif kind == "related":
+        queries = [hits[0].id for r in rows if (hits := ix.search(r["query"], limit=1))]
+        run, note = (lambda q, k: ix.related(q, limit=k)), "the 10 documents most like each query's best hit"
+    elif kind == "counts":
+        queries = [r["query"] for r in rows]
+        run, note = (lambda q, k: ix.counts(q, by="source")), "matching documents per source, every eval query"
+    elif kind == "suggest":
+        def misspelt(query: str) -> str:
+            word = max(query.split(), key=len)
+            return query.replace(word, word[:2] + word[3] + word[2] + word[4:], 1) if len(word) > 4 else query
+
+        queries = [misspelt(r["query"]) for r in rows]
+        run, note = (lambda q, k: ix.suggest(q)), "each query with its longest word's 3rd and 4th letters swapped"
+    else:
+        queries = [r["query"] for r in rows]
+        run, note = (lambda q, k: ix.search(q, limit=k, offset=20)), "hits 21-30 of every eval query"
+    latencies, results = _time_queries(benchmark, run, queries, rounds=1 if bench_full else 2)
+    assert sum(1 for r in results if r) >= 0.3 * len(results), kind  # (most find something)
+    info = {**_figures(latencies, len(queries)), "note": note}
+    benchmark.extra_info.update(info)
+    RESULTS["idsearch_extra"][kind] = info
+
+
 def test_idsearch_snippet_per_hit(
     benchmark: BenchmarkFixture, ix: Any, query_sets: dict[str, list[dict[str, Any]]], bench_full: bool
 ) -> None:

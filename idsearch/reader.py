@@ -56,6 +56,7 @@ _EPOCH = _dt.date(1970, 1, 1)
 LEAF_CACHE_BYTES = 64 << 20
 CACHE_BYTES_PER_POSTING = 4
 SORTS = ("score", "date", "oldest")  # best first; newest first; oldest first (undated documents last in both)
+_UNORDERED = "unordered"  # (internal: every match, in segment and document order, for counts and deletes)
 PROXIMITY_DEPTH = 100  # the best BM25F matches reranked with the word-pair proximity bonus
 GRID_CELLS = 1 << 22  # the largest grid of the matches' positions laid out with one row length for all
 PROTECTED_SHARE = 0.8  # of the cache's bytes, for terms used more than once in the snapshot
@@ -281,9 +282,9 @@ class IndexReader:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """:meth:`matches` as arrays: the best matches' scores, segments and documents (in their segment), in
         order, and the total number of matches."""
-        if sort not in SORTS:
+        if sort not in SORTS and sort != _UNORDERED:
             raise ValueError(f"unknown sort {sort!r}: expected 'score', 'date' (newest first) or 'oldest'")
-        if sort != "score" and not self.schema.date_fields:
+        if sort in ("date", "oldest") and not self.schema.date_fields:
             raise ValueError(f"sort={sort!r}: this index has no date field")
         node = self.rewrite(node)
         if node is None or self.doc_count == 0:
@@ -350,6 +351,8 @@ class IndexReader:
         scores = np.concatenate([c[0] for c in candidates])
         segs = np.concatenate([c[1] for c in candidates])
         docs = np.concatenate([c[2] for c in candidates])
+        if sort == _UNORDERED:
+            return scores, segs, docs, total
         if sort != "score":  # by date, ties by score
             field = self.schema.date_fields[0]
             days = np.empty(len(docs), dtype=np.int64)
@@ -786,9 +789,7 @@ class IndexReader:
         if node is not None:
             if filters:
                 node = BoolNode(must=(node, *filters))
-            _scores, segs, docs, _total = self.best(node, limit=None)
-            order = np.lexsort((docs, segs))
-            segs, docs = segs[order], docs[order]
+            _scores, segs, docs, _total = self.best(node, limit=None, sort=_UNORDERED)  # (segment by segment)
             bounds = np.searchsorted(segs, np.arange(len(self.segments) + 1))
             return [docs[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
         out = []
