@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import bisect
 import re
+import threading
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,9 +25,10 @@ from idsearch.schema import exact_field
 __all__ = ["edit_distances", "suggest_query", "suggest_word"]
 
 
-def edit_distances(word: str, candidates: Sequence[str]) -> np.ndarray:
+def edit_distances(word: str, candidates: Sequence[str], limit: int | None = None) -> np.ndarray:
     """The edit distance (optimal string alignment: adjacent swaps count one) from ``word`` to every
-    candidate, as an int array."""
+    candidate, as an int array; with ``limit``, a distance above it is reported as ``limit + 1`` (only the
+    cells within ``limit`` of the diagonal are computed then)."""
     n = len(candidates)
     if not n:
         return np.zeros(0, dtype=np.int64)
@@ -37,19 +40,22 @@ def edit_distances(word: str, candidates: Sequence[str]) -> np.ndarray:
     column = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     codes[row, column] = flat
     letters = [ord(ch) for ch in word]
-    before = np.broadcast_to(np.arange(width + 1), (n, width + 1))  # the row of an empty prefix of word
+    band = width + len(letters) if limit is None else limit
+    cap = width + len(letters) + 1 if limit is None else limit + 1  # (what a cell outside the band holds)
+    before = np.minimum(np.broadcast_to(np.arange(width + 1), (n, width + 1)), cap)  # an empty prefix of word
     earlier = None
     for i, letter in enumerate(letters, start=1):
-        current = np.empty((n, width + 1), dtype=np.int64)
-        current[:, 0] = i
+        current = np.full((n, width + 1), cap, dtype=np.int64)
+        if i <= band:
+            current[:, 0] = i
         differs = codes != letter
-        for j in range(1, width + 1):
+        for j in range(max(1, i - band), min(width, i + band) + 1):
             best = np.minimum(before[:, j] + 1, before[:, j - 1] + differs[:, j - 1])
             np.minimum(best, current[:, j - 1] + 1, out=best)
             if earlier is not None and j > 1:  # a swap of the two letters before
                 swapped = (codes[:, j - 2] == letter) & (codes[:, j - 1] == letters[i - 2])
                 best = np.where(swapped, np.minimum(best, earlier[:, j - 2] + 1), best)
-            current[:, j] = best
+            current[:, j] = np.minimum(best, cap)
         earlier, before = before, current
     return np.asarray(before[np.arange(n), lengths])
 
@@ -59,11 +65,21 @@ def _allowed(word: str) -> int:
     return 1 if len(word) <= 4 else 2
 
 
-def _known(reader: IndexReader, fields: Sequence[str], word: str, first: str) -> dict[str, int]:
-    """The index's words (terms and exact forms of ``fields``) that begin with ``first`` and are within
-    the allowed length of ``word``, with the most documents any one field has them in."""
-    allowed = _allowed(word)
-    low, high = len(word) - allowed, len(word) + allowed
+# per snapshot, per (fields, first letter): its words, their lengths and documents (built on first use;
+# a snapshot's words never change, and a query's misspelt words mostly start with a few common letters)
+_VOCABULARY: weakref.WeakKeyDictionary[IndexReader, dict[tuple[tuple[str, ...], str], tuple[list[str], np.ndarray, np.ndarray]]]
+_VOCABULARY = weakref.WeakKeyDictionary()
+_VOCABULARY_LOCK = threading.Lock()
+
+
+def _words_from(reader: IndexReader, fields: Sequence[str], first: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The index's words (terms and exact forms of ``fields``) that begin with ``first``, their lengths,
+    and the most documents any one field has each in."""
+    key = (tuple(fields), first)
+    with _VOCABULARY_LOCK:
+        cached = _VOCABULARY.setdefault(reader, {}).get(key)
+    if cached is not None:
+        return cached
     found: dict[str, int] = {}
     for field in fields:
         for name in (field, exact_field(field)):
@@ -74,16 +90,18 @@ def _known(reader: IndexReader, fields: Sequence[str], word: str, first: str) ->
                     continue
                 terms = fr.terms
                 a, b = bisect.bisect_left(terms, first), bisect.bisect_left(terms, first + "\U0010ffff")
-                if a == b:
-                    continue
-                df = np.diff(np.asarray(fr.tpost[a : b + 1])).tolist()
-                for term, n in zip(terms[a:b], df):
-                    if low <= len(term) <= high:
+                if a < b:
+                    for term, n in zip(terms[a:b], np.diff(np.asarray(fr.tpost[a : b + 1])).tolist()):
                         counts[term] = counts.get(term, 0) + n
             for term, n in counts.items():
                 if n > found.get(term, 0):
                     found[term] = n
-    return found
+    words = list(found)
+    value = (words, np.fromiter(map(len, words), dtype=np.int64, count=len(words)),
+             np.fromiter(found.values(), dtype=np.int64, count=len(words)))
+    with _VOCABULARY_LOCK:
+        _VOCABULARY.setdefault(reader, {})[key] = value
+    return value
 
 
 def suggest_word(reader: IndexReader, fields: Sequence[str], word: str, *, limit: int = 5) -> list[tuple[str, int]]:
@@ -91,16 +109,15 @@ def suggest_word(reader: IndexReader, fields: Sequence[str], word: str, *, limit
     documents)``: the fewest edits first, then the most documents, then in order."""
     if not word:
         return []
-    known = _known(reader, fields, word, word[0])
-    known.pop(word, None)
-    if not known:
-        return []
-    candidates = list(known)
-    distances = edit_distances(word, candidates)
+    words, lengths, documents = _words_from(reader, fields, word[0])
     allowed = _allowed(word)
-    close = [(int(d), -known[c], c) for c, d in zip(candidates, distances.tolist()) if d <= allowed]
-    close.sort()
-    return [(c, -minus_df) for _d, minus_df, c in close[:limit]]
+    near = [i for i in np.flatnonzero(np.abs(lengths - len(word)) <= allowed).tolist() if words[i] != word]
+    if not near:
+        return []
+    candidates = [words[i] for i in near]
+    distances = edit_distances(word, candidates, allowed).tolist()
+    close = sorted((d, -n, c) for c, d, n in zip(candidates, distances, documents[near].tolist()) if d <= allowed)
+    return [(c, -minus_n) for _d, minus_n, c in close[:limit]]
 
 
 _OPERATORS = frozenset({"AND", "OR", "NOT"})

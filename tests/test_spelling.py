@@ -31,7 +31,10 @@ WORDS = st.text(alphabet="abcdé\u4e2d", min_size=1, max_size=9)
 @settings(max_examples=300, deadline=None)
 @given(WORDS, st.lists(WORDS, min_size=1, max_size=12))
 def test_edit_distances_equal_the_reference(word: str, candidates: list[str]):
-    assert edit_distances(word, candidates).tolist() == [reference_distance(word, c) for c in candidates]
+    exact = [reference_distance(word, c) for c in candidates]
+    assert edit_distances(word, candidates).tolist() == exact
+    for limit in (0, 1, 2):  # the banded computation: exact up to the limit, limit + 1 beyond it
+        assert edit_distances(word, candidates, limit).tolist() == [min(d, limit + 1) for d in exact]
 
 
 def test_edit_distance_examples():
