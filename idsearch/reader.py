@@ -812,21 +812,31 @@ class IndexReader:
             return node
         return BoolNode(should=should, must=must, must_not=must_not, boost=node.boost)
 
-    def _expand_prefix(self, node: PrefixNode) -> Node:
-        found: dict[tuple[str, bool], int] = {}  # (word, an exact form) -> documents, summed over segments
-        end = node.prefix + "\U0010ffff"
-        for exact in (False, True):
-            names = [exact_field(f) for f in node.fields] if exact else list(node.fields)
+    def words_beginning(self, names: Sequence[str], prefix: str) -> dict[str, int]:
+        """The terms of postings fields ``names`` (``body``, ``body.exact``...) that begin with ``prefix``,
+        each with the most documents one of those fields has it in (deleted ones too)."""
+        found: dict[str, int] = {}
+        end = prefix + "\U0010ffff"
+        for name in names:
+            counts: dict[str, int] = {}
             for segment in self.segments:
-                for name in names:
-                    fr = segment.fields.get(name)
-                    if fr is None:
-                        continue
-                    terms = fr.terms
-                    a, b = bisect.bisect_left(terms, node.prefix), bisect.bisect_left(terms, end)
+                fr = segment.fields.get(name)
+                if fr is None:
+                    continue
+                terms = fr.terms
+                a, b = bisect.bisect_left(terms, prefix), bisect.bisect_left(terms, end)
+                if a < b:
                     for term, n in zip(terms[a:b], np.diff(np.asarray(fr.tpost[a : b + 1])).tolist()):
-                        key = (term, exact)
-                        found[key] = found.get(key, 0) + n
+                        counts[term] = counts.get(term, 0) + n
+            for term, n in counts.items():
+                if n > found.get(term, 0):
+                    found[term] = n
+        return found
+
+    def _expand_prefix(self, node: PrefixNode) -> Node:
+        exact_fields = tuple(exact_field(f) for f in node.fields)
+        found = {(term, False): n for term, n in self.words_beginning(node.fields, node.prefix).items()}
+        found.update(((term, True), n) for term, n in self.words_beginning(exact_fields, node.prefix).items())
         stems = {term for term, exact in found if not exact}
         ranked = sorted(((-n, term, exact) for (term, exact), n in found.items() if not (exact and term in stems)))
         kept = ranked[:PREFIX_TERMS]
@@ -835,7 +845,6 @@ class IndexReader:
         # every word of a prefix weighs what its most frequent one does: a rare misspelling that begins
         # the same way (pemberantan) must not outweigh the word meant (pemberantasan) by its idf
         common = bm25_idf(self.doc_count, -kept[0][0])
-        exact_fields = tuple(exact_field(f) for f in node.fields)
         return BoolNode(should=tuple(
             TermNode(term, exact_fields if exact else node.fields, node.boost * common / bm25_idf(self.doc_count, -minus_n))
             for minus_n, term, exact in kept))

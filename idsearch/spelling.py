@@ -10,7 +10,6 @@ are computed for all of them at once, in numpy, a row of the dynamic programme a
 
 from __future__ import annotations
 
-import bisect
 import re
 import threading
 import weakref
@@ -80,22 +79,7 @@ def _words_from(reader: IndexReader, fields: Sequence[str], first: str) -> tuple
         cached = _VOCABULARY.setdefault(reader, {}).get(key)
     if cached is not None:
         return cached
-    found: dict[str, int] = {}
-    for field in fields:
-        for name in (field, exact_field(field)):
-            counts: dict[str, int] = {}
-            for segment in reader.segments:
-                fr = segment.fields.get(name)
-                if fr is None:
-                    continue
-                terms = fr.terms
-                a, b = bisect.bisect_left(terms, first), bisect.bisect_left(terms, first + "\U0010ffff")
-                if a < b:
-                    for term, n in zip(terms[a:b], np.diff(np.asarray(fr.tpost[a : b + 1])).tolist()):
-                        counts[term] = counts.get(term, 0) + n
-            for term, n in counts.items():
-                if n > found.get(term, 0):
-                    found[term] = n
+    found = reader.words_beginning([name for f in fields for name in (f, exact_field(f))], first)
     words = list(found)
     value = (words, np.fromiter(map(len, words), dtype=np.int64, count=len(words)),
              np.fromiter(found.values(), dtype=np.int64, count=len(words)))
