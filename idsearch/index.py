@@ -632,7 +632,10 @@ class Index:
             raise ValueError(f"limit must be a whole number >= 0 or None, not {limit!r}")
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ValueError(f"offset must be a whole number >= 0, not {offset!r}")
-        node = reader.rewrite(node)  # (prefixes become the words they stand for: hits mark those)
+        expanded = False
+        if "*" in query:  # prefixes become the words they stand for, which hits mark (a star is their sign)
+            rewritten = reader.rewrite(node)
+            expanded, node = rewritten is not node, rewritten
         if filter_nodes:
             node = BoolNode(must=(node, *filter_nodes)) if node is not None else None
         wanted = None if limit is None else offset + limit + (exclude is not None)
@@ -643,7 +646,9 @@ class Index:
             scores, segs, docs = scores[keep], segs[keep], docs[keep]
         end = None if limit is None else offset + limit
         scores, segs, docs = scores[offset:end], segs[offset:end], docs[offset:end]
-        terms = tuple(sorted(self._marked_terms(node))) if node is not None and len(docs) else ()
+        terms = ()
+        if node is not None and len(docs):
+            terms = tuple(sorted(self._marked_terms(node) if expanded else _positive_terms(node)))
         segments, stored_at = reader.segments, reader.stored_at
         hits = [
             Hit(segments[seg].doc_id(doc), score, rank, terms, load=functools.partial(stored_at, seg, doc))

@@ -504,7 +504,9 @@ class IndexReader:
             reranked = self._with_bonuses(scores[:head], segs[:head], where_all, words, np.asarray(word_idf), pairs,
                                           weights, weight_of_proximity, lead)
             order = np.lexsort((where_all, -reranked))[:shown]  # ties by document of the reader's one space
-        rest = slice(head, None if limit is None else max(head, limit))
+        if limit is not None and limit <= head:  # (the common case: the page lies among the reranked)
+            return reranked[order], segs[order], docs[order], total
+        rest = slice(head, None if limit is None else limit)
         return (np.concatenate((reranked[order], scores[rest])), np.concatenate((segs[order], segs[rest])),
                 np.concatenate((docs[order], docs[rest])), total)
 
@@ -805,7 +807,7 @@ class IndexReader:
         begin with its prefix (the node itself when it has none)."""
         if isinstance(node, PrefixNode):
             return self._expand_prefix(node)
-        if not isinstance(node, BoolNode):
+        if not isinstance(node, BoolNode) or not _has_prefix(node):  # (the common case: nothing to do)
             return node
         should, must, must_not = (tuple(self.rewrite(c) for c in part) for part in (node.should, node.must, node.must_not))
         if (should, must, must_not) == (node.should, node.must, node.must_not):
@@ -1060,6 +1062,20 @@ def _as_matches(scores: np.ndarray, segs: np.ndarray, docs: np.ndarray) -> list[
 
 def _is_exact(node: TermNode) -> bool:
     return any(f.endswith(EXACT_SUFFIX) for f in node.fields)
+
+
+def _has_prefix(node: Node) -> bool:
+    """Whether a query tree has a :class:`PrefixNode` (a plain walk: it runs for every query)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if type(n) is PrefixNode:
+            return True
+        if type(n) is BoolNode:
+            stack.extend(n.should)
+            stack.extend(n.must)
+            stack.extend(n.must_not)
+    return False
 
 
 def _flat_terms(node: Node) -> tuple[list[TermNode], list[PhraseNode], list[Node]] | None:
