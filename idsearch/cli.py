@@ -206,6 +206,11 @@ def _filter_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"fields": args.fields, "since": args.since, "until": args.until, "filters": filters or None}
 
 
+def _has_filters(args: argparse.Namespace) -> bool:
+    """Whether any filter of :func:`_add_filter_options` was given."""
+    return any(v is not None for v in (args.since, args.until, args.source, args.category))
+
+
 def _operator_options(args: argparse.Namespace) -> dict[str, Any]:
     """How the query's words combine (:func:`_add_operator_options`), as keyword arguments."""
     return {"default_operator": "or" if args.any else "and", "syntax": not args.plain}
@@ -584,8 +589,7 @@ def cmd_count(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     for value, count in shown:
         share = 100 * count / counts.matched
         out.write(f"{value:<{width}}  {count:>{digits},}  {share:5.1f}%\n")
-    filtered = any(v is not None for v in (args.since, args.until, args.source, args.category))
-    what = f"matching {' '.join(args.query)!r}" if args.query else "matching the filters" if filtered else "in the index"
+    what = f"matching {' '.join(args.query)!r}" if args.query else "matching the filters" if _has_filters(args) else "in the index"
     more = f"; {_plural(len(counts) - len(shown), 'more value')} (--limit)" if len(shown) < len(counts) else ""
     out.write(f"{_plural(counts.matched, 'document')} {what}, {counts.missing:,} without a {args.by}{more}\n")
     return EXIT_OK if counts.matched else EXIT_NO_HITS
@@ -640,8 +644,7 @@ def cmd_export(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 def cmd_delete(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     path, _default = _resolve_index(args)
-    selecting = args.query is not None or any(
-        v is not None for v in (args.since, args.until, args.source, args.category))
+    selecting = args.query is not None or _has_filters(args)
     if selecting == bool(args.ids):
         raise CliError("give document ids, or --query and/or filters (--since, --until, --source, --category)",
                        EXIT_USAGE)
