@@ -423,14 +423,22 @@ def segment_features(entry: Mapping[str, Any], where: str) -> list[str]:
     return features
 
 
+RAW_LOOKUPS = 256  # term lookups a field of a segment answers from its file's bytes before decoding its terms
+
+
 class _FieldReader:
     """Postings of one text field of one segment."""
 
-    __slots__ = ("_terms", "_terms_fh", "docs", "lengths", "pos", "tf", "tpos", "tpost")
+    __slots__ = ("_lines", "_lookups", "_terms", "_terms_fh", "docs", "lengths", "pos", "tf", "tpos", "tpost")
 
     def __init__(self, terms_fh: Any, arrays: Mapping[str, np.ndarray]) -> None:
         self._terms_fh = terms_fh
         self._terms: list[str] | None = None
+        # the terms file's bytes and where each term's line starts (and where the last one ends): the first
+        # lookups are binary searches on them, without decoding every term (a new snapshot's first queries,
+        # a command line's one query); past RAW_LOOKUPS the terms are decoded, for bisect in C
+        self._lines: tuple[bytes, np.ndarray] | None = None
+        self._lookups = 0
         self.tpost = arrays["tpost"]
         self.tpos = arrays.get("tpos")  # None: a field without positions (exact forms)
         self.docs = arrays["docs"]
@@ -441,14 +449,40 @@ class _FieldReader:
     @property
     def terms(self) -> list[str]:
         if self._terms is None:
-            raw = _decode(_read_whole(self._terms_fh), self._terms_fh.name)
+            raw = _decode(self._lines[0] if self._lines else _read_whole(self._terms_fh), self._terms_fh.name)
             self._terms = raw.split("\n") if raw else []
+            self._lines = None  # (the list answers lookups from now on)
         return self._terms
 
     def term_index(self, term: str) -> int:
-        terms = self.terms
-        i = bisect.bisect_left(terms, term)
-        return i if i < len(terms) and terms[i] == term else -1
+        terms = self._terms
+        if terms is None and self._lookups >= RAW_LOOKUPS:
+            terms = self.terms
+        if terms is not None:
+            i = bisect.bisect_left(terms, term)
+            return i if i < len(terms) and terms[i] == term else -1
+        self._lookups += 1
+        lines = self._lines
+        if lines is None:
+            raw = _read_whole(self._terms_fh)
+            _decode(raw, self._terms_fh.name)  # (checked as the list would be: a corrupt file is an error)
+            breaks = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
+            starts = np.concatenate(([0], breaks + 1, [len(raw) + 1])) if raw else np.zeros(1, dtype=np.int64)
+            lines = self._lines = (raw, starts.astype(np.int64))
+        raw, starts = lines
+        try:
+            key = term.encode("utf-8")  # (UTF-8 bytes sort as the code points do: the file's order)
+        except UnicodeEncodeError:
+            return -1
+        lo, hi = 0, len(starts) - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if raw[int(starts[mid]) : int(starts[mid + 1]) - 1] < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        found = lo < len(starts) - 1 and raw[int(starts[lo]) : int(starts[lo + 1]) - 1] == key
+        return lo if found else -1
 
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(local docs, term frequencies) of ``term``, or None when absent."""

@@ -1108,3 +1108,37 @@ def test_delete_matching_a_query_and_filters(tmp_path: Path):
     assert Index.open(index.path).search("iklan", limit=None).total == 1  # committed
     with pytest.raises(ValueError, match="needs a query or a filter"):
         index.delete_matching()
+
+
+# -- term lookups ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw_lookups", [0, 3, 10_000])
+def test_term_lookups_from_the_file_bytes_equal_the_decoded_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw_lookups: int
+):
+    """A new snapshot answers its first term lookups by a binary search on the terms file's bytes; the
+    same index, term by term, as the decoded list gives (UTF-8 bytes sort as code points do)."""
+    from idsearch import segment as segment_module
+
+    words = ["a", "ab", "abc", "b", "café", "cafe", "zebra", "ñandú", "\u4e2d\u6587", "\U0001f600x", "x" * 40]
+    index = Index.create(tmp_path / "t.idx")
+    with index.writer(workers=1) as w:
+        for i, word in enumerate(words):
+            w.add({"id": str(i), "title": word, "body": f"{word} kata{i}"})
+    monkeypatch.setattr(segment_module, "RAW_LOOKUPS", raw_lookups)
+    decoded = index.reader()
+    fresh = index.reader()
+    try:
+        for name, field in decoded.segments[0].fields.items():
+            terms = list(field.terms)
+            other = fresh.segments[0].fields[name]
+            probes = [*terms, "", "0", "aa", "abd", "caf", "cafz", "zz", "\uffff", "\ud800", "kata", "kata99"]
+            for probe in probes:
+                expected = terms.index(probe) if probe in terms else -1
+                assert other.term_index(probe) == expected, (name, probe)
+            assert other.terms == terms  # decoding afterwards gives the same list
+    finally:
+        decoded.close()
+        fresh.close()
+    assert {h.id for h in Index.open(index.path).search("café ñandú", limit=None)} == {"4", "7"}
