@@ -33,9 +33,10 @@ from idsearch.reader import (
     Node,
     PhraseNode,
     TermNode,
+    _is_exact,
     _scoring_leaves,
 )
-from idsearch.schema import EXACT_SUFFIX, Schema
+from idsearch.schema import Schema
 from idsearch.scoring import bm25_idf
 from idsearch.segment import MISSING_DAY
 from idsearch.storage import (
@@ -405,20 +406,22 @@ class Index:
         """
         reader = reader or self._current()
         node = self.compile(query, fields=fields, default_operator=default_operator, syntax=syntax)
-        if weights:
-            unknown = set(weights) - set(self.schema.text_field_names)
-            if unknown:
-                raise ValueError(f"unknown text fields in weights: {sorted(unknown)}")
+        self._check_weights(weights)
         filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
         return self._results(reader, node, filter_nodes, query, limit=limit, offset=offset, weights=weights, sort=sort)
+
+    def _check_weights(self, weights: Mapping[str, float] | None) -> None:
+        unknown = set(weights or ()) - set(self.schema.text_field_names)
+        if unknown:
+            raise ValueError(f"unknown text fields in weights: {sorted(unknown)}")
 
     def documents(self) -> Iterator[dict[str, Any]]:
         """Every live document's stored fields, oldest segment first, as of the commit current when the
         iteration starts. ``with new.writer() as w: w.add_many(old.documents())`` rebuilds an index with
         another analyzer or schema (protected words, a custom dictionary, stopwords)."""
         reader = self._current()
-        for segment in reader.segments:
-            for doc in np.flatnonzero(segment.live).tolist():
+        for segment, docs in zip(reader.segments, reader.matching(None)):
+            for doc in docs.tolist():
                 yield segment.stored(doc)
 
     def export(self, target: str | os.PathLike[str] | IO[bytes]) -> int:
@@ -450,9 +453,9 @@ class Index:
     def _write_jsonl(self, out: IO[bytes]) -> int:
         reader = self._current()
         count = 0
-        for segment in reader.segments:
+        for segment, docs in zip(reader.segments, reader.matching(None)):
             lines = []
-            for doc in np.flatnonzero(segment.live).tolist():
+            for doc in docs.tolist():
                 lines.append(segment.stored_bytes(doc))
                 if len(lines) == 1024:  # (written a thousand at a time: one call, not one per document)
                     out.write(b"\n".join(lines) + b"\n")
@@ -591,18 +594,22 @@ class Index:
         where = reader.find(doc_id)
         if where is None:
             raise KeyError(f"no document with id {doc_id!r}")
-        results = self.search(query, limit=None, fields=fields, weights=weights, since=since, until=until,
-                              filters=filters, default_operator=default_operator, syntax=syntax, reader=reader,
-                              **keyword_filters)
-        hit = next((h for h in results if h.id == doc_id), None)
         node = self.compile(query, fields=fields, default_operator=default_operator, syntax=syntax)
-        clauses = [] if node is None else reader.clause_scores(node, where[0], where[1], weights)
-        if hit is None:  # (filtered out, or missing a required clause: nothing counts)
+        self._check_weights(weights)
+        filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
+        score, rank, clauses = 0.0, None, []
+        if node is not None:
+            # its place in the search's order, found in the ranked arrays (no hit objects for every match)
+            scores, segs, docs, _total = reader.best(_filtered(node, filter_nodes), limit=None, weights=weights)
+            at = np.flatnonzero((segs == where[0]) & (docs == where[1]))
+            if len(at):
+                score, rank = float(scores[at[0]]), int(at[0]) + 1
+            clauses = reader.clause_scores(node, where[0], where[1], weights)
+        if rank is None:  # (filtered out, or missing a required clause: nothing counts)
             clauses = [(leaf, frequency, idf, 0.0) for leaf, frequency, idf, _score in clauses]
         described = tuple((_clause_text(leaf), frequency, idf, score) for leaf, frequency, idf, score in clauses)
-        score = hit.score if hit is not None else 0.0
-        bonus = score - sum(c[3] for c in described) if hit is not None else 0.0
-        return Explanation(doc_id, score, hit.rank if hit is not None else None, described, bonus)
+        bonus = score - sum(c[3] for c in described) if rank is not None else 0.0
+        return Explanation(doc_id, score, rank, described, bonus)
 
     def suggest(self, query: str, *, fields: Sequence[str] | None = None) -> str | None:
         """"Did you mean": ``query`` with every word that no document has replaced by the closest word of
@@ -636,8 +643,7 @@ class Index:
         if "*" in query:  # prefixes become the words they stand for, which hits mark (a star is their sign)
             rewritten = reader.rewrite(node)
             expanded, node = rewritten is not node, rewritten
-        if filter_nodes:
-            node = BoolNode(must=(node, *filter_nodes)) if node is not None else None
+        node = _filtered(node, filter_nodes)
         wanted = None if limit is None else offset + limit + (exclude is not None)
         scores, segs, docs, total = reader.best(node, limit=wanted, weights=weights, sort=sort)
         if exclude is not None:
@@ -669,7 +675,7 @@ class Index:
         """The terms a hit's snippet marks: the query's positive terms, and the stem of each exact form
         among them (what a prefix like ``pemberant*`` found: the highlighter compares stems)."""
         terms = _positive_terms(node)
-        exact = {leaf.term for leaf in _scoring_leaves(node) if isinstance(leaf, TermNode) and _exact_only(leaf)}
+        exact = {leaf.term for leaf in _scoring_leaves(node) if isinstance(leaf, TermNode) and _is_exact(leaf)}
         for form in exact:
             terms.update(t for t in self.analyzer.word_terms(form) if t)
         return terms
@@ -808,5 +814,8 @@ def _clause_text(leaf: TermNode | PhraseNode) -> str:
     return f"{','.join(leaf.fields)}: {text}{boost}"
 
 
-def _exact_only(leaf: TermNode) -> bool:
-    return all(f.endswith(EXACT_SUFFIX) for f in leaf.fields)
+def _filtered(node: Node | None, filter_nodes: Sequence[Node]) -> Node | None:
+    """A compiled query under filters (None, a query that matches nothing, stays None)."""
+    if not filter_nodes or node is None:
+        return node
+    return BoolNode(must=(node, *filter_nodes))
