@@ -35,6 +35,7 @@ from idsearch.reader import (
     TermNode,
     _is_exact,
     _scoring_leaves,
+    filtered,
 )
 from idsearch.schema import Schema
 from idsearch.scoring import bm25_idf
@@ -600,7 +601,7 @@ class Index:
         score, rank, clauses = 0.0, None, []
         if node is not None:
             # its place in the search's order, found in the ranked arrays (no hit objects for every match)
-            scores, segs, docs, _total = reader.best(_filtered(node, filter_nodes), limit=None, weights=weights)
+            scores, segs, docs, _total = reader.best(filtered(node, filter_nodes), limit=None, weights=weights)
             at = np.flatnonzero((segs == where[0]) & (docs == where[1]))
             if len(at):
                 score, rank = float(scores[at[0]]), int(at[0]) + 1
@@ -643,7 +644,7 @@ class Index:
         if "*" in query:  # prefixes become the words they stand for, which hits mark (a star is their sign)
             rewritten = reader.rewrite(node)
             expanded, node = rewritten is not node, rewritten
-        node = _filtered(node, filter_nodes)
+        node = filtered(node, filter_nodes)
         wanted = None if limit is None else offset + limit + (exclude is not None)
         scores, segs, docs, total = reader.best(node, limit=wanted, weights=weights, sort=sort)
         if exclude is not None:
@@ -812,10 +813,3 @@ def _clause_text(leaf: TermNode | PhraseNode) -> str:
         text = '"' + " ".join(leaf.terms) + '"' + (f"~{leaf.slop}" if leaf.slop else "")
     boost = f" ^{leaf.boost:.3g}" if leaf.boost != 1.0 else ""
     return f"{','.join(leaf.fields)}: {text}{boost}"
-
-
-def _filtered(node: Node | None, filter_nodes: Sequence[Node]) -> Node | None:
-    """A compiled query under filters (None, a query that matches nothing, stays None)."""
-    if not filter_nodes or node is None:
-        return node
-    return BoolNode(must=(node, *filter_nodes))

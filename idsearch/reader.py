@@ -789,9 +789,7 @@ class IndexReader:
         """Per segment, the live documents (local numbers, ascending) that match ``node`` (None: every
         document) and every filter."""
         if node is not None:
-            if filters:
-                node = BoolNode(must=(node, *filters))
-            _scores, segs, docs, _total = self.best(node, limit=None, sort=_UNORDERED)  # (segment by segment)
+            _scores, segs, docs, _total = self.best(filtered(node, filters), limit=None, sort=_UNORDERED)
             bounds = np.searchsorted(segs, np.arange(len(self.segments) + 1))
             return [docs[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
         out = []
@@ -1062,6 +1060,13 @@ def _as_matches(scores: np.ndarray, segs: np.ndarray, docs: np.ndarray) -> list[
 
 def _is_exact(node: TermNode) -> bool:
     return any(f.endswith(EXACT_SUFFIX) for f in node.fields)
+
+
+def filtered(node: Node | None, filters: Sequence[Node]) -> Node | None:
+    """A compiled query under filters (None, a query that matches nothing, stays None)."""
+    if not filters or node is None:
+        return node
+    return BoolNode(must=(node, *filters))
 
 
 def _has_prefix(node: Node) -> bool:
