@@ -445,14 +445,7 @@ def _read_jsonl(
         except json.JSONDecodeError as exc:
             report(Problem(path, number, None, f"malformed JSON: {exc.msg} (column {exc.colno})", "error"))
             continue
-        if not isinstance(value, dict):
-            report(Problem(path, number, None, f"expected a JSON object, got {_type_name(value)}", "error"))
-            continue
-        doc = _build(value, mapping, path, number, report)
-        progress.tick()
-        if doc is not None:
-            progress.stats.current_line = number
-            yield doc
+        yield from _json_document(value, None, path, number, mapping, report, progress)
 
 
 class _JsonProblem(Exception):

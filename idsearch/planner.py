@@ -118,7 +118,7 @@ def compile_query(
                 item = memo[key] = _plain_word(analyzer, w, fields, schema.exact, stop)
             items.append(item)
         if synonyms is not None:
-            items = synonyms.replace(plain, items, lambda group: synonyms.node(group, fields, schema.exact))
+            items = synonyms.replace(plain, items, fields, schema.exact)
         words = tuple(dict.fromkeys(_without_stopwords(items)))
         if not words:
             return None
@@ -179,15 +179,15 @@ class SynonymTable:
                 k += 1
         return found
 
-    def replace(self, words: Sequence[str], items: list[Any], make: Any) -> list[Any]:
+    def replace(self, words: Sequence[str], items: list[Any], fields: tuple[str, ...], exact: float) -> list[Any]:
         """``items`` (one per word, as ``(node, is a query stopword)``) with each run of words that spells an
-        expression replaced by one item, ``(make(group), False)``."""
+        expression replaced by one item: the group's :meth:`node` in ``fields``, not a stopword."""
         runs = self.runs(words)
         if not runs:
             return items
         out = list(items)
         for start, end, group in reversed(runs):
-            out[start:end] = [(make(group), False)]
+            out[start:end] = [(self.node(group, fields, exact), False)]
         return out
 
     def node(self, group: int, fields: tuple[str, ...], exact: float, boost: float = 1.0) -> Node | None:
@@ -343,7 +343,7 @@ def _expand(
 
     def flush() -> None:
         words = [clauses[i].text for i in run]  # type: ignore[union-attr]
-        out.extend(synonyms.replace(words, [items[i] for i in run], lambda g: synonyms.node(g, fields, exact)))
+        out.extend(synonyms.replace(words, [items[i] for i in run], fields, exact))
         run.clear()
 
     for i, clause in enumerate(clauses):
