@@ -355,14 +355,32 @@ def measure_in_subprocess(system: str, docs_path: Path, out_dir: Path) -> dict[s
     figures: ``seconds``, ``size_bytes``, ``rss_before_mb`` (after loading the documents, warming the
     analyzer and importing the system), ``peak_mb`` (``VmHWM``, the process's peak resident memory) and
     ``workers_peak_mb`` (``ru_maxrss`` of its largest child process, e.g. an idsearch worker)."""
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), system, str(docs_path), str(out_dir)],
-        capture_output=True, text=True, check=False,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"memory measurement of {system} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return measure_together([system], docs_path, [out_dir])[0]
+
+
+def measure_together(systems: Sequence[str], docs_path: Path, out_dirs: Sequence[Path]) -> list[dict[str, Any]]:
+    """:func:`measure_in_subprocess` for several builds in fresh processes at once: each loads the documents
+    and warms up, then waits until all are ready, so that the builds start together."""
+    with tempfile.TemporaryDirectory() as barrier:
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        if len(systems) > 1:
+            env["IDSEARCH_BENCH_BARRIER"] = barrier
+        procs = [
+            subprocess.Popen([sys.executable, str(Path(__file__).resolve()), system, str(docs_path), str(out)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            for system, out in zip(systems, out_dirs)
+        ]
+        if len(systems) > 1:
+            while len(list(Path(barrier).glob("ready.*"))) < len(procs) and all(p.poll() is None for p in procs):
+                time.sleep(0.005)
+            (Path(barrier) / "go").touch()
+        figures = []
+        for system, proc in zip(systems, procs):
+            out, err = proc.communicate()
+            if proc.returncode != 0:
+                raise RuntimeError(f"measurement of {system} failed:\n{err[-3000:]}")
+            figures.append(json.loads(out.strip().splitlines()[-1]))
+        return figures
 
 
 def _main(argv: list[str]) -> None:
@@ -373,6 +391,11 @@ def _main(argv: list[str]) -> None:
     analyzer = warm_analyzer(docs) if not system_name.startswith("idsearch-cold") else None
     with tempfile.TemporaryDirectory() as tmp:  # import the system's modules before the baseline
         system.close(make_system(system_name).build(docs[:2], Path(tmp) / "warmup", warm_analyzer(docs[:2])))
+    barrier = os.environ.get("IDSEARCH_BENCH_BARRIER")
+    if barrier:  # builds measured together start together (see measure_together)
+        (Path(barrier) / f"ready.{os.getpid()}").touch()
+        while not (Path(barrier) / "go").exists():
+            time.sleep(0.001)
     before = _rss_mb()
     start = time.perf_counter()
     handle = system.build(docs, Path(out_dir), analyzer)
@@ -461,12 +484,18 @@ def summary_lines() -> list[str]:
                [[name, _fmt(e.get("p50_ms")), _fmt(e.get("p99_ms")), e.get("note", "")] for name, e in extra.items()])
     speedup = RESULTS["speedup"]
     if speedup:
-        _table(lines, ["parallel speed-up", "median", "range", "1 worker s", "all cores s"], [
+        _table(lines, ["parallel speed-up", "median", "range", "ceiling (range)", "efficiency", "1 worker s",
+                       "all cores s", "independent builds together s"], [
             [f"{name}, {s['workers']} workers, {s['pairs']} pair{'s' if s['pairs'] != 1 else ''} in fresh processes",
              f"{s['speedup_median']:.2f}x", f"{s['speedup_min']:.2f}-{s['speedup_max']:.2f}x",
-             ", ".join(f"{x:.2f}" for x in s["one_worker_s"]), ", ".join(f"{x:.2f}" for x in s["all_cores_s"])]
+             f"{s['ceiling_median']:.2f}x ({s['ceiling_min']:.2f}-{s['ceiling_max']:.2f})",
+             f"{s['efficiency_median']:.0%}",
+             ", ".join(f"{x:.2f}" for x in s["one_worker_s"]), ", ".join(f"{x:.2f}" for x in s["all_cores_s"]),
+             ", ".join(f"{x:.2f}" for x in s["independent_together_s"])]
             for name, s in speedup.items()
         ])
+        lines.append("ceiling = what this machine gives the same work split without any cost: one independent "
+                     "1-worker build per core, started together; efficiency = speed-up / ceiling (median of pairs).")
     merge = RESULTS["merge"]
     if merge:
         _table(lines, ["idsearch merge", "segments", "docs", "seconds", "docs/s", "index MB", "peak MB allocated"], [

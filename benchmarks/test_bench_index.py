@@ -29,6 +29,7 @@ from _peers import (
     load_queries,
     make_system,
     measure_in_subprocess,
+    measure_together,
     percentile,
     register_summary,
     repeat_docs,
@@ -141,29 +142,44 @@ def test_parallel_speedup(
     all-cores build, each in a fresh process (``measure_in_subprocess``), run back to back, so that a slow
     spell of the machine falls on both halves of a pair; the median of the pairs' ratios is reported, with
     their range. (The ``test_build`` figures are the fastest of two rounds in this long-lived process, one
-    system after the other: their ratio moves by 0.2-0.3 between runs of the same code.)"""
+    system after the other: their ratio moves by 0.2-0.3 between runs of the same code.)
+
+    Each pair also measures what the machine gives this very work when nothing is shared: one independent
+    1-worker build per core, all started together (``measure_together``); ``ceiling`` = cores x the 1-worker
+    time / the time they take together (the speed-up a build without any cost of splitting would reach
+    here), and ``efficiency`` = speed-up / ceiling."""
     if CORES < 2:
         pytest.skip("one core: nothing to speed up")
     pairs = 5 if bench_full else 1
     root = tmp_path_factory.mktemp(f"speedup-{mode}")
     one: list[float] = []
     every: list[float] = []
+    together: list[float] = []
 
     def run() -> None:
         for i in range(pairs):
             one.append(measure_in_subprocess(f"{mode}:1", docs_file, root / f"one{i}")["seconds"])
             every.append(measure_in_subprocess(f"{mode}:{CORES}", docs_file, root / f"all{i}")["seconds"])
+            runs = measure_together([f"{mode}:1"] * CORES, docs_file, [root / f"apart{i}-{k}" for k in range(CORES)])
+            together.append(max(r["seconds"] for r in runs))
 
     benchmark.pedantic(run, rounds=1, iterations=1)
     ratios = sorted(a / b for a, b in zip(one, every))
+    ceilings = sorted(CORES * a / t for a, t in zip(one, together))
+    efficiency = sorted(a / b / (CORES * a / t) for a, b, t in zip(one, every, together))
     info = {
         "pairs": pairs,
         "workers": CORES,
         "one_worker_s": [round(x, 3) for x in one],
         "all_cores_s": [round(x, 3) for x in every],
+        "independent_together_s": [round(x, 3) for x in together],
         "speedup_median": round(ratios[len(ratios) // 2], 2),
         "speedup_min": round(ratios[0], 2),
         "speedup_max": round(ratios[-1], 2),
+        "ceiling_median": round(ceilings[len(ceilings) // 2], 2),
+        "ceiling_min": round(ceilings[0], 2),
+        "ceiling_max": round(ceilings[-1], 2),
+        "efficiency_median": round(efficiency[len(efficiency) // 2], 2),
     }
     benchmark.extra_info.update(info)
     RESULTS["speedup"]["cold" if mode == "idsearch-cold" else "stems cached"] = info
