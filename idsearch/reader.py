@@ -28,6 +28,7 @@ import attrs
 import numpy as np
 
 from idsearch.analysis import Analyzer
+from idsearch.distance import edit_distances, letter_counts
 from idsearch.schema import EXACT_SUFFIX, Schema, base_field, exact_field
 from idsearch.scoring import bm25_idf, field_inverse_norms, saturate, saturated_sum, top_k
 from idsearch.segment import MISSING_DAY, SegmentReader
@@ -147,6 +148,10 @@ class IndexReader:
         # known yet), its idf, whether it is an exact-form clause], for score_or: the same in every query of
         # this snapshot
         self._terms_kept: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
+        # (fields, first letter) -> the index's words that begin so: built on first use (mistyped words
+        # mostly begin with a few common letters), see _words_of_letter
+        self._letters: dict[tuple[tuple[str, ...], str], tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._letters_lock = threading.Lock()
         # the schema's field weights, exact-form fields weighted as their text fields (not to be modified)
         self._default_weights = {f.name: f.weight for f in schema.text_fields}
         self._default_weights.update({exact_field(f.name): f.weight for f in schema.text_fields})
@@ -832,6 +837,52 @@ class IndexReader:
                 if n > found.get(term, 0):
                     found[term] = n
         return found
+
+    def words_near(self, fields: Sequence[str], word: str, edits: int) -> list[tuple[str, bool, int, int]]:
+        """The words of text ``fields`` (their terms, and their exact forms) that begin with the first letter
+        of a normalized ``word`` (which mistypings rarely change) and are at most ``edits`` edits from it
+        (:func:`~idsearch.distance.edit_distances`), ``word`` itself included, as ``(word, exact, documents,
+        edits)``: the closest first, then those in the most documents (any one field's), then in order.
+        ``exact``: the word is only an exact form (it is searched in the ``.exact`` fields)."""
+        if not word:
+            return []
+        words, lengths, documents, exact, counts = self._words_of_letter(tuple(fields), word[0])
+        near = np.flatnonzero(np.abs(lengths - len(word)) <= edits)
+        if len(near):  # (the letter counts rule out most words at once, see idsearch.distance)
+            differ = np.abs(counts[near].astype(np.int16) - letter_counts([word])[0]).sum(axis=1)
+            near = near[differ <= 2 * edits]
+        if not len(near):
+            return []
+        distances = edit_distances(word, [words[i] for i in near.tolist()], edits)
+        close = near[distances <= edits]
+        found = sorted(zip((distances[distances <= edits]).tolist(), (-documents[close]).tolist(),
+                           [words[i] for i in close.tolist()], exact[close].tolist()))
+        return [(w, e, -minus_n, d) for d, minus_n, w, e in found]
+
+    def _words_of_letter(
+        self, fields: tuple[str, ...], first: str
+    ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The index's words of ``fields`` that begin with ``first``: the words, their lengths, the most
+        documents any one field (or its exact-form field) has each in, whether each is only an exact
+        form (a word that is also a term is searched as the term), and their letter counts
+        (:func:`~idsearch.distance.letter_counts`)."""
+        key = (fields, first)
+        with self._letters_lock:
+            cached = self._letters.get(key)
+        if cached is not None:
+            return cached
+        terms = self.words_beginning(fields, first)
+        forms = self.words_beginning([exact_field(f) for f in fields], first)
+        found = {**forms, **terms}
+        for form, n in forms.items():
+            found[form] = max(found[form], n)
+        words = list(found)
+        value = (words, np.fromiter(map(len, words), dtype=np.int64, count=len(words)),
+                 np.fromiter(found.values(), dtype=np.int64, count=len(words)),
+                 np.fromiter((w not in terms for w in words), dtype=bool, count=len(words)), letter_counts(words))
+        with self._letters_lock:
+            self._letters[key] = value
+        return value
 
     def _expand_prefix(self, node: PrefixNode) -> Node:
         exact_fields = tuple(exact_field(f) for f in node.fields)

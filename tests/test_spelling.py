@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from _support import build
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from idsearch import Index
-from idsearch.spelling import edit_distances, suggest_word
+from idsearch.distance import edit_distances, letter_counts
+from idsearch.spelling import suggest_word
 
 
 def reference_distance(a: str, b: str) -> int:
@@ -35,6 +37,26 @@ def test_edit_distances_equal_the_reference(word: str, candidates: list[str]):
     assert edit_distances(word, candidates).tolist() == exact
     for limit in (0, 1, 2):  # the banded computation: exact up to the limit, limit + 1 beyond it
         assert edit_distances(word, candidates, limit).tolist() == [min(d, limit + 1) for d in exact]
+
+
+@settings(max_examples=300, deadline=None)
+@given(WORDS, st.lists(WORDS, min_size=1, max_size=12))
+def test_letter_counts_bound_the_distance(word: str, candidates: list[str]):
+    """Counts that differ by more than twice a limit mean a distance above it: no word within a limit is
+    ever left out by the counts (what fuzzy words and suggestions filter by first)."""
+    counts = letter_counts(candidates).astype(np.int64)
+    differ = np.abs(counts - letter_counts([word])[0]).sum(axis=1).tolist()
+    for candidate, d in zip(candidates, differ):
+        assert d <= 2 * reference_distance(word, candidate), (word, candidate)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abAB", min_size=1, max_size=9), st.lists(st.text(alphabet="abAB", min_size=1, max_size=9), min_size=1))
+def test_letter_counts_bound_the_distance_when_letters_share_a_bucket(word: str, candidates: list[str]):
+    """A and a (and B and b) are 32 apart: they share a bucket, which only brings counts closer."""
+    differ = np.abs(letter_counts(candidates).astype(np.int64) - letter_counts([word])[0]).sum(axis=1).tolist()
+    assert all(d <= 2 * reference_distance(word, c) for c, d in zip(candidates, differ))
+    assert letter_counts(["aAb"])[0].tolist()[1:3] == [2, 1]
 
 
 def test_edit_distance_examples():
