@@ -242,15 +242,20 @@ def test_idsearch_filtered(
     RESULTS["idsearch_extra"][f"filtered by {kind}"] = info
 
 
-@pytest.mark.parametrize("kind", ["prefix", "related", "counts", "suggest", "page 3"])
+@pytest.mark.parametrize("kind", ["prefix", "fuzzy", "related", "counts", "suggest", "page 3"])
 def test_idsearch_features(
     benchmark: BenchmarkFixture, kind: str, ix: Any, query_sets: dict[str, list[dict[str, Any]]], bench_full: bool
 ) -> None:
     """The query API beyond ranked words, on the eval queries: a prefix (the first five letters of each
-    query's longest word, with a star), the documents most like each query's best hit, counts per source,
-    a suggestion for the query with its longest word misspelt (two letters swapped), and the third page of
-    ten."""
+    query's longest word, with a star), a fuzzy word (each query's longest word misspelt: two letters
+    swapped), the documents most like each query's best hit, counts per source, a suggestion for the query
+    with its longest word misspelt, and the third page of ten."""
     rows = query_sets["eval"]
+
+    def misspelt(query: str, mark: str = "") -> str:
+        word = max(query.split(), key=len)
+        return query.replace(word, word[:2] + word[3] + word[2] + word[4:] + mark, 1) if len(word) > 4 else query
+
     if kind == "prefix":
         letters = ["".join(ch for ch in max(r["query"].split(), key=len) if ch.isalpha()) for r in rows]
         queries = [word[:5].lower() + "*" for word in letters if len(word) >= 5]
@@ -261,11 +266,11 @@ def test_idsearch_features(
     elif kind == "counts":
         queries = [r["query"] for r in rows]
         run, note = (lambda q, k: ix.counts(q, by="source")), "matching documents per source, every eval query"
+    elif kind == "fuzzy":
+        letters = ["".join(ch for ch in max(r["query"].split(), key=len) if ch.isalpha()) for r in rows]
+        queries = [misspelt(word.lower(), "~") for word in letters if len(word) >= 5]
+        run, note = (lambda q, k: ix.search(q, limit=k)), "each query's longest word, its 3rd and 4th letters swapped, then ~"
     elif kind == "suggest":
-        def misspelt(query: str) -> str:
-            word = max(query.split(), key=len)
-            return query.replace(word, word[:2] + word[3] + word[2] + word[4:], 1) if len(word) > 4 else query
-
         queries = [misspelt(r["query"]) for r in rows]
         run, note = (lambda q, k: ix.suggest(q)), "each query with its longest word's 3rd and 4th letters swapped"
     else:

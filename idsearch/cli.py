@@ -880,6 +880,7 @@ query syntax:
   title:putin  body:"gencatan senjata"     search one text field
   putin^2                      boost a word or phrase
   presid*  pemberant*          the words that begin so (the 64 in the most documents)
+  pezeshkian~  jokowi~1        the word and the words within 2 edits of it (1 up to 5 letters, or ~N)
   date:2024-12-01..2024-12-31  date:2024-12  date:..2019-09-30   date filter (not scored)
   source:detik.com  -category:olahraga     keyword filters (case-insensitive, not scored)
 Words are stemmed like the documents (pertemuan finds bertemu). A query that starts

@@ -641,7 +641,7 @@ class Index:
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ValueError(f"offset must be a whole number >= 0, not {offset!r}")
         expanded = False
-        if "*" in query:  # prefixes become the words they stand for, which hits mark (a star is their sign)
+        if "*" in query or "~" in query:  # prefixes and fuzzy words become the words they stand for, which hits mark
             rewritten = reader.rewrite(node)
             expanded, node = rewritten is not node, rewritten
         node = filtered(node, filter_nodes)

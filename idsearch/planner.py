@@ -18,6 +18,9 @@ Words and phrases are analyzed with the index's analyzer here, so queries and do
 - a word with a trailing ``*`` (``presid*``) is a :class:`~idsearch.reader.PrefixNode`, which a reader
   expands into the index's words that begin so (its terms, and its exact forms: ``pemberant*`` finds
   ``pemberantasan``, whose stem is ``berantas``);
+- a word with a trailing ``~`` (``presidn~``, ``pezeshkian~1``) is a :class:`~idsearch.reader.FuzzyNode`:
+  the word as it analyzes, and the index's words within that many edits of it (without a number: one
+  for words of three to five letters, two for longer ones; two at most), which a reader finds;
 - with a :class:`SynonymTable`, unquoted words that spell one expression of a synonym group (``kpk``,
   ``komisi pemberantasan korupsi``: compared as the analyzer's terms, so case and inflection do not
   matter) become an OR of every expression of the group, the words of an expression as a phrase;
@@ -27,6 +30,7 @@ Words and phrases are analyzed with the index's analyzer here, so queries and do
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -43,7 +47,7 @@ from idsearch.query import (
     Term,
     plain_words,
 )
-from idsearch.reader import BoolNode, DateNode, KeywordNode, Node, PhraseNode, PrefixNode, TermNode
+from idsearch.reader import BoolNode, DateNode, FuzzyNode, KeywordNode, Node, PhraseNode, PrefixNode, TermNode
 from idsearch.schema import Schema, exact_field
 
 __all__ = ["SynonymTable", "compile_query", "plan"]
@@ -105,8 +109,8 @@ def compile_query(
     # plain words (the common query) are planned as they are: what the parser and plan() would make of
     # them with OR, without building its query objects first
     plain = text.split() if not syntax else plain_words(text) if default_operator == "or" else None
-    if plain is not None and syntax and any(w.endswith("*") for w in plain):
-        plain = None  # a prefix (presid*): the parser's way
+    if plain is not None and syntax and any(_is_pattern(w) for w in plain):
+        plain = None  # a prefix (presid*) or a fuzzy word (presidn~): the parser's way
     if plain is not None:
         fields = tuple(fields)
         memo = _memo(analyzer)
@@ -297,6 +301,12 @@ def plan(
         prefix = _prefix(analyzer, query.text)
         if prefix is not None:
             return PrefixNode(prefix, (query.field,) if query.field else fields, query.boost)
+        fuzzy = _fuzzy(analyzer, query.text)
+        if fuzzy is not None:
+            word, edits, typed = fuzzy
+            searched = (query.field,) if query.field else fields
+            base = _analyzed(analyzer, typed, searched, 0, query.boost, exact)
+            return FuzzyNode(word, edits, searched, query.boost, base) if edits else base
         if synonyms is not None and query.field is None:
             runs = synonyms.runs([query.text])
             if runs:
@@ -347,13 +357,44 @@ def _expand(
         run.clear()
 
     for i, clause in enumerate(clauses):
-        if isinstance(clause, Term) and clause.field is None and clause.boost == 1.0 and not clause.text.endswith("*"):
+        if isinstance(clause, Term) and clause.field is None and clause.boost == 1.0 and not _is_pattern(clause.text):
             run.append(i)
             continue
         flush()
         out.append(items[i])
     flush()
     return out
+
+
+_FUZZY_RE = re.compile(r"(.*[^~])~([0-9]*)\Z", re.DOTALL)
+MAX_EDITS = 2  # the most edits a fuzzy word may ask for (presidn~9 allows two)
+
+
+def _is_pattern(text: str) -> bool:
+    """Whether a word is typed as a prefix (``presid*``) or as a fuzzy word (``presidn~``, ``jokowi~1``)."""
+    return text.endswith("*") or _FUZZY_RE.match(text) is not None
+
+
+def _fuzzy(analyzer: Analyzer, text: str) -> tuple[str, int, str] | None:
+    """A word typed with a trailing ``~`` and an optional number of edits (``presidn~``, ``jokowi~1``) as
+    ``(word, edits, text before the tilde)``, the word normalized as words are (not stemmed: it is compared
+    with the index's words), or None: no tilde, or not one word of letters, two at least (then the text is
+    searched as it is). Without a number a word may be :func:`_fuzzy_edits` edits away, with one that
+    many, up to ``MAX_EDITS``."""
+    m = _FUZZY_RE.match(text)
+    if m is None:
+        return None
+    words = analyzer.words(m.group(1))
+    if len(words) != 1 or len(words[0]) < 2 or not words[0].isalpha():
+        return None
+    edits = min(int(m.group(2)), MAX_EDITS) if m.group(2) else _fuzzy_edits(words[0])
+    return words[0], edits, m.group(1)
+
+
+def _fuzzy_edits(word: str) -> int:
+    """The edits a fuzzy word without a number allows (Elasticsearch's ``AUTO``): none for words of two
+    letters, one for three to five, two for longer ones."""
+    return 0 if len(word) <= 2 else 1 if len(word) <= 5 else MAX_EDITS
 
 
 def _prefix(analyzer: Analyzer, text: str) -> str | None:

@@ -30,7 +30,8 @@ Syntax
   ``" “ ” „``, ``^``; ``+``/``-`` at the start of a clause; ``:`` after a known field name; ``~`` directly
   after a closing quote. Everything else -- hyphens inside words (``anak-anak``, ``covid-19``),
   apostrophes (``jum'at``), digits, Unicode letters, punctuation, a backslash -- is part of a word.
-  There are no escapes.
+  There are no escapes. (A word's trailing ``*`` or ``~``/``~n`` stays in its :class:`Term`: the planner
+  reads ``presid*`` as a prefix and ``presidn~`` as a fuzzy word, see :mod:`idsearch.planner`.)
 * ``AND``, ``OR``, ``NOT`` (uppercase only) are operators; ``and``/``or``/``not``/``And`` are words.
   Precedence ``NOT`` > ``AND`` > ``OR``; two adjacent clauses are joined by the default operator
   (``"or"`` or ``"and"``) with that operator's precedence, so with the default ``or``,

@@ -42,6 +42,7 @@ except ImportError:  # pragma: no cover - a build without a C compiler
 __all__ = [
     "BoolNode",
     "DateNode",
+    "FuzzyNode",
     "IndexReader",
     "KeywordNode",
     "Match",
@@ -62,6 +63,7 @@ PROXIMITY_DEPTH = 100  # the best BM25F matches reranked with the word-pair prox
 GRID_CELLS = 1 << 22  # the largest grid of the matches' positions laid out with one row length for all
 PROTECTED_SHARE = 0.8  # of the cache's bytes, for terms used more than once in the snapshot
 PREFIX_TERMS = 64  # the most frequent index words a prefix (presid*) searches
+FUZZY_TERMS = 64  # the closest index words a fuzzy word (presidn~) searches, the most frequent first
 RUNS_KEPT = 1 << 14  # per reader, the (field, term) -> where its postings are lookups kept (a few MB)
 NORMS_KEPT = 16  # per reader, the (field, weight) length norms kept: a document's 8 bytes each
 
@@ -109,6 +111,19 @@ class PrefixNode:
 
 
 @attrs.frozen
+class FuzzyNode:
+    """A word typed with a tilde (``presidn~``): ``base``, the word as the planner analyzed it (None: it
+    analyzes to nothing), and the index's words within ``edits`` edits of ``word`` (normalized, not
+    stemmed): a reader replaces it with an OR of ``base`` and the ``FUZZY_TERMS`` closest of those words."""
+
+    word: str
+    edits: int
+    fields: tuple[str, ...]
+    boost: float = 1.0
+    base: Any = None
+
+
+@attrs.frozen
 class BoolNode:
     should: tuple[Any, ...] = ()
     must: tuple[Any, ...] = ()
@@ -116,7 +131,7 @@ class BoolNode:
     boost: float = 1.0
 
 
-Node = TermNode | PhraseNode | PrefixNode | DateNode | KeywordNode | BoolNode
+Node = TermNode | PhraseNode | PrefixNode | FuzzyNode | DateNode | KeywordNode | BoolNode
 _SCORING = (TermNode, PhraseNode)
 
 
@@ -807,10 +822,13 @@ class IndexReader:
 
     def rewrite(self, node: Node | None) -> Node | None:
         """``node`` with each :class:`PrefixNode` replaced by an OR of the words this snapshot has that
-        begin with its prefix (the node itself when it has none)."""
+        begin with its prefix, and each :class:`FuzzyNode` by an OR of its word and the words near it
+        (the node itself when it has neither)."""
         if isinstance(node, PrefixNode):
             return self._expand_prefix(node)
-        if not isinstance(node, BoolNode) or not _has_prefix(node):  # (the common case: nothing to do)
+        if isinstance(node, FuzzyNode):
+            return self._expand_fuzzy(node)
+        if not isinstance(node, BoolNode) or not _has_expansion(node):  # (the common case: nothing to do)
             return node
         should, must, must_not = (tuple(self.rewrite(c) for c in part) for part in (node.should, node.must, node.must_not))
         if (should, must, must_not) == (node.should, node.must, node.must_not):
@@ -883,6 +901,26 @@ class IndexReader:
         with self._letters_lock:
             self._letters[key] = value
         return value
+
+    def _expand_fuzzy(self, node: FuzzyNode) -> Node:
+        near = self.words_near(node.fields, node.word, node.edits)
+        taken = {(leaf.term, _is_exact(leaf)) for leaf in _scoring_leaves(node.base) if isinstance(leaf, TermNode)} \
+            if node.base is not None else set()
+        near = [item for item in near if (item[0], item[1]) not in taken][:FUZZY_TERMS]
+        clauses = [] if node.base is None else [node.base]
+        if near:
+            # each near word weighs what the most frequent one does (as a prefix's words do), less a share
+            # per edit (1 - edits / letters of the word typed): the word as typed, when the index has it,
+            # keeps its own weight in base
+            common = bm25_idf(self.doc_count, max(n for _w, _e, n, _d in near))
+            exact_fields = tuple(exact_field(f) for f in node.fields)
+            clauses.extend(
+                TermNode(w, exact_fields if e else node.fields,
+                         node.boost * (1 - d / len(node.word)) * common / bm25_idf(self.doc_count, n))
+                for w, e, n, d in near)
+        if not clauses:  # no word near it, nor the word itself: as an unknown word is, it leaves nothing
+            return TermNode(f"{node.word}~", node.fields, node.boost)
+        return clauses[0] if len(clauses) == 1 else BoolNode(should=tuple(clauses))
 
     def _expand_prefix(self, node: PrefixNode) -> Node:
         exact_fields = tuple(exact_field(f) for f in node.fields)
@@ -1120,12 +1158,13 @@ def filtered(node: Node | None, filters: Sequence[Node]) -> Node | None:
     return BoolNode(must=(node, *filters))
 
 
-def _has_prefix(node: Node) -> bool:
-    """Whether a query tree has a :class:`PrefixNode` (a plain walk: it runs for every query)."""
+def _has_expansion(node: Node) -> bool:
+    """Whether a query tree has a :class:`PrefixNode` or a :class:`FuzzyNode` (a plain walk: it runs for
+    every query)."""
     stack = [node]
     while stack:
         n = stack.pop()
-        if type(n) is PrefixNode:
+        if type(n) is PrefixNode or type(n) is FuzzyNode:
             return True
         if type(n) is BoolNode:
             stack.extend(n.should)

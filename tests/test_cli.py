@@ -132,6 +132,12 @@ def test_query_json_colour_and_filters(sample_home: dict) -> None:
         proc = run(env, "query", "pezeshkian", *extra, cwd=home)
         assert proc.returncode == 1, (extra, proc.stdout, proc.stderr)
         assert "0 hits" in proc.stdout
+    # another spelling of the name, marked fuzzy, finds the seed and marks the name as the article writes it
+    fuzzy = run(env, "query", "pezeskian~", "--json", cwd=home)
+    assert fuzzy.returncode == 0, fuzzy.stderr
+    (hit,) = json_lines(fuzzy.stdout)
+    assert hit["title"] == SEED_TITLE and "[Pezeshkian]" in hit["snippet"]
+    assert run(env, "query", "pezeskian", cwd=home).returncode == 1  # (as typed, no document has it)
     # AND by default, --or widens
     assert run(env, "query", "putin", "kucingxyz", cwd=home).returncode == 1
     assert run(env, "query", "putin", "kucingxyz", "--or", cwd=home).returncode == 0

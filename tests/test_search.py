@@ -182,6 +182,73 @@ def test_a_prefix_searches_its_most_frequent_words(prefix_ix: Index, monkeypatch
     assert ids(fresh.search("presid*", limit=None)) == {f"presiden{i}" for i in range(4)}
 
 
+# -- fuzzy words --------------------------------------------------------------------------------------------------
+
+FUZZY_DOCS = [
+    {"id": "pezeshkian", "title": "Putin bertemu Pezeshkian", "body": "pertemuan di Moskow"},
+    {"id": "pezeskian", "title": "Putin bertemu Pezeskian", "body": "pertemuan di Kazan"},  # a transliteration
+    {"id": "pezeshkyan", "title": "Pezeshkyan berkunjung", "body": "kunjungan resmi"},
+    {"id": "presiden", "title": "Presiden menyampaikan pidato", "body": "pidato kenegaraan"},
+    {"id": "typo", "title": "Presidn menyampaikan pidato", "body": "salah ketik"},
+    {"id": "pemerintahan", "title": "Pemerintahan baru dilantik", "body": "kabinet"},
+    {"id": "bogor", "title": "Banjir di Bogor", "body": "warga mengungsi"},
+]
+
+
+@pytest.fixture(scope="module")
+def fuzzy_ix(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    return build(tmp_path_factory.mktemp("fuzzy") / "f.idx", FUZZY_DOCS, batches=2)
+
+
+def test_a_fuzzy_word_searches_the_words_near_it(fuzzy_ix: Index):
+    hits = fuzzy_ix.search("pezeshkian~", limit=None)  # ten letters: two edits
+    assert hits[0].id == "pezeshkian"  # the word as typed outranks its variants
+    assert ids(hits) == {"pezeshkian", "pezeskian", "pezeshkyan"}
+    marked = {h.id: fuzzy_ix.snippet(h, "title") for h in hits}
+    assert marked["pezeskian"] == "Putin bertemu [Pezeskian]" and marked["pezeshkyan"] == "[Pezeshkyan] berkunjung"
+    assert ids(fuzzy_ix.search("pezeshkian~0", limit=None)) == {"pezeshkian"}  # no edit: the word itself
+    assert ids(fuzzy_ix.search("pezeshkian~1", limit=None)) == {"pezeshkian", "pezeskian", "pezeshkyan"}
+    assert ids(fuzzy_ix.search("pesekian~1", limit=None)) == set()  # two edits from the nearest
+    assert ids(fuzzy_ix.search("pesekian~2", limit=None)) == {"pezeskian"}
+    assert ids(fuzzy_ix.search("pesekian~9", limit=None)) == {"pezeskian"}  # two edits at most
+    # a mistyped word finds the word meant, and a document with the same mistake
+    assert ids(fuzzy_ix.search("presidn~", limit=None)) == {"presiden", "typo"}
+    assert ids(fuzzy_ix.search("bogr~", limit=None)) == {"bogor"}  # three to five letters: one edit
+    assert ids(fuzzy_ix.search("bgr~", limit=None)) == set()
+    assert ids(fuzzy_ix.search("bgoir~", limit=None)) == set()  # two edits from bogor
+    assert ids(fuzzy_ix.search("bgoir~2", limit=None)) == {"bogor"}
+    assert ids(fuzzy_ix.search("bo~ warga", limit=None)) == {"bogor"}  # two letters: the word itself (none has it)
+    # an exact form (pemerintahan's stem is perintah), as the prefix of an inflected word finds it
+    found = fuzzy_ix.search("pemerintahn~", limit=None)
+    assert ids(found) == {"pemerintahan"} and fuzzy_ix.snippet(found[0], "title") == "[Pemerintahan] baru dilantik"
+
+
+def test_fuzzy_words_in_the_query_language(fuzzy_ix: Index):
+    assert ids(fuzzy_ix.search("title:pezeshkian~ -kazan", limit=None)) == {"pezeshkian", "pezeshkyan"}
+    assert ids(fuzzy_ix.search("body:pezeshkian~", limit=None)) == set()  # the names are in titles only
+    assert ids(fuzzy_ix.search("pezeshkian~ putin", default_operator="and", limit=None)) == {"pezeshkian", "pezeskian"}
+    assert ids(fuzzy_ix.search('"pezeshkian~ bertemu"', limit=None)) == set()  # no fuzzy word inside quotes
+    assert ids(fuzzy_ix.search("+xqzv~ +putin", limit=None)) == set()  # required, and no word is near it
+    assert ids(fuzzy_ix.search("xqzv~ putin", limit=None)) == ids(fuzzy_ix.search("putin", limit=None))
+    assert ids(fuzzy_ix.search("x~ putin", limit=None)) == ids(fuzzy_ix.search("x putin", limit=None))  # one letter
+    boosted = fuzzy_ix.search("pezeshkian~^3 presiden", limit=None)
+    assert boosted[0].id == "pezeshkian" and boosted[-1].id == "presiden"
+    assert fuzzy_ix.counts("pezeshkian~", by="date").matched == 3
+    assert fuzzy_ix.suggest("pezeshkian~ bertemuu") == "pezeshkian~ bertemu"  # the fuzzy word is left as typed
+    explained = fuzzy_ix.explain("pezeshkian~", "pezeskian")
+    assert explained.score > 0
+    assert sum(c[3] for c in explained.clauses) + explained.bonus == pytest.approx(explained.score)
+
+
+def test_a_fuzzy_word_searches_its_closest_words(fuzzy_ix: Index, monkeypatch: pytest.MonkeyPatch):
+    from idsearch import reader as reader_module
+
+    monkeypatch.setattr(reader_module, "FUZZY_TERMS", 1)
+    fresh = Index.open(fuzzy_ix.path)  # (a new snapshot: expansions are made per search)
+    # the word itself is searched as typed; of the words near it, the closest, then the most frequent
+    assert ids(fresh.search("pezeshkian~", limit=None)) == {"pezeshkian", "pezeshkyan"}
+
+
 # -- explain --------------------------------------------------------------------------------------------------
 
 
