@@ -109,7 +109,7 @@ def compile_query(
     # plain words (the common query) are planned as they are: what the parser and plan() would make of
     # them with OR, without building its query objects first
     plain = text.split() if not syntax else plain_words(text) if default_operator == "or" else None
-    if plain is not None and syntax and any(_is_pattern(w) for w in plain):
+    if plain is not None and syntax and ("*" in text or "~" in text) and any(_is_pattern(w) for w in plain):
         plain = None  # a prefix (presid*) or a fuzzy word (presidn~): the parser's way
     if plain is not None:
         fields = tuple(fields)
