@@ -388,7 +388,7 @@ def _fuzzy(analyzer: Analyzer, text: str) -> tuple[str, int, str] | None:
     if len(words) != 1 or len(words[0]) < 2 or not words[0].isalpha():
         return None
     edits = min(int(m.group(2)), MAX_EDITS) if m.group(2) else _fuzzy_edits(words[0])
-    return words[0], edits, m.group(1)
+    return words[0], min(edits, len(words[0]) - 1), m.group(1)  # (fewer edits than letters: ab~2 is ab~1)
 
 
 def _fuzzy_edits(word: str) -> int:

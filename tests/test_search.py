@@ -14,7 +14,9 @@ from _support import build, run_racing, shared_path
 from idsearch import Index
 from idsearch.analysis import AnalyzerSpec
 from idsearch.highlight import Highlighter
+from idsearch.planner import compile_query
 from idsearch.query import QuerySyntaxError
+from idsearch.reader import FuzzyNode
 
 DOCS = [
     {"id": "a", "title": "Putin bertemu Pezeshkian", "body": "Presiden Rusia dan Presiden Iran bertemu membahas Suriah.",
@@ -218,6 +220,9 @@ def test_a_fuzzy_word_searches_the_words_near_it(fuzzy_ix: Index):
     assert ids(fuzzy_ix.search("bgoir~", limit=None)) == set()  # two edits from bogor
     assert ids(fuzzy_ix.search("bgoir~2", limit=None)) == {"bogor"}
     assert ids(fuzzy_ix.search("bo~ warga", limit=None)) == {"bogor"}  # two letters: the word itself (none has it)
+    # fewer edits than letters (a word two edits from "ka" would weigh nothing): ka~2 is ka~1
+    node = compile_query("ka~2", fuzzy_ix.schema, fuzzy_ix.analyzer, fuzzy_ix.schema.text_field_names)
+    assert isinstance(node, FuzzyNode) and (node.word, node.edits) == ("ka", 1)
     # an exact form (pemerintahan's stem is perintah), as the prefix of an inflected word finds it
     found = fuzzy_ix.search("pemerintahn~", limit=None)
     assert ids(found) == {"pemerintahan"} and fuzzy_ix.snippet(found[0], "title") == "[Pemerintahan] baru dilantik"
