@@ -376,6 +376,17 @@ class Analyzer:
         """Just the terms, in order (queries use this)."""
         return self.analyze(text)[0]
 
+    def last_word(self, text: str) -> tuple[int, str] | None:
+        """The word ``text`` ends with (a search box's word being typed), normalized, with where it starts
+        in ``text``; None when ``text`` ends with a space or punctuation, or has no word."""
+        normalized, offsets = _normalize_with_offsets(text)
+        last = None
+        for last in _TOKEN_RE.finditer(normalized):
+            pass
+        if last is None or offsets[last.end() - 1] + 1 != len(text):
+            return None
+        return offsets[last.start()], last.group()
+
     def tokens(self, text: str) -> list[Token]:
         """Terms with positions and character offsets into ``text`` (for snippets and highlighting)."""
         normalized, offsets = _normalize_with_offsets(text)

@@ -611,6 +611,22 @@ def cmd_count(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_OK if counts.matched else EXIT_NO_HITS
 
 
+def cmd_complete(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    import json
+
+    path, _default = _resolve_index(args)
+    ix = _open_index(path)
+    try:
+        fields = [f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None
+        completions = ix.complete(" ".join(args.text), limit=args.limit, fields=fields)
+    finally:
+        ix.close()
+    for text, documents in completions:
+        out.write(json.dumps({"text": text, "documents": documents}, ensure_ascii=False) + "\n" if args.json
+                  else f"{text}\t{documents}\n")
+    return EXIT_OK if completions else EXIT_NO_HITS
+
+
 def cmd_related(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     started = time.perf_counter()
     path, _default = _resolve_index(args)
@@ -941,6 +957,14 @@ def _add_result_options(parser: argparse.ArgumentParser) -> None:
                         help="snippet length (default 240)")
 
 
+COMPLETE_EXAMPLES = """\
+examples:
+  idsearch complete presid                  presiden, president, presidium...
+  idsearch complete "presiden jok" -n 3     presiden joko, presiden jokowi, ...
+  idsearch complete title:banj              words of titles only
+"""
+
+
 COUNT_EXAMPLES = """\
 examples:
   idsearch count banjir --by source                   which outlets covered floods
@@ -1030,6 +1054,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--terms", type=_positive_int, default=25, metavar="N",
                    help="how many of its most distinctive terms to search (default 25)")
     r.set_defaults(func=cmd_related)
+
+    co = sub.add_parser("complete", help="complete the last word of a query (search as you type)",
+                        description="The index's words that begin with the last word of TEXT, the most documents\n"
+                                    "first, each as TEXT with that word completed, a tab, and how many documents\n"
+                                    "have the word (deleted ones too until a merge).",
+                        epilog=COMPLETE_EXAMPLES, formatter_class=_Formatter)
+    co.add_argument("text", nargs="+", help="the text typed so far (several arguments are joined with spaces)")
+    _add_index_option(co)
+    co.add_argument("--limit", "-n", type=_positive_int, default=10, metavar="N", help="completions to show (default 10)")
+    co.add_argument("--fields", metavar="A,B", help="text fields whose words complete (default: all)")
+    co.add_argument("--json", action="store_true", help="one JSON object per completion per line: text, documents")
+    co.set_defaults(func=cmd_complete)
 
     c = sub.add_parser("count", aliases=["facets"], help="how many matching documents per source, category or month",
                        description="How the documents matching a query (or all of them) spread over a keyword\n"

@@ -14,6 +14,7 @@ import functools
 import gzip
 import math
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -37,7 +38,7 @@ from idsearch.reader import (
     _scoring_leaves,
     filtered,
 )
-from idsearch.schema import Schema
+from idsearch.schema import Schema, exact_field
 from idsearch.scoring import bm25_idf
 from idsearch.segment import MISSING_DAY
 from idsearch.storage import (
@@ -143,6 +144,9 @@ class Explanation:
             lines.append(f"  {0.0:9.4f}    {len(idle)} more clauses: {shown}")
         lines.append(f"  {self.bonus:9.4f}  proximity and lead bonuses")
         return "\n".join(lines)
+
+
+_FIELD_BEFORE = re.compile(r"(?<![\w.])([A-Za-z_][A-Za-z0-9_]*):\Z")  # a field name just before a word
 
 
 @attrs.frozen
@@ -611,6 +615,28 @@ class Index:
         described = tuple((_clause_text(leaf), frequency, idf, score) for leaf, frequency, idf, score in clauses)
         bonus = score - sum(c[3] for c in described) if rank is not None else 0.0
         return Explanation(doc_id, score, rank, described, bonus)
+
+    def complete(self, text: str, *, limit: int = 10, fields: Sequence[str] | None = None) -> list[tuple[str, int]]:
+        """Completions of the word ``text`` ends with, for search as you type: ``text`` with that word
+        completed to each word of the index that begins with it (its terms, and the words as written where
+        stemming changed them: ``pemerin`` -> ``pemerintah``), as ``(completed text, documents)``, the
+        words in the most documents first (documents deleted since the last merge count too). What comes
+        before the word stays as typed; nothing when ``text`` ends with a space or punctuation.
+        A word typed after ``field:`` completes to that text field's words (``title:banj``).
+        ``ix.complete("Presiden jok")`` -> ``[("Presiden joko", 1508), ("Presiden jokowi", 1484), ...]``."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ValueError(f"limit must be a whole number >= 0, not {limit!r}")
+        found = self.analyzer.last_word(text)
+        if found is None or not limit:
+            return []
+        start, word = found
+        names = self._text_fields(fields)
+        typed_field = _FIELD_BEFORE.search(text, 0, start)  # title:banj completes the words of titles
+        if typed_field and typed_field.group(1).casefold() in names:
+            names = (typed_field.group(1).casefold(),)
+        words = self._current().words_beginning([*names, *(exact_field(f) for f in names)], word)
+        best = sorted(words.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return [(text[:start] + w, n) for w, n in best]
 
     def suggest(self, query: str, *, fields: Sequence[str] | None = None) -> str | None:
         """"Did you mean": ``query`` with every word that no document has replaced by the closest word of

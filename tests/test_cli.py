@@ -138,6 +138,11 @@ def test_query_json_colour_and_filters(sample_home: dict) -> None:
     (hit,) = json_lines(fuzzy.stdout)
     assert hit["title"] == SEED_TITLE and "[Pezeshkian]" in hit["snippet"]
     assert run(env, "query", "pezeskian", cwd=home).returncode == 1  # (as typed, no document has it)
+    # the word being typed, completed
+    completed = run(env, "complete", "putin", "pezesh", cwd=home)
+    assert completed.returncode == 0 and completed.stdout == "putin pezeshkian\t1\n", completed.stderr
+    assert json_lines(run(env, "complete", "Suri", "--json", cwd=home).stdout) == [{"text": "suriah", "documents": 1}]
+    assert run(env, "complete", "putin ", cwd=home).returncode == 1  # nothing being typed
     # AND by default, --or widens
     assert run(env, "query", "putin", "kucingxyz", cwd=home).returncode == 1
     assert run(env, "query", "putin", "kucingxyz", "--or", cwd=home).returncode == 0

@@ -176,6 +176,23 @@ def test_a_prefix_searches_the_words_that_begin_so(prefix_ix: Index):
     assert sum(c[3] for c in explained.clauses) + explained.bonus == pytest.approx(explained.score)
 
 
+def test_complete_the_word_being_typed(prefix_ix: Index):
+    assert prefix_ix.complete("presid") == [("presiden", 4), ("presidem", 1), ("presidium", 1)]
+    assert prefix_ix.complete("presid", limit=1) == [("presiden", 4)]
+    # the words before stay as typed; a word as written where stemming changed it (bertemu: temu), and a stem
+    assert prefix_ix.complete("Presiden BER") == [("Presiden bertemu", 5), ("Presiden berantas", 1)]
+    assert prefix_ix.complete("pemberant") == [("pemberantasan", 1)]
+    assert prefix_ix.complete("title:presid")[0] == ("title:presiden", 4)  # that field's words
+    assert prefix_ix.complete("body:presid") == []
+    assert prefix_ix.complete("body:kunj") == [("body:kunjung", 5), ("body:kunjungan", 5)]  # the stem and the word
+    assert prefix_ix.complete("warga", fields=["body"]) == [("warga", 1)]
+    for nothing in ("presiden ", "", '"presiden"', "xqzv", "presid*"):  # nothing being typed, or no such word
+        assert prefix_ix.complete(nothing) == [], nothing
+    assert prefix_ix.complete("presid", limit=0) == []
+    with pytest.raises(ValueError, match="limit"):
+        prefix_ix.complete("presid", limit=-1)
+
+
 def test_a_prefix_searches_its_most_frequent_words(prefix_ix: Index, monkeypatch: pytest.MonkeyPatch):
     from idsearch import reader as reader_module
 
