@@ -242,14 +242,15 @@ def test_idsearch_filtered(
     RESULTS["idsearch_extra"][f"filtered by {kind}"] = info
 
 
-@pytest.mark.parametrize("kind", ["prefix", "fuzzy", "related", "counts", "suggest", "page 3"])
+@pytest.mark.parametrize("kind", ["prefix", "fuzzy", "complete", "related", "counts", "suggest", "page 3"])
 def test_idsearch_features(
     benchmark: BenchmarkFixture, kind: str, ix: Any, query_sets: dict[str, list[dict[str, Any]]], bench_full: bool
 ) -> None:
     """The query API beyond ranked words, on the eval queries: a prefix (the first five letters of each
     query's longest word, with a star), a fuzzy word (each query's longest word misspelt: two letters
-    swapped), the documents most like each query's best hit, counts per source, a suggestion for the query
-    with its longest word misspelt, and the third page of ten."""
+    swapped), completions of that word's first three letters, the documents most like each query's best
+    hit, counts per source, a suggestion for the query with its longest word misspelt, and the third page
+    of ten."""
     rows = query_sets["eval"]
 
     def misspelt(query: str, mark: str = "") -> str:
@@ -260,6 +261,10 @@ def test_idsearch_features(
         letters = ["".join(ch for ch in max(r["query"].split(), key=len) if ch.isalpha()) for r in rows]
         queries = [word[:5].lower() + "*" for word in letters if len(word) >= 5]
         run, note = (lambda q, k: ix.search(q, limit=k)), "the first five letters of each query's longest word, then *"
+    elif kind == "complete":
+        letters = ["".join(ch for ch in max(r["query"].split(), key=len) if ch.isalpha()) for r in rows]
+        queries = [word[:3].lower() for word in letters if len(word) >= 3]
+        run, note = (lambda q, k: ix.complete(q, limit=k)), "completions of the first three letters of each query's longest word"
     elif kind == "related":
         queries = [hits[0].id for r in rows if (hits := ix.search(r["query"], limit=1))]
         run, note = (lambda q, k: ix.related(q, limit=k)), "the 10 documents most like each query's best hit"
