@@ -81,7 +81,8 @@ QUERY_PIECES = st.sampled_from(
         "+", "-", "AND", "OR", "NOT", "and", "or", "not", "title:", "body:", "source:", "category:", "date:",
         "date:2024-12-01..2024-12-31", "date:..2024", "date:2024-13-45", "source:detik.com", "^", "^2", "^0",
         "^1e400", "^-1", "~", "~3", "*", "?", ":", "\\", "..", "&&", "||", "!", "'", "yang", "nya", "2.000",
-        "Rp", "\u00ad", "\ufeff", "İ", "ﬁ", "\x00", "\u202e", "🙂", "  ", "\t", "\n",
+        "Rp", "\u00ad", "\ufeff", "İ", "ﬁ", "\x00", "\u202e", "🙂", "  ", "\t", "\n", "pezeskian~", "putn~1",
+        "~0", "~2", "~99", "pres", "title:banj",
     ]
 )  # fmt: skip
 QUERIES = st.one_of(
@@ -112,7 +113,7 @@ def small_index(tmp_path_factory: pytest.TempPathFactory) -> Index:
 def test_search_raises_only_query_syntax_errors(
     small_index: Index, query: str, fields: tuple[str, ...] | None, operator: str, sort: str, offset: int
 ):
-    """Any string through search (in pages), counts, synonyms and "did you mean"."""
+    """Any string through search (in pages), counts, synonyms, "did you mean" and completions."""
     try:
         results = small_index.search(query, limit=5, offset=offset, fields=fields, default_operator=operator,
                                      sort=sort)
@@ -129,6 +130,13 @@ def test_search_raises_only_query_syntax_errors(
     assert counts.matched == results.total
     suggestion = small_index.suggest(query, fields=fields)
     assert suggestion is None or isinstance(suggestion, str)
+    completions = small_index.complete(query, fields=fields)
+    typed = small_index.analyzer.last_word(query)
+    if typed is None:
+        assert completions == []
+    for text, documents in completions:  # the text before the word as typed, the word completed
+        assert typed is not None and documents > 0
+        assert text.startswith(query[: typed[0]]) and text[typed[0] :].startswith(typed[1])
     small_index.synonyms = [["putin", "vladimir putin"], ["suriah", "syria"]]
     try:
         with_synonyms = small_index.search(query, limit=5, fields=fields, default_operator=operator, sort=sort)
