@@ -324,8 +324,10 @@ def plan(
         return None
     if isinstance(query, BooleanQuery):
         # identical clauses count once: "pertemuan bertemu" is one term (temu) after stemming
-        must_items = [(plan(q, analyzer, fields, exact, stop, synonyms), False) for q in query.must]
-        optional = [(plan(q, analyzer, fields, exact, stop, synonyms),
+        # (a plain word's synonyms are _expand's, with the runs of words around it: not looked up twice)
+        must_items = [(plan(q, analyzer, fields, exact, stop, None if _plain_word_clause(q) else synonyms), False)
+                      for q in query.must]
+        optional = [(plan(q, analyzer, fields, exact, stop, None if _plain_word_clause(q) else synonyms),
                      isinstance(q, Term) and _is_stopword(analyzer, q.text, stop)) for q in query.should]
         if synonyms is not None:
             must_items = _expand(query.must, must_items, synonyms, fields, exact)
@@ -357,13 +359,19 @@ def _expand(
         run.clear()
 
     for i, clause in enumerate(clauses):
-        if isinstance(clause, Term) and clause.field is None and clause.boost == 1.0 and not _is_pattern(clause.text):
+        if _plain_word_clause(clause):
             run.append(i)
             continue
         flush()
         out.append(items[i])
     flush()
     return out
+
+
+def _plain_word_clause(clause: Query) -> bool:
+    """Whether a clause is a plain word (unfielded, not boosted, no prefix or fuzzy mark): what a run of
+    words that may spell a synonym expression is made of."""
+    return isinstance(clause, Term) and clause.field is None and clause.boost == 1.0 and not _is_pattern(clause.text)
 
 
 _FUZZY_RE = re.compile(r"(.*[^~])~([0-9]*)\Z", re.DOTALL)
