@@ -354,6 +354,8 @@ def _expand(
     run: list[int] = []  # clauses of the current run of plain words
 
     def flush() -> None:
+        if not run:
+            return
         words = [clauses[i].text for i in run]  # type: ignore[union-attr]
         out.extend(synonyms.replace(words, [items[i] for i in run], fields, exact))
         run.clear()
