@@ -437,7 +437,7 @@ class _FieldReader:
         # the terms file's bytes and where each term's line starts (and where the last one ends): the first
         # lookups are binary searches on them, without decoding every term (a new snapshot's first queries,
         # a command line's one query); past RAW_LOOKUPS the terms are decoded, for bisect in C
-        self._lines: tuple[bytes, np.ndarray] | None = None
+        self._lines: tuple[bytes, np.ndarray, str] | None = None  # (and the bytes decoded: checked, kept for the list)
         self._lookups = 0
         self.tpost = arrays["tpost"]
         self.tpos = arrays.get("tpos")  # None: a field without positions (exact forms)
@@ -449,7 +449,7 @@ class _FieldReader:
     @property
     def terms(self) -> list[str]:
         if self._terms is None:
-            raw = _decode(self._lines[0] if self._lines else _read_whole(self._terms_fh), self._terms_fh.name)
+            raw = self._lines[2] if self._lines else _decode(_read_whole(self._terms_fh), self._terms_fh.name)
             self._terms = raw.split("\n") if raw else []
             self._lines = None  # (the list answers lookups from now on)
         return self._terms
@@ -465,11 +465,11 @@ class _FieldReader:
         lines = self._lines
         if lines is None:
             raw = _read_whole(self._terms_fh)
-            _decode(raw, self._terms_fh.name)  # (checked as the list would be: a corrupt file is an error)
+            text = _decode(raw, self._terms_fh.name)  # (checked as the list would be: a corrupt file is an error)
             breaks = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
             starts = np.concatenate(([0], breaks + 1, [len(raw) + 1])) if raw else np.zeros(1, dtype=np.int64)
-            lines = self._lines = (raw, starts.astype(np.int64))
-        raw, starts = lines
+            lines = self._lines = (raw, starts.astype(np.int64), text)
+        raw, starts, _text = lines
         try:
             key = term.encode("utf-8")  # (UTF-8 bytes sort as the code points do: the file's order)
         except UnicodeEncodeError:
