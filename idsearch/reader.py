@@ -1078,7 +1078,7 @@ def _is_mapped(array: np.ndarray) -> bool:
     while base is not None:
         if isinstance(base, mmap.mmap):
             return True
-        base = getattr(base, "base", None)
+        base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)  # (np.frombuffer of a map)
     return False
 
 

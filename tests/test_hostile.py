@@ -362,6 +362,31 @@ def test_truncated_array_is_a_clear_error(idx: Path):
     assert any("tpost" in p and "size" in p for p in report.problems), report.problems
 
 
+@pytest.mark.parametrize("array", [
+    np.arange(7, dtype=np.int32), np.arange(5, dtype=np.int64) - 2, np.array([2**64 - 1, 0], dtype=np.uint64),
+    np.arange(3, dtype=np.uint32), np.arange(9, dtype=np.uint8), np.arange(4, dtype=np.int16),
+    np.zeros(0, dtype=np.int64), np.arange(3, dtype=">i4"), np.arange(6, dtype=np.int32).reshape(2, 3),
+    np.asfortranarray(np.arange(6, dtype=np.int32).reshape(2, 3)), np.arange(3, dtype=np.float64), np.array([True, False]),
+])  # fmt: skip
+def test_mapped_arrays_read_as_numpy_reads_them(tmp_path: Path, array: np.ndarray):
+    """load_npy maps the 1-d integer arrays idsearch writes through its own strict reading of the header,
+    and leaves every other file to np.load: either way the array is numpy's, read-only."""
+    from idsearch.segment import _map_integer_npy, load_npy
+
+    path = tmp_path / "a.npy"
+    path.write_bytes(npy(array))
+    loaded = load_npy(path, mmap=True)
+    expected = np.load(path, mmap_mode="r", allow_pickle=False)
+    assert loaded.dtype == expected.dtype and loaded.shape == expected.shape and np.array_equal(loaded, expected)
+    assert not loaded.flags.writeable
+    mapped_itself = array.ndim == 1 and array.dtype.kind in "iu" and array.dtype.byteorder != ">"
+    assert (_map_integer_npy(path) is not None) == mapped_itself
+    if len(array):
+        path.write_bytes(npy(array)[:-1])  # a byte short: an error, as np.load's
+        with pytest.raises(ValueError):
+            load_npy(path, mmap=True)
+
+
 @pytest.mark.parametrize("suffix", ["ids.txt", "docs.bin", "body.pos.npy", "date.days.npy"])
 def test_truncated_file_is_reported_by_check(idx: Path, suffix: str):
     segment = first_segment(idx)
