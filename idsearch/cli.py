@@ -962,6 +962,7 @@ examples:
   idsearch complete presid                  presiden, president, presidium...
   idsearch complete "presiden jok" -n 3     presiden joko, presiden jokowi, ...
   idsearch complete title:banj              words of titles only
+  idsearch complete "banjir source:de"      a keyword field's values: banjir source:detik.com
 """
 
 
@@ -1058,7 +1059,8 @@ def build_parser() -> argparse.ArgumentParser:
     co = sub.add_parser("complete", help="complete the last word of a query (search as you type)",
                         description="The index's words that begin with the last word of TEXT, the most documents\n"
                                     "first, each as TEXT with that word completed, a tab, and how many documents\n"
-                                    "have the word (deleted ones too until a merge).",
+                                    "have the word (deleted ones too until a merge); after a keyword field's name\n"
+                                    "(source:de), that field's values.",
                         epilog=COMPLETE_EXAMPLES, formatter_class=_Formatter)
     co.add_argument("text", nargs="+", help="the text typed so far (several arguments are joined with spaces)")
     _add_index_option(co)

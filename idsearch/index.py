@@ -147,6 +147,7 @@ class Explanation:
 
 
 _FIELD_BEFORE = re.compile(r"(?<![\w.])([A-Za-z_][A-Za-z0-9_]*):\Z")  # a field name just before a word
+_VALUE_TYPED = re.compile(r"(?<![\w.])([A-Za-z_][A-Za-z0-9_]*):([^\s\"():]*)\Z")  # source:det, being typed
 
 
 @attrs.frozen
@@ -622,10 +623,18 @@ class Index:
         stemming changed them: ``pemerin`` -> ``pemerintah``), as ``(completed text, documents)``, the
         words in the most documents first (documents deleted since the last merge count too). What comes
         before the word stays as typed; nothing when ``text`` ends with a space or punctuation.
-        A word typed after ``field:`` completes to that text field's words (``title:banj``).
+        A word typed after ``field:`` completes to that text field's words (``title:banj``); a value typed
+        after a keyword field's name, to that field's values in live documents, as :meth:`counts` gives
+        them (``banjir source:de`` -> ``banjir source:detik.com``; ``source:`` alone: every value).
         ``ix.complete("Presiden jok")`` -> ``[("Presiden joko", 1508), ("Presiden jokowi", 1484), ...]``."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise ValueError(f"limit must be a whole number >= 0, not {limit!r}")
+        typed_value = _VALUE_TYPED.search(text)
+        keyword_fields = {f.casefold(): f for f in self.schema.keyword_fields}
+        if typed_value and typed_value.group(1).casefold() in keyword_fields:
+            field, begun = keyword_fields[typed_value.group(1).casefold()], typed_value.group(2).casefold()
+            values = [(v, n) for v, n in self.counts(by=field) if v.casefold().startswith(begun)][:limit]
+            return [(text[: typed_value.start(2)] + v, n) for v, n in values]
         found = self.analyzer.last_word(text)
         if found is None or not limit:
             return []

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from idsearch import Index
 from idsearch.analysis import IndonesianAnalyzer
+from idsearch.index import _VALUE_TYPED
 from idsearch.ingest import IngestStats, Problem, iter_documents
 from idsearch.query import QuerySyntaxError
 from idsearch.writer import DocumentError
@@ -131,12 +132,16 @@ def test_search_raises_only_query_syntax_errors(
     suggestion = small_index.suggest(query, fields=fields)
     assert suggestion is None or isinstance(suggestion, str)
     completions = small_index.complete(query, fields=fields)
-    typed = small_index.analyzer.last_word(query)
+    value = _VALUE_TYPED.search(query)
+    if value and value.group(1).casefold() in ("source", "category"):  # a keyword value being typed
+        typed: tuple[int, str] | None = (value.start(2), value.group(2).casefold())
+    else:
+        typed = small_index.analyzer.last_word(query)
     if typed is None:
         assert completions == []
     for text, documents in completions:  # the text before the word as typed, the word completed
         assert typed is not None and documents > 0
-        assert text.startswith(query[: typed[0]]) and text[typed[0] :].startswith(typed[1])
+        assert text.startswith(query[: typed[0]]) and text[typed[0] :].casefold().startswith(typed[1])
     small_index.synonyms = [["putin", "vladimir putin"], ["suriah", "syria"]]
     try:
         with_synonyms = small_index.search(query, limit=5, fields=fields, default_operator=operator, sort=sort)

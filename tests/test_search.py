@@ -193,6 +193,21 @@ def test_complete_the_word_being_typed(prefix_ix: Index):
         prefix_ix.complete("presid", limit=-1)
 
 
+def test_complete_a_keyword_value(tmp_path: Path):
+    index = Index.create(tmp_path / "k.idx")
+    with index.writer(workers=1) as w:
+        for i, source in enumerate(["detik.com", "detik.com", "Kompas.com", "tempo.co", "dailymail.co.uk"]):
+            w.add({"id": f"d{i}", "title": "banjir", "body": "hujan", "source": source, "category": "berita"})
+    with index.writer(workers=1) as w:
+        w.delete("d3")  # tempo.co: in no live document now
+    assert index.complete("banjir source:d") == [("banjir source:detik.com", 2), ("banjir source:dailymail.co.uk", 1)]
+    assert index.complete("SOURCE:KOM") == [("SOURCE:kompas.com", 1)]  # values as counts gives them
+    assert index.complete("source:dailymail.co") == [("source:dailymail.co.uk", 1)]
+    assert index.complete("source:t") == [] and index.complete("source:d", limit=1) == [("source:detik.com", 2)]
+    assert [t for t, _n in index.complete("source:")] == ["source:detik.com", "source:dailymail.co.uk", "source:kompas.com"]
+    assert index.complete("nofield:de") == []  # not a field: the word "de", which no document has
+
+
 def test_a_prefix_searches_its_most_frequent_words(prefix_ix: Index, monkeypatch: pytest.MonkeyPatch):
     from idsearch import reader as reader_module
 
