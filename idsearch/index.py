@@ -146,8 +146,9 @@ class Explanation:
         return "\n".join(lines)
 
 
-_FIELD_BEFORE = re.compile(r"(?<![\w.])([A-Za-z_][A-Za-z0-9_]*):\Z")  # a field name just before a word
-_VALUE_TYPED = re.compile(r"(?<![\w.])([A-Za-z_][A-Za-z0-9_]*):([^\s\"():]*)\Z")  # source:det, being typed
+_FIELD_NAME = r"(?<![\w.])([A-Za-z_][A-Za-z0-9_]*):"  # a field's name and its colon, as a query writes them
+_FIELD_BEFORE = re.compile(_FIELD_NAME + r"\Z")  # just before the word being typed: title:banj
+_VALUE_TYPED = re.compile(_FIELD_NAME + r"([^\s\"():]*)\Z")  # a value being typed: source:det
 
 
 @attrs.frozen
