@@ -301,7 +301,7 @@ class Index:
         commits; returns how many (``dry_run``: how many would be, deleting nothing). At least a query or
         a filter is required. Every word is required unless ``default_operator="or"``: a deletion errs on
         the side of fewer documents."""
-        filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
+        filter_nodes = self._filter_nodes(since, until, filters, keyword_filters)
         if query is None and not filter_nodes:
             raise ValueError("delete_matching needs a query or a filter (since, until, source=...)")
         node = None
@@ -414,7 +414,7 @@ class Index:
         reader = reader or self._current()
         node = self.compile(query, fields=fields, default_operator=default_operator, syntax=syntax)
         self._check_weights(weights)
-        filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
+        filter_nodes = self._filter_nodes(since, until, filters, keyword_filters)
         return self._results(reader, node, filter_nodes, query, limit=limit, offset=offset, weights=weights, sort=sort)
 
     def _check_weights(self, weights: Mapping[str, float] | None) -> None:
@@ -499,7 +499,7 @@ class Index:
             known = [*self.schema.keyword_fields, *self.schema.date_fields]
             raise ValueError(f"cannot count by {by!r}: not a keyword or date field (this index has {known})")
         reader = reader or self._current()
-        filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
+        filter_nodes = self._filter_nodes(since, until, filters, keyword_filters)
         node = None
         if query is not None:
             node = self.compile(query, fields=fields, default_operator=default_operator, syntax=syntax)
@@ -552,8 +552,7 @@ class Index:
         times idf in the index; terms of no other document are skipped) are searched as an OR in
         ``fields`` (default: every text field), each boosted by its weight; filters, ``sort``, ``limit``
         and ``offset`` are those of :meth:`search`. Raises KeyError when no live document has this id."""
-        if isinstance(terms, bool) or not isinstance(terms, int) or terms < 1:
-            raise ValueError(f"terms must be a whole number >= 1, not {terms!r}")
+        _check_whole("terms", terms, least=1)
         reader = reader or self._current()
         where = reader.find(doc_id)
         if where is None:
@@ -576,7 +575,7 @@ class Index:
         node = (
             BoolNode(should=tuple(TermNode(t, text_fields, w / chosen[0][0]) for w, t in chosen)) if chosen else None
         )
-        filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
+        filter_nodes = self._filter_nodes(since, until, filters, keyword_filters)
         return self._results(reader, node, filter_nodes, f"related:{doc_id}", limit=limit, offset=offset,
                              sort=sort, exclude=where)
 
@@ -603,7 +602,7 @@ class Index:
             raise KeyError(f"no document with id {doc_id!r}")
         node = self.compile(query, fields=fields, default_operator=default_operator, syntax=syntax)
         self._check_weights(weights)
-        filter_nodes = self._filter_nodes(since, until, {**(filters or {}), **keyword_filters})
+        filter_nodes = self._filter_nodes(since, until, filters, keyword_filters)
         score, rank, clauses = 0.0, None, []
         if node is not None:
             # its place in the search's order, found in the ranked arrays (no hit objects for every match)
@@ -628,8 +627,7 @@ class Index:
         after a keyword field's name, to that field's values in live documents, as :meth:`counts` gives
         them (``banjir source:de`` -> ``banjir source:detik.com``; ``source:`` alone: every value).
         ``ix.complete("Presiden jok")`` -> ``[("Presiden joko", 1508), ("Presiden jokowi", 1484), ...]``."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise ValueError(f"limit must be a whole number >= 0, not {limit!r}")
+        _check_whole("limit", limit)
         typed_value = _VALUE_TYPED.search(text)
         keyword_fields = {f.casefold(): f for f in self.schema.keyword_fields}
         if typed_value and typed_value.group(1).casefold() in keyword_fields:
@@ -672,10 +670,9 @@ class Index:
     ) -> Results:
         """The hits of a compiled query under filters, ``offset`` of them skipped, less the document at
         ``exclude`` (segment, doc)."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-            raise ValueError(f"limit must be a whole number >= 0 or None, not {limit!r}")
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise ValueError(f"offset must be a whole number >= 0, not {offset!r}")
+        if limit is not None:
+            _check_whole("limit", limit, alternative=" or None")
+        _check_whole("offset", offset)
         expanded = False
         if "*" in query or "~" in query:  # prefixes and fuzzy words become the words they stand for, which hits mark
             rewritten = reader.rewrite(node)
@@ -726,7 +723,11 @@ class Index:
             raise ValueError(f"unknown text fields: {sorted(unknown)} (this index has {list(self.schema.text_field_names)})")
         return tuple(fields)
 
-    def _filter_nodes(self, since: Any, until: Any, keywords: Mapping[str, str]) -> list[Node]:
+    def _filter_nodes(
+        self, since: Any, until: Any, filters: Mapping[str, str] | None, keyword_filters: Mapping[str, str]
+    ) -> list[Node]:
+        """The filter nodes of a search's ``since``, ``until``, ``filters`` and keyword arguments."""
+        keywords = {**(filters or {}), **keyword_filters}
         nodes: list[Node] = []
         if since is not None or until is not None:
             if not self.schema.date_fields:
@@ -839,6 +840,13 @@ def read_synonyms(path: str | os.PathLike[str]) -> list[list[str]]:
                 raise ValueError(f"{path}:{number}: a synonym group needs two words or phrases, separated by commas")
             groups.append(group)
     return groups
+
+
+def _check_whole(name: str, value: Any, *, least: int = 0, alternative: str = "") -> None:
+    """Raise ValueError unless ``value`` is a whole number (not a bool) of at least ``least``; the message
+    names the ``alternative`` the argument also allows."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"{name} must be a whole number >= {least}{alternative}, not {value!r}")
 
 
 def _clause_text(leaf: TermNode | PhraseNode) -> str:
