@@ -30,10 +30,9 @@ def edit_distances(word: str, candidates: Sequence[str], limit: int | None = Non
     n = len(candidates)
     if not n:
         return np.zeros(0, dtype=np.int64)
-    lengths = np.fromiter(map(len, candidates), dtype=np.int64, count=n)
+    lengths, flat = _code_points(candidates)
     width = int(lengths.max())
     codes = np.full((n, width + 1), -1, dtype=np.int64)  # (a column of padding: no letter matches it)
-    flat = np.frombuffer("".join(candidates).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
     row = np.repeat(np.arange(n), lengths)
     column = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     codes[row, column] = flat
@@ -58,13 +57,17 @@ def edit_distances(word: str, candidates: Sequence[str], limit: int | None = Non
     return np.asarray(before[np.arange(n), lengths])
 
 
-
 def letter_counts(words: Sequence[str]) -> np.ndarray:
     """Each word's letters counted per bucket (code point modulo ``LETTER_BUCKETS``), as an ``(n,
     LETTER_BUCKETS)`` uint8 array (a count above 255 is 255: the bound above still holds)."""
     n = len(words)
-    lengths = np.fromiter(map(len, words), dtype=np.int64, count=n)
-    flat = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    lengths, flat = _code_points(words)
     cells = np.repeat(np.arange(n, dtype=np.int64), lengths) * LETTER_BUCKETS + flat % LETTER_BUCKETS
     counts = np.bincount(cells, minlength=n * LETTER_BUCKETS).reshape(n, LETTER_BUCKETS)
     return np.minimum(counts, 255).astype(np.uint8)
+
+
+def _code_points(words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each word's length, and every word's code points one after another (int64)."""
+    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    return lengths, np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)

@@ -908,16 +908,9 @@ class IndexReader:
             if node.base is not None else set()
         near = [item for item in near if (item[0], item[1]) not in taken][:FUZZY_TERMS]
         clauses = [] if node.base is None else [node.base]
-        if near:
-            # each near word weighs what the most frequent one does (as a prefix's words do), less a share
-            # per edit (1 - edits / letters of the word typed): the word as typed, when the index has it,
-            # keeps its own weight in base
-            common = bm25_idf(self.doc_count, max(n for _w, _e, n, _d in near))
-            exact_fields = tuple(exact_field(f) for f in node.fields)
-            clauses.extend(
-                TermNode(w, exact_fields if e else node.fields,
-                         node.boost * (1 - d / len(node.word)) * common / bm25_idf(self.doc_count, n))
-                for w, e, n, d in near)
+        # less a share per edit (1 - edits / letters of the word typed): the word as typed, when the index
+        # has it, keeps its own weight in base
+        clauses.extend(self._alike([(w, e, n, 1 - d / len(node.word)) for w, e, n, d in near], node.fields, node.boost))
         if not clauses:  # no word near it, nor the word itself: as an unknown word is, it leaves nothing
             return TermNode(f"{node.word}~", node.fields, node.boost)
         return clauses[0] if len(clauses) == 1 else BoolNode(should=tuple(clauses))
@@ -931,12 +924,21 @@ class IndexReader:
         kept = ranked[:PREFIX_TERMS]
         if not kept:  # a word no document has, as an unknown word is: required, it leaves nothing
             return TermNode(node.prefix + "*", node.fields, node.boost)
-        # every word of a prefix weighs what its most frequent one does: a rare misspelling that begins
-        # the same way (pemberantan) must not outweigh the word meant (pemberantasan) by its idf
-        common = bm25_idf(self.doc_count, -kept[0][0])
-        return BoolNode(should=tuple(
-            TermNode(term, exact_fields if exact else node.fields, node.boost * common / bm25_idf(self.doc_count, -minus_n))
-            for minus_n, term, exact in kept))
+        return BoolNode(should=self._alike([(term, exact, -minus_n, 1.0) for minus_n, term, exact in kept],
+                                           node.fields, node.boost))
+
+    def _alike(self, words: Sequence[tuple[str, bool, int, float]], fields: tuple[str, ...], boost: float
+               ) -> tuple[TermNode, ...]:
+        """The index words a prefix or a fuzzy word stands for, ``(word, only an exact form, documents,
+        factor)``, as clauses that each weigh what the most frequent one does, times its factor: a rare
+        misspelling that begins the same way (pemberantan) or lies near (presidn) must not outweigh the
+        word meant (pemberantasan, presiden) by its idf."""
+        if not words:
+            return ()
+        common = bm25_idf(self.doc_count, max(n for _w, _e, n, _f in words))
+        exact_fields = tuple(exact_field(f) for f in fields)
+        return tuple(TermNode(w, exact_fields if e else fields, boost * factor * common / bm25_idf(self.doc_count, n))
+                     for w, e, n, factor in words)
 
     def _field_weights(self, weights: Mapping[str, float] | None) -> Mapping[str, float]:
         """Every postings field's weight: the schema's, with ``weights`` over them (an exact-form field
