@@ -617,8 +617,7 @@ def cmd_complete(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     path, _default = _resolve_index(args)
     ix = _open_index(path)
     try:
-        fields = [f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None
-        completions = ix.complete(" ".join(args.text), limit=args.limit, fields=fields)
+        completions = ix.complete(" ".join(args.text), limit=args.limit, fields=args.fields)
     finally:
         ix.close()
     for text, documents in completions:
@@ -1065,7 +1064,7 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("text", nargs="+", help="the text typed so far (several arguments are joined with spaces)")
     _add_index_option(co)
     co.add_argument("--limit", "-n", type=_positive_int, default=10, metavar="N", help="completions to show (default 10)")
-    co.add_argument("--fields", metavar="A,B", help="text fields whose words complete (default: all)")
+    co.add_argument("--fields", type=_csv_list, metavar="A,B", help="text fields whose words complete (default: all)")
     co.add_argument("--json", action="store_true", help="one JSON object per completion per line: text, documents")
     co.set_defaults(func=cmd_complete)
 

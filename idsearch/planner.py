@@ -298,20 +298,20 @@ def plan(
     exact-form clause with that weight to every word that stemming changes; optional words in ``stop``
     are dropped when another positive clause remains; ``synonyms`` expand unquoted words."""
     if isinstance(query, Term):
+        searched = (query.field,) if query.field else fields
         prefix = _prefix(analyzer, query.text)
         if prefix is not None:
-            return PrefixNode(prefix, (query.field,) if query.field else fields, query.boost)
+            return PrefixNode(prefix, searched, query.boost)
         fuzzy = _fuzzy(analyzer, query.text)
         if fuzzy is not None:
             word, edits, typed = fuzzy
-            searched = (query.field,) if query.field else fields
             base = _analyzed(analyzer, typed, searched, 0, query.boost, exact)
             return FuzzyNode(word, edits, searched, query.boost, base) if edits else base
         if synonyms is not None and query.field is None:
             runs = synonyms.runs([query.text])
             if runs:
                 return synonyms.node(runs[0][2], fields, exact, query.boost)
-        return _analyzed(analyzer, query.text, (query.field,) if query.field else fields, 0, query.boost, exact)
+        return _analyzed(analyzer, query.text, searched, 0, query.boost, exact)
     if isinstance(query, Phrase):
         return _analyzed(analyzer, query.text, (query.field,) if query.field else fields, query.slop, query.boost)
     if isinstance(query, KeywordFilter):

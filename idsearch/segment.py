@@ -509,7 +509,7 @@ class _FieldReader:
             text = _decode(raw, self._terms_fh.name)  # (checked as the list would be: a corrupt file is an error)
             breaks = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
             starts = np.concatenate(([0], breaks + 1, [len(raw) + 1])) if raw else np.zeros(1, dtype=np.int64)
-            lines = self._lines = (raw, starts.astype(np.int64), text)
+            lines = self._lines = (raw, starts.astype(np.int64, copy=False), text)
         raw, starts, _text = lines
         try:
             key = term.encode("utf-8")  # (UTF-8 bytes sort as the code points do: the file's order)

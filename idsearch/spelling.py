@@ -3,8 +3,8 @@ within a small edit distance, the closest first, then the most frequent.
 
 The candidates of a word are the index's words near it (:meth:`~idsearch.reader.IndexReader.words_near`:
 the same first letter, which spelling mistakes rarely change, and one edit at most for words of up to
-four letters, two for longer ones): the terms of the searched fields and their exact forms (the words as written, where
-stemming changed them), with how many documents have each.
+four letters, two for longer ones): the terms of the searched fields and their exact forms (the words
+as written, where stemming changed them), with how many documents have each.
 """
 
 from __future__ import annotations
