@@ -780,6 +780,7 @@ def cmd_bench(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
     from idsearch.index import Index
     from idsearch.ingest import IngestStats, iter_documents
+    from idsearch.writer import words_known
 
     _check_inputs(args.paths)
     mapping = _mapping(args)
@@ -833,7 +834,7 @@ def cmd_bench(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             progress.clear()
             ix.close()
         tokens = sum(st.tokens.values())
-        distinct = len(analyzer.word_cache)
+        distinct = words_known(analyzer)  # (with workers: a word counts once per process that analyzed it)
     result = {
         "documents": added,
         "files": stats.files_done,

@@ -151,6 +151,18 @@ _BATCH_SEPARATOR = "\x00"
 _SEPARATOR_CODE = -(1 << 30)
 
 
+def encode_word_items(cache: Mapping[str, tuple[str, ...]], words: Sequence[str]) -> tuple[str, str]:
+    """Words and their terms (tab-joined) as the items of two JSON arrays, the text between the brackets:
+    the word cache file is ``{"words": [...], "terms": [...]}`` with the items of every part joined."""
+    terms = ["\t".join(cache[w]) for w in words]
+    return json.dumps(words, ensure_ascii=False)[1:-1], json.dumps(terms, ensure_ascii=False)[1:-1]
+
+
+def decode_word_items(words: str, terms: str) -> Iterable[tuple[str, tuple[str, ...]]]:
+    """The ``(word, terms)`` pairs of :func:`encode_word_items`' text."""
+    return ((w, tuple(t.split("\t")) if t else ()) for w, t in zip(json.loads(f"[{words}]"), json.loads(f"[{terms}]")))
+
+
 class _KeyTable:
     """Exact word keys (two uint64, see :class:`~idsearch.analysis.WordScan`) -> word numbers: open addressing
     over numpy arrays, looked up for a whole batch at once; at most half full."""
@@ -233,6 +245,9 @@ class Vocabulary:
         self._stem = np.empty(1024, dtype=np.int32)
         self._exact = np.empty(1024, dtype=np.int32)
         self._multi_cache: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
+        # stems that worker processes found and this process has not taken into the analyzer's word cache:
+        # (words, JSON items of the words, of their terms), as the workers sent them (see IndexWriter)
+        self.unlearned: list[tuple[int, str, str]] = []
         # joins the texts of a batch: word number 0
         self._put([_BATCH_SEPARATOR], array("i", [_SEPARATOR_CODE]), array("i", [-1]))
         self._keys = _KeyTable()
@@ -346,6 +361,13 @@ class Vocabulary:
             cached = (len(lens), lens, np.cumsum(lens) - lens, flat)
             self._multi_cache = cached
         return cached[1], cached[2], cached[3]
+
+
+def words_known(analyzer: Analyzer) -> int:
+    """How many words this process knows the stems of: in the analyzer's word cache, or reported by worker
+    processes and not taken in yet (a word two workers met counts twice)."""
+    vocabulary = _VOCABULARIES.get(analyzer)
+    return len(analyzer.word_cache) + (sum(c for c, _w, _t in vocabulary.unlearned) if vocabulary else 0)
 
 
 _VOCABULARIES: weakref.WeakKeyDictionary[Analyzer, Vocabulary] = weakref.WeakKeyDictionary()
@@ -583,10 +605,11 @@ def _worker_main(conn: Any, schema: Any, analyzer: Any, first: tuple[Any, ...] |
             builder = SegmentBuilder(schema, analyzer, vocabulary)
             builder.add_many(docs)
             docs = None
-            new = dict(islice(cache.items(), reported, None))
+            new = list(islice(cache, reported, None))
             reported = len(cache)
-            if new:  # sent before the segment is written: the parent takes them in meanwhile
-                conn.send_bytes(_WORDS + pickle.dumps(new, protocol=pickle.HIGHEST_PROTOCOL))
+            if new:  # sent before the segment is written, as the word cache file holds them (see IndexWriter)
+                words, terms = encode_word_items(cache, new)
+                conn.send_bytes(_WORDS + f"{len(new)}\0{words}\0{terms}".encode())
             entry = builder.write(Path(directory), name)
             conn.send_bytes(_REPORT + pickle.dumps((task_id, "ok", entry), protocol=pickle.HIGHEST_PROTOCOL))
         except BaseException as exc:  # noqa: BLE001 - whatever failed is reported, then the worker goes on serving
@@ -669,8 +692,7 @@ class _WorkerPool:
             except (EOFError, OSError):
                 self._done[self._busy.pop(worker)] = ("error", f"worker process {self._procs[worker].pid} died")
                 continue
-            # unpickled when asked for (the words a worker met take tens of ms), so that a waiting chunk
-            # goes to a worker first
+            # decoded when asked for, so that a waiting chunk goes to a worker first
             if message[:1] == _WORDS:
                 self.words.append(message)
             else:
@@ -681,9 +703,13 @@ class _WorkerPool:
         if self._busy:
             self._receive()
 
-    def take_words(self) -> list[dict[str, tuple[str, ...]]]:
-        """The words (and their terms) that workers met, in the messages that arrived so far."""
-        taken = [pickle.loads(memoryview(m)[1:]) for m in self.words]  # (from this writer's workers)
+    def take_words(self) -> list[tuple[int, str, str]]:
+        """The words new to a worker that it met in a chunk, in the messages that arrived so far: how many,
+        and the JSON array items of the words and of their terms (see :func:`encode_word_items`)."""
+        taken = []
+        for message in self.words:
+            count, words, terms = message[1:].decode().split("\0")  # (JSON text escapes NUL)
+            taken.append((int(count), words, terms))
         self.words.clear()
         return taken
 
@@ -786,10 +812,12 @@ class IndexWriter:
         self.chunk_limit = int(chunk_mb * (1 << 20))
         self._pool: _WorkerPool | None = None
         self._tasks: list[int] = []
-        # the word cache as JSON array items, (words, terms) per part, for its first _words_encoded entries
-        # (the cache only grows, in order): encoded while workers run, so that a commit encodes the rest only
+        # the next word cache file as JSON array items, (words, terms) per part: the analyzer's cache for its
+        # first _words_encoded entries (the cache only grows, in order), encoded while workers run, so that a
+        # commit encodes the rest only; and the workers' new words as they sent them (see _take_worker_words)
         self._words_json: list[tuple[str, str]] = []
         self._words_encoded = 0
+        self._words_stale = False  # whether workers reported words since the file was last written
         self._lock = WriteLock(self.directory)
         self._lock.acquire()
         try:
@@ -835,8 +863,8 @@ class IndexWriter:
                 self._where.update(
                     zip([ids[i] for i in live], zip(repeat(entry["name"]), live, [sums[i] for i in live]))
                 )
-        self._load_word_cache(manifest.get("words"))
         self._vocabulary = vocabulary_of(self.analyzer)  # the analyzer's: words are numbered once per process
+        self._load_word_cache(manifest.get("words"))
         self._builder = SegmentBuilder(self.schema, self.analyzer, self._vocabulary)
         self._builder_name = self._segment_name()
         self._batch: list[Prepared] = []  # analyzed together by the in-process builder
@@ -866,6 +894,7 @@ class IndexWriter:
         self._words_file = name
         cache = self.analyzer.word_cache
         if not name or cache:
+            self._learn_worker_words()  # an earlier session's (its commit wrote them)
             self._words_written = len(cache) if name else 0
             return
         from idsearch.storage import check_file_name
@@ -881,6 +910,11 @@ class IndexWriter:
         for word, term in zip(words, terms):
             if isinstance(word, str) and isinstance(term, str):
                 cache.setdefault(word, tuple(term.split("\t")) if term else ())
+        with self._vocabulary.lock:
+            self._vocabulary.unlearned.clear()  # the file holds what workers reported before its commit
+        self._words_json = []  # the next file is encoded from the cache anew
+        self._words_encoded = 0
+        self._words_stale = False
         self._words_written = len(cache)
 
     def _cleanup_unreferenced(self) -> None:
@@ -1048,7 +1082,7 @@ class IndexWriter:
                 if len(self._ready) <= queue:
                     return
                 # waiting for a worker: meanwhile take in (and encode) the words the others reported
-                self._learn_words(encode=True)
+                self._take_worker_words(encode=True)
                 pool.wait()
                 continue
             name, chunk = self._ready.pop(0)
@@ -1058,6 +1092,7 @@ class IndexWriter:
     def _worker_pool(self) -> _WorkerPool:
         """The session's worker processes (none is started before a chunk needs it)."""
         if self._pool is None:
+            self._learn_worker_words()  # new workers start knowing them
             self._pool = _WorkerPool(self.workers, self.schema, self.analyzer)
         return self._pool
 
@@ -1068,22 +1103,44 @@ class IndexWriter:
             return
         while self._tasks:
             while not self._pool.finished(self._tasks[0]):
-                self._learn_words(encode=wait)  # (encoded while the workers finish)
+                self._take_worker_words(encode=wait)  # (encoded while the workers finish)
                 if not wait:
                     return
                 self._pool.wait()
             self._pending.append(self._pool.result(self._tasks.pop(0)))
-        self._learn_words()
+        self._take_worker_words()
 
-    def _learn_words(self, *, encode: bool = False) -> None:
-        """Take in the stems of the words the workers met (a word two workers met has the same stems:
-        the analyzer is the same); ``encode`` them for the next word cache file now."""
-        cache = self.analyzer.word_cache
-        for new_words in self._pool.take_words():
-            cache.update(new_words)
-            self._workers_learned |= bool(new_words)
+    def _take_worker_words(self, *, encode: bool = False) -> None:
+        """Take the words new to a worker that it reported (with their stems) for the next word cache file,
+        as the JSON text they came in: this process does not decode them while the workers run (that cost
+        as much as a fifth of a core), only before it analyzes or starts workers itself
+        (:meth:`_learn_worker_words`). A word two workers met is in the file twice, with the same terms
+        (the analyzer is the same). ``encode``: also encode this process's own new words now."""
+        for count, words, terms in self._pool.take_words():
+            self._words_json.append((words, terms))
+            with self._vocabulary.lock:
+                self._vocabulary.unlearned.append((count, words, terms))
+            self._words_stale = self._workers_learned = True
         if encode:
             self._encode_words()
+
+    def _learn_worker_words(self) -> None:
+        """Take the stems that workers reported into the analyzer's word cache, so that this process (or a
+        worker it starts) does not analyze those words again."""
+        vocabulary = self._vocabulary
+        if not vocabulary.unlearned:
+            return
+        cache = self.analyzer.word_cache
+        self._encode_words()  # this writer's own words first: the ones taken in are in its parts already
+        mine = {id(words) for words, _terms in self._words_json}
+        with vocabulary.lock:
+            unlearned, vocabulary.unlearned = vocabulary.unlearned, []
+        for _count, words, terms in unlearned:
+            for word, word_terms in decode_word_items(words, terms):
+                cache.setdefault(word, word_terms)
+        if all(id(words) in mine for _count, words, _terms in unlearned):
+            self._words_encoded = len(cache)
+        # (else another writer received some: those words are encoded from the cache, like this writer's own)
 
     def _wait_for_workers(self) -> None:
         """Collect every worker's segment. While they work, this process writes the next commit's word
@@ -1115,6 +1172,7 @@ class IndexWriter:
                 # while every worker is busy: this process would only wait for them
                 if self._pool is not None:  # learn the stems the finished workers found first
                     self._collect_workers(wait=False)
+                    self._learn_worker_words()
                 builder = SegmentBuilder(self.schema, self.analyzer, self._vocabulary)
                 builder.add_many(self._chunk)
                 self._claim_segment_files(self._chunk_name)
@@ -1303,9 +1361,9 @@ class IndexWriter:
 
     def _write_word_cache(self, generation: int) -> str | None:
         cache = self.analyzer.word_cache
-        if not cache:
+        if not cache and not self._words_json:
             return self._words_file
-        if self._words_file and len(cache) == getattr(self, "_words_written", -1):
+        if self._words_file and len(cache) == getattr(self, "_words_written", -1) and not self._words_stale:
             return self._words_file
         name = f"words{generation}.json"
         self._encode_words()
@@ -1315,6 +1373,7 @@ class IndexWriter:
         write_durable(self.directory / name, f'{{"words": [{words}], "terms": [{terms}]}}'.encode())
         self._new_files.append(self.directory / name)
         self._words_written = len(cache)
+        self._words_stale = False
         self._words_file = name
         return name
 
@@ -1324,8 +1383,7 @@ class IndexWriter:
         if len(cache) <= self._words_encoded:
             return
         words = list(islice(cache, self._words_encoded, None))
-        terms = ["\t".join(cache[w]) for w in words]
-        self._words_json.append((json.dumps(words, ensure_ascii=False)[1:-1], json.dumps(terms, ensure_ascii=False)[1:-1]))
+        self._words_json.append(encode_word_items(cache, words))
         self._words_encoded += len(words)
 
     def _discard(self) -> None:

@@ -15,7 +15,7 @@ import pytest
 from _support import add_in_sessions, build, shared_path
 
 from idsearch import Index
-from idsearch.analysis import AnalyzerSpec
+from idsearch.analysis import Analyzer, AnalyzerSpec
 from idsearch.reader import PROXIMITY_DEPTH
 from idsearch.schema import Schema, TextField
 from idsearch.storage import IndexError_, LockError
@@ -798,30 +798,73 @@ def test_parallel_session_with_known_stems_writes_the_word_cache_while_workers_r
 
 
 def test_word_cache_file_is_the_json_of_the_whole_cache_when_encoded_in_parts(tmp_path: Path, docs: list[dict]):
-    """The word cache is encoded part by part (while workers run, then at each commit only the new words):
-    the file is still exactly ``json.dumps`` of every word and its terms, in the cache's order."""
+    """In one process the word cache is encoded part by part: a commit encodes only the words new since the
+    last one, and the file is still exactly ``json.dumps`` of every word and its terms, in the cache's order."""
     index = Index.create(tmp_path / "w")
-    w = index.writer(workers=2, chunk_mb=0.005)
+    w = index.writer(workers=1)
     try:
-        for d in docs[:150]:
+        for d in docs:
             w.add(d)
         w.commit()
         parts = len(w._words_json)
-        for d in docs[150:]:
-            w.add(d)
         w.add({"id": "n1", "body": "kepenulisan"})
         w.commit()
-        assert len(w._words_json) > parts >= 1  # the second commit encoded only what was new
+        assert len(w._words_json) == parts + 1 == 2  # the second commit encoded only what was new
     finally:
         w.close()
-    cache = index.analyzer.word_cache if index.analyzer.word_cache else None
+    cache = index.analyzer.word_cache
     manifest = json.loads((index.path / "manifest.json").read_text())
     text = (index.path / manifest["words"]).read_text(encoding="utf-8")
     data = json.loads(text)
     assert text == json.dumps(data, ensure_ascii=False)
-    assert "kepenulisan" in data["words"] and len(set(data["words"])) == len(data["words"])
-    if cache is not None:
-        assert data["words"] == list(cache) and data["terms"] == ["\t".join(cache[x]) for x in cache]
+    assert data["words"] == list(cache) and data["terms"] == ["\t".join(cache[x]) for x in cache]
+    assert data["words"][-1] == "kepenulisan"
+
+
+def test_workers_words_go_to_the_file_as_they_came_and_are_learned_later(tmp_path: Path, docs: list[dict]):
+    """The words new to a worker come as the JSON text the word cache file holds: the writing process puts
+    them in the file without decoding them (a word two workers met is there twice, with the same terms),
+    and takes them into its cache only when it analyzes again (a later writer), so that it stems only
+    words nobody met."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("worker processes use fork here")
+    from idsearch.writer import words_known
+
+    index = Index.create(tmp_path / "w")
+    analyzer = index.analyzer
+    with index.writer(workers=1) as w:
+        w.add({"id": "first", "body": "banjir di jakarta"})  # this process's own words
+    own = dict(analyzer.word_cache)
+    with index.writer(workers=2, chunk_mb=0.005) as w:
+        for d in docs:
+            w.add(d)
+    assert "pertemuan" not in analyzer.word_cache  # not decoded here
+    known = words_known(analyzer)
+    manifest = json.loads((index.path / "manifest.json").read_text())
+    text = (index.path / manifest["words"]).read_text(encoding="utf-8")
+    data = json.loads(text)
+    assert text == json.dumps(data, ensure_ascii=False) and len(data["words"]) == len(data["terms"])
+    assert known == len(data["words"])  # this process's words and each worker's, all in the file
+    pairs = list(zip(data["words"], data["terms"]))
+    assert {(word, "\t".join(terms)) for word, terms in own.items()} <= set(pairs)
+    assert len(set(pairs)) < len(pairs)  # words more than one worker met
+    assert len(set(data["words"])) == len(set(pairs))  # ... with the same terms
+    assert {"pertemuan", "anak-anak"} <= set(data["words"])
+    for word, terms in set(pairs):
+        assert terms == "\t".join(Analyzer(analyzer.spec).word_terms(word)), word
+    calls = analyzer.stem_calls
+    with index.writer(workers=1) as w:
+        w.add({"id": "n1", "body": "pertemuan presiden kepenulisan"})  # learns the workers' words first
+    assert analyzer.word_cache["pertemuan"] == ("temu",)
+    assert analyzer.stem_calls == calls + 1  # "kepenulisan" only
+    assert words_known(analyzer) == len(analyzer.word_cache) == len(set(data["words"])) + 1
+    manifest = json.loads((index.path / "manifest.json").read_text())
+    data = json.loads((index.path / manifest["words"]).read_text(encoding="utf-8"))
+    assert data["words"] == list(analyzer.word_cache)  # written from the cache again: each word once
+    reopened = Index.open(index.path)
+    with reopened.writer(workers=1) as w:
+        w.add({"id": "n2", "body": "pertemuan kepenulisan"})
+    assert reopened.analyzer.stem_calls == 0
 
 
 def test_word_cache_is_persisted_so_new_sessions_stem_only_new_words(tmp_path: Path, docs: list[dict]):
