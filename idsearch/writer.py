@@ -245,8 +245,13 @@ class Vocabulary:
         self._stem = np.empty(1024, dtype=np.int32)
         self._exact = np.empty(1024, dtype=np.int32)
         self._multi_cache: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
-        # stems that worker processes found and this process has not taken into the analyzer's word cache:
-        # (words, JSON items of the words, of their terms), as the workers sent them (see IndexWriter)
+        # the word cache file's text, kept by every writer of this analyzer in this process (see IndexWriter):
+        # the analyzer's word cache as JSON array items, (words, terms) part by part, for its first
+        # `encoded_count` entries (the cache only grows, in order), so that a commit encodes only new words;
+        self.encoded: list[tuple[str, str]] = []
+        self.encoded_count = 0
+        # and the stems worker processes found that this process has not taken into that cache:
+        # (how many words, JSON items of the words, of their terms), as the workers sent them
         self.unlearned: list[tuple[int, str, str]] = []
         # joins the texts of a batch: word number 0
         self._put([_BATCH_SEPARATOR], array("i", [_SEPARATOR_CODE]), array("i", [-1]))
@@ -342,6 +347,41 @@ class Vocabulary:
         self._stem[n:end] = np.frombuffer(stem_codes, dtype=np.int32)
         self._exact[n:end] = np.frombuffer(exact_codes, dtype=np.int32)
         self.word_ids.update(zip(words, range(n, end)))
+
+    def encode_cache(self) -> None:
+        """Encode the analyzer's word cache entries past those encoded already."""
+        with self.lock:
+            cache = self.analyzer.word_cache
+            if len(cache) > self.encoded_count:
+                words = list(islice(cache, self.encoded_count, None))
+                self.encoded.append(encode_word_items(cache, words))
+                self.encoded_count += len(words)
+
+    def learn_reported(self) -> None:
+        """Take the stems that workers reported into the analyzer's word cache (and so into its encoded
+        text, at the next :meth:`encode_cache`), so that this process, or a worker it starts, does not
+        analyze those words again."""
+        with self.lock:
+            unlearned, self.unlearned = self.unlearned, []
+        cache = self.analyzer.word_cache
+        for _count, words, terms in unlearned:
+            for word, word_terms in decode_word_items(words, terms):
+                cache.setdefault(word, word_terms)
+
+    def word_cache_text(self) -> bytes:
+        """The word cache file: ``{"words": [...], "terms": [...]}`` (the text ``json.dumps`` gives) of the
+        analyzer's cache and of the stems workers reported (a word two workers met is there twice)."""
+        self.encode_cache()
+        with self.lock:
+            parts = [*self.encoded, *((w, t) for _c, w, t in self.unlearned)]
+        words = ", ".join(part for part, _terms in parts if part)
+        terms = ", ".join(part for _words, part in parts if part)
+        return f'{{"words": [{words}], "terms": [{terms}]}}'.encode()
+
+    def forget_encoded(self) -> None:
+        """The analyzer's cache was refilled from a file (which held what the workers reported, too)."""
+        with self.lock:
+            self.encoded, self.encoded_count, self.unlearned = [], 0, []
 
     def term_id(self, term: str) -> int:
         tid = self.term_ids.get(term)
@@ -812,12 +852,7 @@ class IndexWriter:
         self.chunk_limit = int(chunk_mb * (1 << 20))
         self._pool: _WorkerPool | None = None
         self._tasks: list[int] = []
-        # the next word cache file as JSON array items, (words, terms) per part: the analyzer's cache for its
-        # first _words_encoded entries (the cache only grows, in order), encoded while workers run, so that a
-        # commit encodes the rest only; and the workers' new words as they sent them (see _take_worker_words)
-        self._words_json: list[tuple[str, str]] = []
-        self._words_encoded = 0
-        self._words_stale = False  # whether workers reported words since the file was last written
+        self._words_stale = False  # whether workers reported words since the word cache file was written
         self._lock = WriteLock(self.directory)
         self._lock.acquire()
         try:
@@ -894,7 +929,7 @@ class IndexWriter:
         self._words_file = name
         cache = self.analyzer.word_cache
         if not name or cache:
-            self._learn_worker_words()  # an earlier session's (its commit wrote them)
+            self._vocabulary.learn_reported()  # an earlier session's (its commit wrote them)
             self._words_written = len(cache) if name else 0
             return
         from idsearch.storage import check_file_name
@@ -910,10 +945,7 @@ class IndexWriter:
         for word, term in zip(words, terms):
             if isinstance(word, str) and isinstance(term, str):
                 cache.setdefault(word, tuple(term.split("\t")) if term else ())
-        with self._vocabulary.lock:
-            self._vocabulary.unlearned.clear()  # the file holds what workers reported before its commit
-        self._words_json = []  # the next file is encoded from the cache anew
-        self._words_encoded = 0
+        self._vocabulary.forget_encoded()  # (the file holds what workers reported before its commit)
         self._words_stale = False
         self._words_written = len(cache)
 
@@ -1092,7 +1124,7 @@ class IndexWriter:
     def _worker_pool(self) -> _WorkerPool:
         """The session's worker processes (none is started before a chunk needs it)."""
         if self._pool is None:
-            self._learn_worker_words()  # new workers start knowing them
+            self._vocabulary.learn_reported()  # new workers start knowing them
             self._pool = _WorkerPool(self.workers, self.schema, self.analyzer)
         return self._pool
 
@@ -1114,33 +1146,15 @@ class IndexWriter:
         """Take the words new to a worker that it reported (with their stems) for the next word cache file,
         as the JSON text they came in: this process does not decode them while the workers run (that cost
         as much as a fifth of a core), only before it analyzes or starts workers itself
-        (:meth:`_learn_worker_words`). A word two workers met is in the file twice, with the same terms
+        (:meth:`Vocabulary.learn_reported`). A word two workers met is in the file twice, with the same terms
         (the analyzer is the same). ``encode``: also encode this process's own new words now."""
-        for count, words, terms in self._pool.take_words():
-            self._words_json.append((words, terms))
+        taken = self._pool.take_words()
+        if taken:
             with self._vocabulary.lock:
-                self._vocabulary.unlearned.append((count, words, terms))
+                self._vocabulary.unlearned.extend(taken)
             self._words_stale = self._workers_learned = True
         if encode:
-            self._encode_words()
-
-    def _learn_worker_words(self) -> None:
-        """Take the stems that workers reported into the analyzer's word cache, so that this process (or a
-        worker it starts) does not analyze those words again."""
-        vocabulary = self._vocabulary
-        if not vocabulary.unlearned:
-            return
-        cache = self.analyzer.word_cache
-        self._encode_words()  # this writer's own words first: the ones taken in are in its parts already
-        mine = {id(words) for words, _terms in self._words_json}
-        with vocabulary.lock:
-            unlearned, vocabulary.unlearned = vocabulary.unlearned, []
-        for _count, words, terms in unlearned:
-            for word, word_terms in decode_word_items(words, terms):
-                cache.setdefault(word, word_terms)
-        if all(id(words) in mine for _count, words, _terms in unlearned):
-            self._words_encoded = len(cache)
-        # (else another writer received some: those words are encoded from the cache, like this writer's own)
+            self._vocabulary.encode_cache()
 
     def _wait_for_workers(self) -> None:
         """Collect every worker's segment. While they work, this process writes the next commit's word
@@ -1172,7 +1186,7 @@ class IndexWriter:
                 # while every worker is busy: this process would only wait for them
                 if self._pool is not None:  # learn the stems the finished workers found first
                     self._collect_workers(wait=False)
-                    self._learn_worker_words()
+                    self._vocabulary.learn_reported()
                 builder = SegmentBuilder(self.schema, self.analyzer, self._vocabulary)
                 builder.add_many(self._chunk)
                 self._claim_segment_files(self._chunk_name)
@@ -1361,30 +1375,17 @@ class IndexWriter:
 
     def _write_word_cache(self, generation: int) -> str | None:
         cache = self.analyzer.word_cache
-        if not cache and not self._words_json:
+        if not cache and not self._vocabulary.unlearned:
             return self._words_file
         if self._words_file and len(cache) == getattr(self, "_words_written", -1) and not self._words_stale:
             return self._words_file
         name = f"words{generation}.json"
-        self._encode_words()
-        words = ", ".join(part for part, _terms in self._words_json if part)
-        terms = ", ".join(part for _words, part in self._words_json if part)
-        # (the text json.dumps gives {"words": [...], "terms": [...]})
-        write_durable(self.directory / name, f'{{"words": [{words}], "terms": [{terms}]}}'.encode())
+        write_durable(self.directory / name, self._vocabulary.word_cache_text())
         self._new_files.append(self.directory / name)
         self._words_written = len(cache)
         self._words_stale = False
         self._words_file = name
         return name
-
-    def _encode_words(self) -> None:
-        """Encode the word cache's entries past those encoded already, as JSON array items."""
-        cache = self.analyzer.word_cache
-        if len(cache) <= self._words_encoded:
-            return
-        words = list(islice(cache, self._words_encoded, None))
-        self._words_json.append(encode_word_items(cache, words))
-        self._words_encoded += len(words)
 
     def _discard(self) -> None:
         """Stop the workers and remove every file this session wrote since the last commit."""

@@ -798,27 +798,34 @@ def test_parallel_session_with_known_stems_writes_the_word_cache_while_workers_r
 
 
 def test_word_cache_file_is_the_json_of_the_whole_cache_when_encoded_in_parts(tmp_path: Path, docs: list[dict]):
-    """In one process the word cache is encoded part by part: a commit encodes only the words new since the
-    last one, and the file is still exactly ``json.dumps`` of every word and its terms, in the cache's order."""
+    """In one process the word cache is encoded part by part, for every writer of the analyzer: a commit
+    encodes only the words new since the last one, even in a new writer, and the file is still exactly
+    ``json.dumps`` of every word and its terms, in the cache's order."""
+    from idsearch.writer import vocabulary_of
+
     index = Index.create(tmp_path / "w")
+    encoded = vocabulary_of(index.analyzer).encoded
     w = index.writer(workers=1)
     try:
         for d in docs:
             w.add(d)
         w.commit()
-        parts = len(w._words_json)
+        parts = len(encoded)
         w.add({"id": "n1", "body": "kepenulisan"})
         w.commit()
-        assert len(w._words_json) == parts + 1 == 2  # the second commit encoded only what was new
+        assert len(encoded) == parts + 1 == 2  # the second commit encoded only what was new
     finally:
         w.close()
+    with index.writer(workers=1) as w:
+        w.add({"id": "n2", "body": "penulisnya"})
+    assert len(encoded) == 3 and encoded[-1] == ('"penulisnya"', '"tulis"')  # a new writer, too
     cache = index.analyzer.word_cache
     manifest = json.loads((index.path / "manifest.json").read_text())
     text = (index.path / manifest["words"]).read_text(encoding="utf-8")
     data = json.loads(text)
     assert text == json.dumps(data, ensure_ascii=False)
     assert data["words"] == list(cache) and data["terms"] == ["\t".join(cache[x]) for x in cache]
-    assert data["words"][-1] == "kepenulisan"
+    assert data["words"][-2:] == ["kepenulisan", "penulisnya"]
 
 
 def test_workers_words_go_to_the_file_as_they_came_and_are_learned_later(tmp_path: Path, docs: list[dict]):
