@@ -46,6 +46,7 @@ from idsearch.storage import (
     IndexError_,
     WriteLock,
     atomic_write_bytes,
+    check_file_name,
     encode_manifest,
     fsync_dir,
     read_manifest,
@@ -147,6 +148,10 @@ def encode_document(doc_id: str, doc: Mapping[str, Any]) -> bytes:
 
 
 BATCH_DOCS = 256  # documents analyzed in one pass by an in-process writer
+# a session reads the index's word cache file once it analyzes this many documents in this process, or
+# starts worker processes: reading it (0.17 s for the 122 k words of the shared corpus) costs more than
+# stemming the new words of a smaller session (a one-document commit stems a few dozen words in 0.2 ms)
+WORD_CACHE_AFTER_DOCS = 2048
 _BATCH_SEPARATOR = "\x00"
 _SEPARATOR_CODE = -(1 << 30)
 
@@ -253,6 +258,9 @@ class Vocabulary:
         # and the stems worker processes found that this process has not taken into that cache:
         # (how many words, JSON items of the words, of their terms), as the workers sent them
         self.unlearned: list[tuple[int, str, str]] = []
+        # index directory -> its word cache file, every word of which this process knows: (name, size in
+        # bytes, the cache's size then)
+        self.files_held: dict[str, tuple[str, int, int]] = {}
         # joins the texts of a batch: word number 0
         self._put([_BATCH_SEPARATOR], array("i", [_SEPARATOR_CODE]), array("i", [-1]))
         self._keys = _KeyTable()
@@ -377,11 +385,6 @@ class Vocabulary:
         words = ", ".join(part for part, _terms in parts if part)
         terms = ", ".join(part for _words, part in parts if part)
         return f'{{"words": [{words}], "terms": [{terms}]}}'.encode()
-
-    def forget_encoded(self) -> None:
-        """The analyzer's cache was refilled from a file (which held what the workers reported, too)."""
-        with self.lock:
-            self.encoded, self.encoded_count, self.unlearned = [], 0, []
 
     def term_id(self, term: str) -> int:
         tid = self.term_ids.get(term)
@@ -926,28 +929,58 @@ class IndexWriter:
         return name
 
     def _load_word_cache(self, name: str | None) -> None:
+        """Note the index's word cache file; it is read when the session is large enough to gain from it
+        (:meth:`_read_word_cache`), unless the analyzer's cache holds it already."""
+        if name:
+            check_file_name(name, "manifest words")  # (a name leading out of the index fails now)
         self._words_file = name
-        cache = self.analyzer.word_cache
-        if not name or cache:
-            self._vocabulary.learn_reported()  # an earlier session's (its commit wrote them)
-            self._words_written = len(cache) if name else 0
-            return
-        from idsearch.storage import check_file_name
+        self._words_unread: str | None = None
+        self._analyzed = 0  # documents analyzed in this process this session
+        held = self._vocabulary.files_held.get(str(self.directory))
+        if not name:
+            self._words_written = 0
+        elif held is not None and held[:2] == (name, self._file_size(name)):
+            self._words_written = held[2]
+        else:
+            self._words_unread = name
 
-        path = self.directory / check_file_name(name, "manifest words")
+    def _file_size(self, name: str) -> int:
+        try:
+            return (self.directory / name).stat().st_size
+        except OSError:
+            return -1
+
+    def _read_word_cache(self, docs: int = WORD_CACHE_AFTER_DOCS) -> None:
+        """Before analyzing ``docs`` more documents in this process (or starting workers): once the session
+        is large enough, take in the stems workers reported and read the word cache file, so that a word
+        is stemmed once per index, not once per session."""
+        self._analyzed += docs
+        if self._analyzed < WORD_CACHE_AFTER_DOCS:
+            return
+        self._vocabulary.learn_reported()
+        name = self._words_unread
+        if name is None:
+            return
+        self._words_unread = None
+        cache = self.analyzer.word_cache
+        before = len(cache)
+        path = self.directory / name
         try:
             data = json.loads(path.read_bytes())
             words, terms = data["words"], data["terms"]
             if len(words) != len(terms):
                 raise ValueError("words and terms differ in length")
         except (OSError, ValueError, KeyError, TypeError):
-            return  # a cache is only a cache: rebuild it
+            self._words_written = -1  # a cache is only a cache: rebuild it
+            return
         for word, term in zip(words, terms):
             if isinstance(word, str) and isinstance(term, str):
                 cache.setdefault(word, tuple(term.split("\t")) if term else ())
-        self._vocabulary.forget_encoded()  # (the file holds what workers reported before its commit)
-        self._words_stale = False
-        self._words_written = len(cache)
+        if before:  # the cache held words the file lacks (stemmed in this process before): the commit writes them
+            self._words_written = -1
+        else:
+            self._words_written = len(cache)
+            self._vocabulary.files_held[str(self.directory)] = (name, self._file_size(name), len(cache))
 
     def _cleanup_unreferenced(self) -> None:
         """Remove files no manifest names: leftovers of a crashed or rolled-back writer."""
@@ -1065,6 +1098,7 @@ class IndexWriter:
         self._batch.append(doc)
         self._where[doc.doc_id] = (self._builder_name, local, doc.checksum)
         if len(self._batch) >= BATCH_DOCS:
+            self._read_word_cache(len(self._batch))
             self._builder.add_many(self._batch)
             self._batch = []
             if self._builder.memory > self.buffer_limit:
@@ -1124,7 +1158,7 @@ class IndexWriter:
     def _worker_pool(self) -> _WorkerPool:
         """The session's worker processes (none is started before a chunk needs it)."""
         if self._pool is None:
-            self._vocabulary.learn_reported()  # new workers start knowing them
+            self._read_word_cache()  # new workers start knowing the index's words
             self._pool = _WorkerPool(self.workers, self.schema, self.analyzer)
         return self._pool
 
@@ -1186,7 +1220,7 @@ class IndexWriter:
                 # while every worker is busy: this process would only wait for them
                 if self._pool is not None:  # learn the stems the finished workers found first
                     self._collect_workers(wait=False)
-                    self._vocabulary.learn_reported()
+                self._read_word_cache(len(self._chunk) if self._pool is None else WORD_CACHE_AFTER_DOCS)
                 builder = SegmentBuilder(self.schema, self.analyzer, self._vocabulary)
                 builder.add_many(self._chunk)
                 self._claim_segment_files(self._chunk_name)
@@ -1198,6 +1232,7 @@ class IndexWriter:
                 self._dispatch_chunk()
         self._wait_for_workers()
         if self._batch:
+            self._read_word_cache(len(self._batch))
             self._builder.add_many(self._batch)
             self._batch = []
         if len(self._builder):
@@ -1375,16 +1410,20 @@ class IndexWriter:
 
     def _write_word_cache(self, generation: int) -> str | None:
         cache = self.analyzer.word_cache
+        if self._words_unread is not None:
+            return self._words_file  # a small session leaves the file as it is (its words: a few ms to stem)
         if not cache and not self._vocabulary.unlearned:
             return self._words_file
-        if self._words_file and len(cache) == getattr(self, "_words_written", -1) and not self._words_stale:
+        if self._words_file and len(cache) == self._words_written and not self._words_stale:
             return self._words_file
         name = f"words{generation}.json"
-        write_durable(self.directory / name, self._vocabulary.word_cache_text())
+        text = self._vocabulary.word_cache_text()
+        write_durable(self.directory / name, text)
         self._new_files.append(self.directory / name)
         self._words_written = len(cache)
         self._words_stale = False
         self._words_file = name
+        self._vocabulary.files_held[str(self.directory)] = (name, len(text), len(cache))
         return name
 
     def _discard(self) -> None:

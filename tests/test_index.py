@@ -828,13 +828,16 @@ def test_word_cache_file_is_the_json_of_the_whole_cache_when_encoded_in_parts(tm
     assert data["words"][-2:] == ["kepenulisan", "penulisnya"]
 
 
-def test_workers_words_go_to_the_file_as_they_came_and_are_learned_later(tmp_path: Path, docs: list[dict]):
+def test_workers_words_go_to_the_file_as_they_came_and_are_learned_later(
+    tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch
+):
     """The words new to a worker come as the JSON text the word cache file holds: the writing process puts
     them in the file without decoding them (a word two workers met is there twice, with the same terms),
     and takes them into its cache only when it analyzes again (a later writer), so that it stems only
     words nobody met."""
     if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("worker processes use fork here")
+    import idsearch.writer as writer_module
     from idsearch.writer import words_known
 
     index = Index.create(tmp_path / "w")
@@ -860,6 +863,7 @@ def test_workers_words_go_to_the_file_as_they_came_and_are_learned_later(tmp_pat
     for word, terms in set(pairs):
         assert terms == "\t".join(Analyzer(analyzer.spec).word_terms(word)), word
     calls = analyzer.stem_calls
+    monkeypatch.setattr(writer_module, "WORD_CACHE_AFTER_DOCS", 1)  # a session this small, too
     with index.writer(workers=1) as w:
         w.add({"id": "n1", "body": "pertemuan presiden kepenulisan"})  # learns the workers' words first
     assert analyzer.word_cache["pertemuan"] == ("temu",)
@@ -874,14 +878,55 @@ def test_workers_words_go_to_the_file_as_they_came_and_are_learned_later(tmp_pat
     assert reopened.analyzer.stem_calls == 0
 
 
-def test_word_cache_is_persisted_so_new_sessions_stem_only_new_words(tmp_path: Path, docs: list[dict]):
+def test_word_cache_is_persisted_so_large_sessions_stem_only_new_words(
+    tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch
+):
+    """A session that analyzes WORD_CACHE_AFTER_DOCS documents reads the index's word cache file first and
+    stems only words the index never met; a smaller one does not read it (reading costs more than stemming
+    its words) and leaves it as it is."""
+    import idsearch.writer as writer_module
+
     build(tmp_path / "i", docs, batches=1)
+    manifest = json.loads((tmp_path / "i" / "manifest.json").read_text())
+    small = Index.open(tmp_path / "i")
+    with small.writer(workers=1) as w:
+        w.add({"id": "n0", "body": "pertemuan presiden penulisnya Presiden"})
+    assert small.analyzer.stem_calls == 3 and "kepenulisan" not in small.analyzer.word_cache
+    after = json.loads((tmp_path / "i" / "manifest.json").read_text())
+    assert after["words"] == manifest["words"] and after["generation"] == manifest["generation"] + 1
+    assert [h.id for h in small.search("penulis")] == ["n0"]
+
+    monkeypatch.setattr(writer_module, "WORD_CACHE_AFTER_DOCS", 2)
     reopened = Index.open(tmp_path / "i")
     with reopened.writer(workers=1) as w:
         w.add({"id": "n1", "body": "pertemuan presiden kepenulisan Presiden"})
+        w.add({"id": "n2", "body": "pertemuan"})
     # only the word not seen before went through the stemmer
     assert reopened.analyzer.stem_calls == 1
     assert reopened.analyzer.word_cache["kepenulisan"] == ("tulis",)
+    words = json.loads((tmp_path / "i" / json.loads((tmp_path / "i" / "manifest.json").read_text())["words"]).read_text())
+    assert "kepenulisan" in words["words"]
+    # the same analyzer's next session knows the file it wrote: nothing is read or stemmed again
+    with reopened.writer(workers=1) as w:
+        w.add({"id": "n3", "body": "kepenulisan pertemuan"})
+        w.add({"id": "n4", "body": "presiden"})
+    assert reopened.analyzer.stem_calls == 1
+
+
+def test_a_word_cache_file_replaced_under_the_same_name_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A process remembers which word cache file its analyzer holds by name and size: a file of that name
+    written by another process since (an index created anew at the same path) is read, not trusted."""
+    import idsearch.writer as writer_module
+
+    monkeypatch.setattr(writer_module, "WORD_CACHE_AFTER_DOCS", 1)
+    index = Index.create(tmp_path / "i")
+    with index.writer(workers=1) as w:
+        w.add({"id": "a", "body": "pertemuan"})
+    name = json.loads((index.path / "manifest.json").read_text())["words"]
+    (index.path / name).write_text(json.dumps({"words": ["pertemuan", "zzkata"], "terms": ["temu", "zzakar"]}))
+    with index.writer(workers=1) as w:
+        w.add({"id": "b", "body": "lain"})
+    assert index.analyzer.word_cache["zzkata"] == ("zzakar",)
 
 
 # -- snapshots and the lock -------------------------------------------------------------------------------------------
