@@ -209,9 +209,12 @@ class Index:
 
     @synonyms.setter
     def synonyms(self, groups: Iterable[Iterable[str]] | None) -> None:
+        if not groups:  # (without importing the query side: a process that only writes never does)
+            self._synonyms = None
+            return
         from idsearch.planner import SynonymTable
 
-        table = SynonymTable(groups or (), self.analyzer)
+        table = SynonymTable(groups, self.analyzer)
         self._synonyms = table if table.groups else None
 
     # -- creating and opening ---------------------------------------------------------------------------------------

@@ -237,6 +237,19 @@ def test_parser_does_not_import_the_index() -> None:
     assert proc.stdout.strip() == ""
 
 
+
+def test_writing_does_not_import_the_query_side(tmp_path: Path) -> None:
+    """Opening an index and committing a document loads neither the query planner nor the reader's search
+    code (about 20 ms of imports that ``idsearch index``/``delete`` never use)."""
+    code = (
+        "import sys; from idsearch import Index; ix = Index.create(sys.argv[1]);"
+        "w = ix.writer(workers=1); w.add({'id': 'a', 'body': 'banjir'}); w.commit(); w.close();"
+        "print(','.join(sorted(m for m in ('idsearch.planner', 'idsearch.query') if m in sys.modules)))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "ix")], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == ""
+
+
 # -------------------------------------------------------------------------------------- indexing input
 
 
