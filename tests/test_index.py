@@ -929,6 +929,54 @@ def test_a_word_cache_file_replaced_under_the_same_name_is_read_again(tmp_path: 
     assert index.analyzer.word_cache["zzkata"] == ("zzakar",)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_writer_resuming_after_its_commits_knows_what_a_new_session_reads(
+    tmp_path: Path, docs: list[dict], workers: int
+):
+    """After each commit a writer starts its next session from what it knew, reading only the segments that
+    session wrote: the place and checksum of every id must equal what a session that reads every segment
+    anew finds, through adds, updates, unchanged updates, deletes and the merges of many commits; and the
+    index must hold what a plain dict of the documents holds."""
+    if workers > 1 and "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("worker processes use fork here")
+    rng = random.Random(11 + workers)
+    index = Index.create(tmp_path / "i")
+    model: dict[str, dict] = {}
+    w = index.writer(workers=workers, chunk_mb=0.002)
+    merged = 0
+    try:
+        for _commit in range(2 * IndexWriter.MERGE_FACTOR + 3):
+            touched = set()  # (a document added this session by a worker has no checksum yet: not skipped)
+            for _ in range(rng.randrange(1, 14)):
+                roll = rng.random()
+                if roll < 0.55 or not model:
+                    doc = {**rng.choice(docs), "id": f"x{rng.randrange(80)}"}
+                    w.update(doc)
+                    model[doc["id"]] = doc
+                    touched.add(doc["id"])
+                elif roll < 0.75:
+                    doc_id = rng.choice(sorted(model))
+                    assert w.update(model[doc_id]) == "skipped" or doc_id in touched
+                else:
+                    doc_id = rng.choice(sorted(model))
+                    assert w.delete(doc_id)
+                    del model[doc_id]
+            before = {e["name"] for e in w._committed} | {e["name"] for e in w._pending}
+            w.commit()
+            merged += bool({e["name"] for e in w._committed} - before)
+            w._check_open()  # the next session, resumed
+            carried = dict(w._where)
+            w._close_readers()
+            w._start()  # every segment read anew
+            assert w._where == carried
+            assert {d["id"] for d in index.documents()} == set(model)
+    finally:
+        w.close()
+    assert merged >= 2  # the size-tiered merges ran in between
+    for doc_id, doc in model.items():
+        assert index.get(doc_id) == doc
+
+
 # -- snapshots and the lock -------------------------------------------------------------------------------------------
 
 
