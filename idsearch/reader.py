@@ -837,7 +837,8 @@ class IndexReader:
 
     def words_beginning(self, names: Sequence[str], prefix: str) -> dict[str, int]:
         """The terms of postings fields ``names`` (``body``, ``body.exact``...) that begin with ``prefix``,
-        each with the most documents one of those fields has it in (deleted ones too)."""
+        each with the most live documents one of those fields has it in (a term only deleted documents
+        have is left out: completions, suggestions and fuzzy words never offer a word that finds nothing)."""
         found: dict[str, int] = {}
         end = prefix + "\U0010ffff"
         for name in names:
@@ -849,7 +850,13 @@ class IndexReader:
                 terms = fr.terms
                 a, b = bisect.bisect_left(terms, prefix), bisect.bisect_left(terms, end)
                 if a < b:
-                    for term, n in zip(terms[a:b], np.diff(np.asarray(fr.tpost[a : b + 1])).tolist()):
+                    starts = np.asarray(fr.tpost[a : b + 1], dtype=np.int64)
+                    if segment.nlive == len(segment.live):
+                        per_term = np.diff(starts)
+                    else:  # the live documents among each term's postings
+                        alive = segment.live[np.asarray(fr.docs[starts[0] : starts[-1]])]
+                        per_term = np.add.reduceat(alive.astype(np.int64), starts[:-1] - starts[0])
+                    for term, n in zip(terms[a:b], per_term.tolist()):
                         counts[term] = counts.get(term, 0) + n
             for term, n in counts.items():
                 if n > found.get(term, 0):

@@ -209,6 +209,27 @@ def test_complete_a_keyword_value(tmp_path: Path):
     assert index.complete("nofield:de") == []  # not a field: the word "de", which no document has
 
 
+def test_words_only_deleted_documents_have_are_not_offered(tmp_path: Path):
+    """Until a merge drops them, a deleted document's words stay in its segment's terms: completions,
+    suggestions, fuzzy words and prefixes count live documents only, so none offers a word that finds
+    nothing, and a word's count drops with its deleted documents."""
+    index = Index.create(tmp_path / "d.idx")
+    with index.writer(workers=1, merge=False) as w:
+        w.add({"id": "a", "title": "Gubernur Zulkarnain", "body": "pelantikan gubernur"})
+        w.add({"id": "b", "title": "Gubernur Zulkifli", "body": "pelantikan gubernur baru"})
+        w.add({"id": "c", "title": "Gubernur Zulkifli lagi", "body": "kunjungan gubernur"})
+    assert index.complete("zulk") == [("zulkifli", 2), ("zulkarnain", 1)]
+    with index.writer(workers=1, merge=False) as w:
+        w.delete("a")
+        w.delete("c")
+    assert index.stats().segments == 1  # not merged: the deleted documents' terms are still there
+    assert index.complete("zulk") == [("zulkifli", 1)]
+    assert index.complete("pelant") == [("pelantikan", 1)]
+    assert ids(index.search("zulkarnain~")) == set() and ids(index.search("zulkarnai~")) == set()
+    assert ids(index.search("zulk*", limit=None)) == {"b"}
+    assert index.suggest("zulkarnaim") != "zulkarnain"
+
+
 def test_a_prefix_searches_its_most_frequent_words(prefix_ix: Index, monkeypatch: pytest.MonkeyPatch):
     from idsearch import reader as reader_module
 
