@@ -244,6 +244,8 @@ def run(config: dict[str, Any], set_phase: Callable[[str], None]) -> None:
         options.update(workers=2, chunk_mb=0.02)
     elif mode == "parallel-merge":  # a segment every document or two: each commit merges runs in the workers
         options.update(workers=2, chunk_mb=0.0005)
+    # every session reads and writes the word cache file, as a large one does (the "words" points)
+    idsearch.writer.WORD_CACHE_AFTER_DOCS = 1
     writer = Index.open(config["index"]).writer(**options)
     for round_ in range(200):
         set_phase("analysis")
