@@ -913,7 +913,7 @@ class IndexWriter:
         self._restart = False
         try:
             for entry in self._committed:
-                if entry["name"] in self._written:
+                if entry["name"] in self._written_segments:
                     self._place(entry, self._reader(entry))
         except (OSError, IndexCorruptError, KeyError, TypeError, AttributeError):
             self._close_readers()
@@ -1245,7 +1245,7 @@ class IndexWriter:
                 # while every worker is busy: this process would only wait for them
                 if self._pool is not None:  # learn the stems the finished workers found first
                     self._collect_workers(wait=False)
-                self._read_word_cache(len(self._chunk) if self._pool is None else WORD_CACHE_AFTER_DOCS)
+                self._read_word_cache(len(self._chunk))  # (read already if workers started)
                 builder = SegmentBuilder(self.schema, self.analyzer, self._vocabulary)
                 builder.add_many(self._chunk)
                 self._claim_segment_files(self._chunk_name)
@@ -1419,7 +1419,7 @@ class IndexWriter:
         atomic_write_bytes(self.directory / MANIFEST, encode_manifest(manifest), replaced=committed)
         # the commit is durable. The files it no longer names go now (their segments closed first); the
         # next session on top of it starts when this writer is used again (:meth:`_resume`)
-        self._written = {e["name"] for e in self._pending}  # (those the commit merged are gone from entries)
+        self._written_segments = {e["name"] for e in self._pending}  # (those it merged are gone from entries)
         named = {id(e) for e in entries}
         for name in [n for n, reader in self._readers.items() if id(reader.entry) not in named]:
             self._readers.pop(name).close()
