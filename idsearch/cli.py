@@ -1059,7 +1059,7 @@ def build_parser() -> argparse.ArgumentParser:
     co = sub.add_parser("complete", help="complete the last word of a query (search as you type)",
                         description="The index's words that begin with the last word of TEXT, the most documents\n"
                                     "first, each as TEXT with that word completed, a tab, and how many documents\n"
-                                    "have the word (deleted ones too until a merge); after a keyword field's name\n"
+                                    "(not deleted ones) have the word; after a keyword field's name\n"
                                     "(source:de), that field's values.",
                         epilog=COMPLETE_EXAMPLES, formatter_class=_Formatter)
     co.add_argument("text", nargs="+", help="the text typed so far (several arguments are joined with spaces)")

@@ -623,8 +623,8 @@ class Index:
     def complete(self, text: str, *, limit: int = 10, fields: Sequence[str] | None = None) -> list[tuple[str, int]]:
         """Completions of the word ``text`` ends with, for search as you type: ``text`` with that word
         completed to each word of the index that begins with it (its terms, and the words as written where
-        stemming changed them: ``pemerin`` -> ``pemerintah``), as ``(completed text, documents)``, the
-        words in the most documents first (documents deleted since the last merge count too). What comes
+        stemming changed them: ``pemerin`` -> ``pemerintah``), as ``(completed text, live documents)``, the
+        words in the most documents first (a word only deleted documents have is not offered). What comes
         before the word stays as typed; nothing when ``text`` ends with a space or punctuation.
         A word typed after ``field:`` completes to that text field's words (``title:banj``); a value typed
         after a keyword field's name, to that field's values in live documents, as :meth:`counts` gives
