@@ -659,12 +659,14 @@ def test_merges_that_wait_for_no_other_run_in_the_workers_and_write_what_one_pro
         assert ranked == ranking(Index.open(tmp_path / "here").search(query, limit=50)), query
 
 
-def test_a_small_last_chunk_waits_for_a_worker_even_when_all_are_busy(
+def test_the_end_of_a_session_is_cut_so_that_the_workers_finish_together(
     tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch
 ):
-    """At the commit, the last chunk goes to the first worker to finish when it is small (under half a
-    chunk): the workers know its words. A larger one is built by the writing process if every worker is
-    busy then (the workers are made slow here, so that they are at the commit)."""
+    """At the flush, a waiting chunk larger than the idle worker's share of the work left is cut between
+    two blocks, the rest waiting as a new segment: documents stay in order, the documents deleted or
+    replaced in the session before the cut stay deleted where they moved, and those deleted or replaced
+    after it are found where they moved. The workers are made slow, so
+    that chunks wait at the end, and the busy ones are taken as done (the share: what waits, halved)."""
     if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("worker processes use fork here")
     import os
@@ -672,50 +674,106 @@ def test_a_small_last_chunk_waits_for_a_worker_even_when_all_are_busy(
 
     import idsearch.writer as writer_module
 
-    here: list[str] = []
-    real_write = writer_module.SegmentBuilder.write
-
-    def write(self, directory, name):
-        if os.getpid() == parent:
-            here.append(name)
-        return real_write(self, directory, name)
-
-    real_add = writer_module.SegmentBuilder.add_many
+    parent = os.getpid()
+    real_add, real_cut = writer_module.SegmentBuilder.add_many, IndexWriter._cut_waiting
 
     def slow_add(self, docs_):
         if os.getpid() != parent:
-            time.sleep(0.2)
+            time.sleep(0.15)
         return real_add(self, docs_)
 
-    parent = os.getpid()
-    monkeypatch.setattr(writer_module.SegmentBuilder, "write", write)
+    cuts: list[tuple[int, float]] = []
+
+    def cut(self, waiting, share):
+        cuts.append((waiting.nbytes, share))
+        return real_cut(self, waiting, share)
+
     monkeypatch.setattr(writer_module.SegmentBuilder, "add_many", slow_add)
-    single = build(tmp_path / "single", docs, batches=1, workers=1)
-    here.clear()
-    chunk_mb = 0.01
-    sizes = [len(d.get("title", "")) + len(d.get("body", "")) + 64 for d in docs]
-    limit = int(chunk_mb * (1 << 20))
-    for tail, expect_here in ((limit // 8, False), (limit * 3 // 4, True)):
-        # documents up to a chunk boundary, then a last chunk of about ``tail`` bytes
-        total, cut = 0, 0
-        for i, size in enumerate(sizes):
-            total += size
-            if total >= 3 * limit:
-                cut = i + 1
-                break
-        extra, n = 0, cut
-        while n < len(docs) and extra + sizes[n] <= tail:
-            extra += sizes[n]
-            n += 1
-        here.clear()
-        parallel = build(tmp_path / f"p{tail}", docs[:n], batches=1, workers=2, chunk_mb=chunk_mb)
-        if not expect_here:  # (a large one is built here only if both workers are still busy then)
-            assert not here, (tail, here)
-        reader = parallel.reader()
-        assert [i for segment in reader.segments for i in segment.ids] == [d["id"] for d in docs[:n]]
-        reader.close()
-    for q in QUERIES[:3]:
-        assert ranking(single.search(q, limit=5))  # (the indexes above are checked by their ids, in order)
+    monkeypatch.setattr(IndexWriter, "_cut_waiting", cut)
+    monkeypatch.setattr(writer_module._WorkerPool, "work_left", lambda self: [0.0] * len(self._busy))
+    changed = {**docs[-25], "body": docs[-25]["body"] + " kereta cepat"}
+    changed_later = {**docs[-12], "body": "kereta api"}
+
+    def session(index: Index, workers: int) -> dict[str, tuple[str, int, int]]:
+        w = index.writer(workers=workers, chunk_mb=0.03)
+        try:
+            for d in docs:
+                w.add(d)
+            w.delete(docs[-40]["id"])  # in the last chunk, which the flush cuts
+            w.update(changed)
+            w.delete(docs[-2]["id"])
+            w.flush()
+            w.delete(docs[-8]["id"])  # where the cut moved it
+            w.update(changed_later)
+            w.commit()
+            w._check_open()  # the next session knows what a new one reads
+            carried = dict(w._where)
+            w._close_readers()
+            w._start()
+            assert w._where == carried
+        finally:
+            w.close()
+        return carried
+
+    single = Index.create(tmp_path / "single")
+    session(single, 1)
+    parallel = Index.create(tmp_path / "parallel")
+    session(parallel, 2)
+    assert cuts and all(size > share for size, share in cuts)
+    model = {d["id"]: d for d in docs if d["id"] not in (docs[-40]["id"], docs[-2]["id"], docs[-8]["id"])}
+    model[changed["id"]] = changed
+    model[changed_later["id"]] = changed_later
+    assert {d["id"]: d for d in parallel.documents()} == model
+    reader = parallel.reader()
+    moved = (changed["id"], changed_later["id"])
+    order = [d["id"] for d in docs if d["id"] in model and d["id"] not in moved] + list(moved)
+    assert [i for segment in reader.segments for i, live in zip(segment.ids, segment.live) if live] == order
+    reader.close()
+    for q in QUERIES:
+        assert ranking(parallel.search(q, limit=50)) == ranking(single.search(q, limit=50)), q
+
+
+def test_the_first_chunks_of_a_session_are_smaller(tmp_path: Path):
+    """A quarter chunk for all workers but one, then whole chunks: every worker starts soon."""
+    index = Index.create(tmp_path / "i")
+    for workers, sizes in ((2, [1, 4, 4]), (4, [1, 1, 1, 4, 4])):
+        with index.writer(workers=workers, chunk_mb=4 / 1024) as w:
+            assert [w._chunk_limit_after(closed) // 1024 for closed in range(len(sizes))] == sizes
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return
+    from idsearch.writer import doc_bytes
+
+    docs = make_docs(200)
+    with index.writer(workers=2, chunk_mb=16 / 1024) as w:
+        for d in docs:
+            w.add(d)
+        prepared = [w._prepare(d["id"], d, defer=True) for d in docs]
+    reader = index.reader()
+    first = reader.segments[0]
+    sizes = [doc_bytes(p) for p in prepared[: len(first.ids)]]
+    assert first.ids == [d["id"] for d in docs[: len(first.ids)]]
+    reader.close()
+    assert sum(sizes[:-1]) < 4 * 1024 <= sum(sizes)  # closed at a quarter of 16 KB
+
+
+def test_a_pool_estimates_the_work_its_busy_workers_have_left(tmp_path: Path):
+    """From the time per byte of the chunks that reported: bytes of its chunk not built yet (without a
+    report yet, the whole chunk)."""
+    import time
+
+    from idsearch.writer import _WorkerPool
+
+    index = Index.create(tmp_path / "i")
+    pool = _WorkerPool(2, index.schema, index.analyzer)  # (no worker is started before a chunk needs one)
+    now = time.perf_counter()
+    pool._busy = {0: 5, 1: 6}
+    pool._timing = {5: (now - 1.0, 1000), 6: (now - 0.2, 1000)}
+    assert pool.work_left() == [1000, 1000]
+    pool._seconds, pool._bytes = 2.0, 1000  # 2 ms a byte
+    left = pool.work_left()
+    assert left[0] == pytest.approx(500, abs=5) and left[1] == pytest.approx(900, abs=5)
+    pool._timing[5] = (now - 5.0, 1000)
+    assert pool.work_left()[0] == 0
 
 
 def test_spawned_workers_match_single_process(tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch):
