@@ -557,7 +557,7 @@ def test_parallel_writer_matches_single_process(tmp_path: Path, docs: list[dict]
     assert parallel.stats().segments > 2
     for q in QUERIES:
         assert ranking(parallel.search(q, limit=50)) == ranking(single.search(q, limit=50)), q
-    # segments (the workers' and the one this process builds when they are busy) keep document order
+    # segments (whole chunks and the pieces the end of the session is cut into) keep document order
     reader = parallel.reader()
     assert [i for segment in reader.segments for i in segment.ids] == [d["id"] for d in docs]
     # stems found by the workers are persisted with the index
