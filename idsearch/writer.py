@@ -619,8 +619,8 @@ class _Waiting:
         """What a worker gets: the documents as one list (to a new forked worker), or the pickled blocks."""
         if not serialize and all(isinstance(b, list) for b in self.blocks):
             return [doc for block in self.blocks for doc in block]
-        return tuple(pickle.dumps(b, protocol=pickle.HIGHEST_PROTOCOL) if isinstance(b, list) else b
-                     for b in self.blocks)
+        self.serialize()
+        return tuple(self.blocks)
 
     def serialize(self) -> None:
         self.blocks = [pickle.dumps(b, protocol=pickle.HIGHEST_PROTOCOL) if isinstance(b, list) else b
