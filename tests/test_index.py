@@ -707,10 +707,10 @@ def test_the_end_of_a_session_is_cut_so_that_the_workers_finish_together(
             w.update(changed_later)
             w.commit()
             w._check_open()  # the next session knows what a new one reads
-            carried = dict(w._where)
+            carried = w._places()
             w._close_readers()
             w._start()
-            assert w._where == carried
+            assert w._places() == carried
         finally:
             w.close()
         return carried
@@ -1023,10 +1023,10 @@ def test_a_writer_resuming_after_its_commits_knows_what_a_new_session_reads(
             w.commit()
             merged += bool({e["name"] for e in w._committed} - before)
             w._check_open()  # the next session, resumed
-            carried = dict(w._where)
+            carried = w._places()
             w._close_readers()
             w._start()  # every segment read anew
-            assert w._where == carried
+            assert w._places() == carried
             assert {d["id"] for d in index.documents()} == set(model)
     finally:
         w.close()
