@@ -1022,8 +1022,6 @@ class IndexWriter:
         self._pending = []
         self._new_files = []
         self._dead = {}
-        committed = {entry["name"] for entry in self._committed}
-        self._sums = {name: sums for name, sums in self._sums.items() if name in committed}
         self._new_session()
 
     def _new_session(self) -> None:
@@ -1619,6 +1617,9 @@ class IndexWriter:
         self._manifest = manifest
         self._generation = generation
         self._committed = entries
+        # the checksums of segments gone (merged, emptied) go too: they are mapped from files removed next
+        live = {entry["name"] for entry in entries}
+        self._sums = {name: sums for name, sums in self._sums.items() if name in live}
         self._cleanup_unreferenced()
         self._restart = True
         return generation
