@@ -615,9 +615,10 @@ class _Waiting:
     def nbytes(self) -> int:
         return sum(self.sizes)
 
-    def payload(self, *, serialize: bool) -> list[Prepared] | tuple[bytes, ...]:
-        """What a worker gets: the documents as one list (to a new forked worker), or the pickled blocks."""
-        if not serialize and all(isinstance(b, list) for b in self.blocks):
+    def payload(self) -> list[Prepared] | tuple[bytes, ...]:
+        """What a worker gets: the documents as one list while none is pickled (a new forked worker takes
+        it as it is, :meth:`_WorkerPool.submit` pickles it for a running one), or the pickled blocks."""
+        if all(isinstance(b, list) for b in self.blocks):
             return [doc for block in self.blocks for doc in block]
         self.serialize()
         return tuple(self.blocks)
@@ -769,10 +770,6 @@ class _WorkerPool:
                 nbytes = max(0, nbytes - (now - start) * self._bytes / self._seconds)
             left.append(nbytes)
         return left
-
-    def has_started_idle(self) -> bool:
-        """Whether a worker that runs already is idle (a chunk goes to it rather than to a new one)."""
-        return len(self._busy) < len(self._conns)
 
     def has_idle_worker(self) -> bool:
         """Whether a worker could take a chunk now, or be started for it (reports that already arrived are
@@ -926,6 +923,7 @@ class IndexWriter:
             raise ValueError(f"workers must be at least 1, not {workers}")
         self.workers = workers
         self.chunk_limit = int(chunk_mb * (1 << 20))
+        self._block_limit = max(1, self.chunk_limit // BLOCKS_PER_CHUNK)  # a waiting chunk's blocks (_Waiting)
         self._pool: _WorkerPool | None = None
         self._tasks: list[int] = []
         self._words_stale = False  # whether workers reported words since the word cache file was written
@@ -1037,7 +1035,6 @@ class IndexWriter:
         self._chunk_bytes = 0
         self._block_ends: list[tuple[int, int]] = []  # the open chunk's blocks so far: (end, bytes)
         self._block_bytes = 0  # of its open block
-        self._block_limit = max(1, self.chunk_limit // BLOCKS_PER_CHUNK)
         self._chunk_name = self._builder_name
         self._chunk_at, self._chunk_sums = self._builder_at, self._builder_sums  # (only one of them is used)
         self._ready: list[_Waiting] = []  # closed chunks waiting for a worker
@@ -1341,9 +1338,7 @@ class IndexWriter:
                     self._cut_waiting(waiting, share)
             self._ready.pop(0)
             self._claim_segment_files(waiting.name)
-            serialize = pool.startable == 0 or pool.has_started_idle()
-            self._tasks.append(pool.submit(str(self.directory), waiting.name, waiting.payload(serialize=serialize),
-                                           waiting.nbytes))
+            self._tasks.append(pool.submit(str(self.directory), waiting.name, waiting.payload(), waiting.nbytes))
 
     def _cut_waiting(self, waiting: _Waiting, share: float) -> None:
         """Cut a waiting chunk after the last block within ``share`` bytes (one block at least): the rest
