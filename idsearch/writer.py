@@ -18,11 +18,10 @@ import json
 import os
 import pickle
 import threading
-import time
 import weakref
 import zlib
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import islice, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -596,14 +595,18 @@ class _Planned(dict[str, Any]):
     bytes (a type of its own, so that no entry read from a manifest passes for one)."""
 
 
+# the time a segment takes to write over the time its documents take to analyze, in a worker, about (the
+# shared corpus, stems cached: 0.27-0.33 s against 0.65-0.73 s per 12 MB chunk): see IndexWriter._balance_end
+WRITE_SHARE = 0.4
 BLOCKS_PER_CHUNK = 16  # a waiting chunk is kept (and pickled) in blocks of about chunk_mb / 16 of documents
 
 
 @attrs.define(eq=False)
 class _Waiting:
     """A closed chunk that no worker has taken yet: its documents in blocks, each a list of
-    :class:`Prepared` or that list pickled, so that at the end of a session it can be cut between two
-    blocks without serializing anything again (see :meth:`IndexWriter._dispatch_ready`)."""
+    :class:`Prepared` or that list pickled; it is kept while a worker builds it, so that at the end of a
+    session its end can go to another worker, pickling one block again at most (see
+    :meth:`IndexWriter._balance_end`)."""
 
     name: str  # of the segment it becomes
     ids: list[str]
@@ -627,6 +630,52 @@ class _Waiting:
         self.blocks = [pickle.dumps(b, protocol=pickle.HIGHEST_PROTOCOL) if isinstance(b, list) else b
                        for b in self.blocks]
 
+    def bytes_from(self, first: int) -> float:
+        """The bytes of documents ``first`` on (within a block, documents count as equal in size)."""
+        total, start = 0.0, 0
+        for count, size in zip(self.counts, self.sizes):
+            end = start + count
+            if first <= start:
+                total += size
+            elif first < end:
+                total += size * (end - first) / count
+            start = end
+        return total
+
+    def first_of_last(self, nbytes: float) -> int:
+        """The document from which the rest of the chunk comes to about ``nbytes`` (the inverse of
+        :meth:`bytes_from`)."""
+        end, after = len(self.ids), 0.0
+        for count, size in zip(reversed(self.counts), reversed(self.sizes)):
+            if after + size >= nbytes:
+                return end - round(count * (nbytes - after) / size) if size else end
+            after += size
+            end -= count
+        return 0
+
+    def split(self, n: int, name: str) -> _Waiting:
+        """Cut after the first ``n`` documents (``0 < n < len(ids)``): the rest becomes a chunk of its own,
+        ``name``. A block the cut falls in is cut too (unpickled, and its parts pickled again, if it was)."""
+        k, start = 0, 0
+        while start + self.counts[k] <= n:
+            start += self.counts[k]
+            k += 1
+        rest = _Waiting(name, self.ids[n:], self.blocks[k:], self.counts[k:], self.sizes[k:])
+        del self.ids[n:], self.blocks[k:], self.counts[k:], self.sizes[k:]
+        if n > start:  # inside block k
+            block = rest.blocks[0]
+            docs = pickle.loads(block) if isinstance(block, bytes) else block
+            for part, into, first in ((docs[: n - start], self, False), (docs[n - start :], rest, True)):
+                size = sum(map(doc_bytes, part))
+                payload = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL) if isinstance(block, bytes) else part
+                if first:
+                    into.blocks[0], into.counts[0], into.sizes[0] = payload, len(part), size
+                else:
+                    into.blocks.append(payload)
+                    into.counts.append(len(part))
+                    into.sizes.append(size)
+        return rest
+
 
 @attrs.frozen
 class _MergeTask:
@@ -645,9 +694,30 @@ START_METHOD: str | None = None
 first chunk of each worker are inherited), spawn elsewhere."""
 
 
-def _worker_main(conn: Any, schema: Any, analyzer: Any, first: tuple[Any, ...] | None = None) -> None:
+_NO_STOP = 1 << 62  # a worker's stop while it may build all of its chunk
+
+
+def _build_claimed(builder: SegmentBuilder, docs: list[Prepared], progress: Any, slot: int) -> None:
+    """Analyze a chunk batch by batch, each claimed first in ``progress`` (this worker's two numbers: the
+    documents claimed, and where to stop): meanwhile, at the end of a session, the parent may set where this
+    worker stops, and hand the rest of its chunk to an idle worker (:meth:`IndexWriter._balance_end`)."""
+    lock, numbers = progress.get_lock(), progress.get_obj()
+    done = 0
+    while True:
+        with lock:
+            end = min(len(docs), done + BATCH_DOCS, numbers[2 * slot + 1])
+            numbers[2 * slot] = max(done, end)
+        if end <= done:
+            return
+        builder.add_many(docs[done:end])
+        done = end
+
+
+def _worker_main(conn: Any, schema: Any, analyzer: Any, first: tuple[Any, ...] | None, progress: Any,
+                 slot: int) -> None:
     """A worker process: builds segments from chunks of prepared documents (and merges segments, at
-    commits) until its pipe closes.
+    commits) until its pipe closes. ``progress`` is shared with the parent; the worker's numbers in it are
+    at ``slot`` (see :func:`_build_claimed`).
 
     With ``fork`` it inherits the parent's analyzer (and its word cache) and its ``first`` task, documents
     and all, in memory; with ``spawn`` it gets plain data and builds its own analyzer."""
@@ -688,13 +758,14 @@ def _worker_main(conn: Any, schema: Any, analyzer: Any, first: tuple[Any, ...] |
                 conn.send_bytes(_REPORT + pickle.dumps((task_id, "ok", merged), protocol=pickle.HIGHEST_PROTOCOL))
                 continue
             builder = SegmentBuilder(schema, analyzer, vocabulary)
-            builder.add_many(docs)
+            _build_claimed(builder, docs, progress, slot)
             docs = None
             new = list(islice(cache, reported, None))
             reported = len(cache)
-            if new:  # sent before the segment is written, as the word cache file holds them (see IndexWriter)
-                words, terms = encode_word_items(cache, new)
-                conn.send_bytes(_WORDS + f"{len(new)}\0{words}\0{terms}".encode())
+            # sent before the segment is written, as the word cache file holds them (see IndexWriter), and even
+            # without new words: the parent learns that this worker has analyzed its chunk
+            words, terms = encode_word_items(cache, new) if new else ("", "")
+            conn.send_bytes(_WORDS + f"{len(new)}\0{words}\0{terms}".encode())
             entry = builder.write(Path(directory), name)
             conn.send_bytes(_REPORT + pickle.dumps((task_id, "ok", entry), protocol=pickle.HIGHEST_PROTOCOL))
         except BaseException as exc:  # noqa: BLE001 - whatever failed is reported, then the worker goes on serving
@@ -728,13 +799,17 @@ class _WorkerPool:
             self._args = (schema.to_dict(), (analyzer.spec.to_dict(), words))
         self._conns: list[Any] = []
         self._procs: list[Any] = []
+        # per worker: how many documents of its chunk it has claimed, and where it is to stop (_build_claimed)
+        self._progress = self._ctx.Array("q", 2 * workers)
         self._busy: dict[int, int] = {}  # worker -> task id
+        # worker -> the chunk task it takes next: its id and message (sent once the worker reads its pipe:
+        # while the worker writes its segment, a chunk sent now would block this process, and a worker's
+        # message to it meanwhile would block that worker too)
+        self._next: dict[int, tuple[int, Any]] = {}
+        self._analysed: set[int] = set()  # running chunk tasks whose documents are analyzed (the segment is being written)
         self._done: dict[int, bytes | tuple[str, Any]] = {}  # task id -> its report
         self.words: list[bytes] = []  # messages of words met, not taken yet
         self._next_task = 0
-        self._timing: dict[int, tuple[float, int]] = {}  # chunk task -> (handed over at, its bytes)
-        self._seconds = 0.0  # the time the chunks that reported took, from handing over to report
-        self._bytes = 0  # ... and their bytes
 
     def _start_worker(self, first: tuple[Any, ...] | None) -> None:
         parent, child = self._ctx.Pipe()
@@ -745,7 +820,8 @@ class _WorkerPool:
         if frozen:
             gc.freeze()
         try:
-            proc = self._ctx.Process(target=_worker_main, args=(child, *self._args, first), daemon=True)
+            proc = self._ctx.Process(target=_worker_main, daemon=True,
+                                     args=(child, *self._args, first, self._progress, len(self._conns)))
             proc.start()
         finally:
             if frozen:
@@ -758,18 +834,6 @@ class _WorkerPool:
     def startable(self) -> int:
         """How many of the next chunks given as lists may start new forked workers (never pickled)."""
         return self._workers - len(self._conns) if self.fork else 0
-
-    def work_left(self) -> list[float]:
-        """The bytes of chunk each busy worker has still to build: estimated from the time per byte of the
-        chunks that reported so far (without one yet, its whole chunk)."""
-        now = time.perf_counter()
-        left = []
-        for task in self._busy.values():
-            start, nbytes = self._timing.get(task, (now, 0))
-            if self._bytes and self._seconds > 0:
-                nbytes = max(0, nbytes - (now - start) * self._bytes / self._seconds)
-            left.append(nbytes)
-        return left
 
     def has_idle_worker(self) -> bool:
         """Whether a worker could take a chunk now, or be started for it (reports that already arrived are
@@ -790,18 +854,23 @@ class _WorkerPool:
             try:
                 message = conn.recv_bytes()
             except (EOFError, OSError):
-                self._done[self._busy.pop(worker)] = ("error", f"worker process {self._procs[worker].pid} died")
+                died = ("error", f"worker process {self._procs[worker].pid} died")
+                self._done[self._busy.pop(worker)] = died
+                if worker in self._next:
+                    self._done[self._next.pop(worker)[0]] = died
                 continue
             # decoded when asked for, so that a waiting chunk goes to a worker first
             if message[:1] == _WORDS:
                 self.words.append(message)
+                self._analysed.add(self._busy[worker])
             else:
                 task = self._busy.pop(worker)
+                self._analysed.discard(task)
                 self._done[task] = message
-                timing = self._timing.pop(task, None)
-                if timing is not None:
-                    self._seconds += time.perf_counter() - timing[0]
-                    self._bytes += timing[1]
+                if worker in self._next:
+                    task, task_message = self._next.pop(worker)
+                    conn.send(task_message)
+                    self._busy[worker] = task
 
     def wait(self) -> None:
         """Wait for the next message of a busy worker."""
@@ -814,25 +883,32 @@ class _WorkerPool:
         taken = []
         for message in self.words:
             count, words, terms = message[1:].decode().split("\0")  # (JSON text escapes NUL)
-            taken.append((int(count), words, terms))
+            if count != "0":
+                taken.append((int(count), words, terms))
         self.words.clear()
         return taken
 
-    def submit(self, directory: str, name: str, docs: list[Prepared] | tuple[bytes, ...] | _MergeTask,
-               nbytes: int = 0) -> int:
-        """Hand a chunk (a list of :class:`Prepared`, or pickled blocks of it) of ``nbytes`` or a merge to
-        an idle worker, waiting for one; a new forked worker takes a list as it is."""
-        while len(self._busy) == self._workers:
-            self._receive()
+    def submit(self, directory: str, name: str, docs: list[Prepared] | tuple[bytes, ...] | _MergeTask, *,
+               after: int | None = None) -> int:
+        """Hand a chunk (a list of :class:`Prepared`, or pickled blocks of it) or a merge to an idle worker,
+        waiting for one; a new forked worker takes a list as it is. ``after``: a chunk task among
+        :meth:`finishing` ones; its worker takes this one next."""
+        if after is None:
+            while len(self._busy) == self._workers:
+                self._receive()
         task_id = self._next_task
         self._next_task += 1
-        if nbytes:
-            self._timing[task_id] = (time.perf_counter(), nbytes)
         idle = [w for w in range(len(self._conns)) if w not in self._busy]
-        if idle:
-            worker = idle[0]
+        if after is not None:
+            worker = self._worker_of(after)
+            if after not in self._analysed or worker is None or worker in self._next:
+                raise ValueError(f"task {after} is not finishing")
         else:
-            worker = len(self._conns)
+            worker = idle[0] if idle else len(self._conns)
+        with self._progress.get_lock():  # (a finishing worker is past the claims of its chunk)
+            numbers = self._progress.get_obj()
+            numbers[2 * worker], numbers[2 * worker + 1] = 0, _NO_STOP
+        if after is None and not idle:
             if self.fork and isinstance(docs, list):
                 self._start_worker((task_id, directory, name, docs))
                 self._busy[worker] = task_id
@@ -845,9 +921,49 @@ class _WorkerPool:
             payload = docs
         else:
             payload = pickle.dumps(docs, protocol=pickle.HIGHEST_PROTOCOL)
-        self._conns[worker].send((task_id, directory, name, payload))
-        self._busy[worker] = task_id
+        if after is not None:
+            self._next[worker] = (task_id, (task_id, directory, name, payload))
+        else:
+            self._conns[worker].send((task_id, directory, name, payload))
+            self._busy[worker] = task_id
         return task_id
+
+    def _worker_of(self, task_id: int) -> int | None:
+        for worker, task in self._busy.items():
+            if task == task_id:
+                return worker
+        return None
+
+    def analyzing(self) -> list[int]:
+        """The chunk tasks whose worker is still analyzing documents."""
+        return [task for task in self._busy.values() if task not in self._analysed]
+
+    def finishing(self) -> list[int]:
+        """The chunk tasks whose worker has analyzed the chunk and writes its segment, with no task next."""
+        return [task for worker, task in self._busy.items() if task in self._analysed and worker not in self._next]
+
+    def claimed(self, task_id: int) -> int:
+        """How many documents of its chunk the worker of an :meth:`analyzing` task has claimed so far."""
+        worker = self._worker_of(task_id)
+        assert worker is not None
+        with self._progress.get_lock():
+            return int(self._progress.get_obj()[2 * worker])
+
+    def stop_early(self, task_id: int, choose: Callable[[int], int | None]) -> int | None:
+        """Make the worker of an :meth:`analyzing` task stop at ``choose(claimed)`` documents, if that is not
+        None: ``choose`` gets the documents the worker has claimed, and must not return fewer. The worker
+        cannot claim more meanwhile. Returns where it stops (None: it goes on to the end)."""
+        worker = self._worker_of(task_id)
+        assert worker is not None
+        with self._progress.get_lock():
+            numbers = self._progress.get_obj()
+            claimed = int(numbers[2 * worker])
+            stop = choose(claimed)
+            if stop is not None:
+                if stop < claimed:
+                    raise ValueError(f"cannot stop at {stop}: {claimed} documents are claimed")
+                numbers[2 * worker + 1] = min(stop, numbers[2 * worker + 1])
+            return stop
 
     def finished(self, task_id: int) -> bool:
         """Whether a task's outcome is in (reports that already arrived are taken in)."""
@@ -926,6 +1042,7 @@ class IndexWriter:
         self._block_limit = max(1, self.chunk_limit // BLOCKS_PER_CHUNK)  # a waiting chunk's blocks (_Waiting)
         self._pool: _WorkerPool | None = None
         self._tasks: list[int] = []
+        self._flying: dict[int, _Waiting] = {}  # chunk task -> its chunk, until its segment is collected
         self._words_stale = False  # whether workers reported words since the word cache file was written
         self._lock = WriteLock(self.directory)
         self._lock.acquire()
@@ -1038,7 +1155,6 @@ class IndexWriter:
         self._chunk_name = self._builder_name
         self._chunk_at, self._chunk_sums = self._builder_at, self._builder_sums  # (only one of them is used)
         self._ready: list[_Waiting] = []  # closed chunks waiting for a worker
-        self._ending = False  # whether the documents end (a flush): the waiting chunks are all there is
         self._closed_chunks = 0
         self._next_limit = self._chunk_limit_after(0)
         self._workers_learned = False  # whether a worker reported words new to it this session
@@ -1265,7 +1381,7 @@ class IndexWriter:
     def _chunk_limit_after(self, closed: int) -> int:
         """The size of a session's next chunk once ``closed`` chunks closed: a quarter of ``chunk_mb`` for
         all workers but one, then whole chunks. So every worker starts soon, and a session of one or two
-        chunks still ends balanced (see :meth:`_dispatch_ready`): with whole chunks, 2 workers took a 7 MB
+        chunks still ends balanced (see :meth:`_balance_end`): with whole chunks, 2 workers took a 7 MB
         session in the time of one (it was analyzed in the writing process), a 15 MB one too (one worker
         had 12 MB of it). A session under a quarter chunk is analyzed in the writing process."""
         return self.chunk_limit >> (2 if closed < self.workers - 1 else 0)
@@ -1314,14 +1430,7 @@ class IndexWriter:
         self._new_files.extend(self.directory / f"{name}.{s}" for s in segment_file_suffixes(self.schema, optional=True))
 
     def _dispatch_ready(self, *, queue: int) -> None:
-        """Hand closed chunks to idle workers, in order, waiting for workers while more than ``queue`` wait.
-
-        When the documents end (a flush), a chunk that is more than the idle worker's share of the work
-        left (what waits, and what the busy workers have still to build, in bytes, over the number of
-        workers) is cut between two blocks: the worker takes its share, the rest waits as a new segment.
-        So the workers finish together, whatever the size of the session: with whole chunks, one worker
-        went on for up to a chunk's time at the end while the others waited (2 workers on 37 MB of the
-        shared corpus: 1.35x -> 1.62x the speed of one)."""
+        """Hand closed chunks to idle workers, in order, waiting for workers while more than ``queue`` wait."""
         pool = self._worker_pool()
         while self._ready:
             if not pool.has_idle_worker():
@@ -1331,41 +1440,29 @@ class IndexWriter:
                 self._take_worker_words(encode=True)
                 pool.wait()
                 continue
-            waiting = self._ready[0]
-            if self._ending and len(waiting.blocks) > 1:
-                share = (sum(w.nbytes for w in self._ready) + sum(pool.work_left())) / self.workers
-                if waiting.nbytes - share >= self._block_limit / 2:
-                    self._cut_waiting(waiting, share)
-            self._ready.pop(0)
+            waiting = self._ready.pop(0)
             self._claim_segment_files(waiting.name)
-            self._tasks.append(pool.submit(str(self.directory), waiting.name, waiting.payload(), waiting.nbytes))
+            task = pool.submit(str(self.directory), waiting.name, waiting.payload())
+            self._tasks.append(task)
+            self._flying[task] = waiting
 
-    def _cut_waiting(self, waiting: _Waiting, share: float) -> None:
-        """Cut a waiting chunk after the last block within ``share`` bytes (one block at least): the rest
-        waits next, as a new segment, its documents (and deletes) placed there."""
-        k = 1
-        done = waiting.sizes[0]
-        while k < len(waiting.sizes) and done + waiting.sizes[k] <= share:
-            done += waiting.sizes[k]
-            k += 1
-        n = sum(waiting.counts[:k])
-        rest = _Waiting(self._segment_name(), waiting.ids[n:], waiting.blocks[k:], waiting.counts[k:],
-                        waiting.sizes[k:])
-        del waiting.ids[n:], waiting.blocks[k:], waiting.counts[k:], waiting.sizes[k:]
-        where, at, rest_at = self._where, self._slot(waiting.name), self._slot(rest.name) - n
+    def _move_rest(self, head: _Waiting, rest: _Waiting) -> None:
+        """Place the documents of ``rest``, just cut from ``head`` (:meth:`_Waiting.split`), in their new
+        segment: where each is, its checksum, its deletes."""
+        n = len(head.ids)
+        where, at, rest_at = self._where, self._slot(head.name), self._slot(rest.name) - n
         for local, doc_id in enumerate(rest.ids, n):
             if where.get(doc_id) == at | local:
                 where[doc_id] = rest_at + local
-        sums = self._sums[waiting.name]
+        sums = self._sums[head.name]
         self._sums[rest.name] = sums[n:]
         del sums[n:]
-        dead = self._dead.get(waiting.name)
+        dead = self._dead.get(head.name)
         if dead:
             moved = {i for i in dead if i >= n}
             if moved:
                 dead -= moved
                 self._dead[rest.name] = {i - n for i in moved}
-        self._ready.insert(1, rest)
 
     def _worker_pool(self) -> _WorkerPool:
         """The session's worker processes (none is started before a chunk needs it)."""
@@ -1374,19 +1471,74 @@ class IndexWriter:
             self._pool = _WorkerPool(self.workers, self.schema, self.analyzer)
         return self._pool
 
-    def _collect_workers(self, *, wait: bool = True) -> None:
+    def _collect_workers(self, *, wait: bool = True, balance: bool = False) -> None:
         """Take the workers' segments, in order, as pending segments, and the stems of the words they
-        met; without ``wait``, only the segments finished already (up to the first one that is not)."""
+        met; without ``wait``, only the segments finished already (up to the first one that is not).
+        ``balance``: the session's documents end here, so a worker that is done takes part of another's
+        chunk (:meth:`_balance_end`)."""
         if self._pool is None:
             return
         while self._tasks:
             while not self._pool.finished(self._tasks[0]):
+                if balance:
+                    self._balance_end()
                 self._take_worker_words(encode=wait)  # (encoded while the workers finish)
                 if not wait:
                     return
                 self._pool.wait()
-            self._pending.append(self._pool.result(self._tasks.pop(0)))
+            task = self._tasks.pop(0)
+            self._flying.pop(task, None)
+            self._pending.append(self._pool.result(task))
         self._take_worker_words()
+
+    def _balance_end(self) -> None:
+        """At the end of a session, while no chunk waits: a worker that is idle, or has analyzed its chunk
+        and writes its segment, takes the end of the chunk another worker has the most bytes of left to
+        analyze. That worker stops before it (:meth:`_WorkerPool.stop_early`); the end is a new segment,
+        next in order. The cut is where both would finish together: the thief writes what it analyzed,
+        then analyzes and writes the end; the other analyzes what is left of its own part and writes all of
+        it (``WRITE_SHARE``). Cutting waiting chunks by estimates alone (:meth:`_dispatch_ready`), 2 workers
+        finished the shared corpus 0.04-0.28 s apart. (Taken only once idle, the end of a chunk could not
+        be had while its worker wrote its segment: a quarter of the time.)"""
+        pool = self._pool
+        assert pool is not None
+        while not self._ready:
+            if pool.has_idle_worker():
+                after, writing = None, 0
+            else:
+                finishing = [task for task in pool.finishing() if task in self._flying]
+                if not finishing:
+                    return
+                after = min(finishing, key=lambda task: self._flying[task].nbytes)
+                writing = self._flying[after].nbytes
+            most = None
+            for task in pool.analyzing():
+                waiting = self._flying.get(task)
+                if waiting is not None:
+                    left = waiting.bytes_from(pool.claimed(task))
+                    if most is None or left > most[0]:
+                        most = (left, task, waiting)
+            if most is None:
+                return
+            _left, task, waiting = most
+
+            def cut(claimed: int, waiting: _Waiting = waiting, writing: int = writing) -> int | None:
+                left = waiting.bytes_from(claimed)
+                share = (left + WRITE_SHARE * (waiting.nbytes - writing)) / (2 * (1 + WRITE_SHARE))
+                if share < self._block_limit / 2:
+                    return None
+                first = max(claimed, waiting.first_of_last(share))
+                return first if first < len(waiting.ids) else None
+
+            first = pool.stop_early(task, cut)
+            if first is None:
+                return
+            rest = waiting.split(first, self._segment_name())
+            self._move_rest(waiting, rest)
+            self._claim_segment_files(rest.name)
+            stolen = pool.submit(str(self.directory), rest.name, rest.payload(), after=after)
+            self._tasks.insert(self._tasks.index(task) + 1, stolen)
+            self._flying[stolen] = rest
 
     def _take_worker_words(self, *, encode: bool = False) -> None:
         """Take the words new to a worker that it reported (with their stems) for the next word cache file,
@@ -1402,32 +1554,29 @@ class IndexWriter:
         if encode:
             self._vocabulary.encode_cache()
 
-    def _wait_for_workers(self) -> None:
+    def _wait_for_workers(self, *, balance: bool = False) -> None:
         """Collect every worker's segment. While they work, this process writes the next commit's word
         cache when the workers have not met a new word so far (stems known: they will not): then the
         commit does not write it after the last worker is done."""
         if self._tasks and not self._workers_learned and self.analyzer.word_cache:
             self._write_word_cache(self._generation + 1)
-        self._collect_workers()
+        self._collect_workers(balance=balance)
 
     def _shutdown_pool(self) -> None:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
         self._tasks = []
+        self._flying = {}
 
     def flush(self) -> None:
         """Write the buffered documents as segments (visible after the next commit)."""
         self._check_open()
         if self._ready or (self._chunk and self._pool is not None):
-            # the documents end here: every waiting chunk goes to a worker, the last ones cut to size
+            # the documents end here: every waiting chunk goes to a worker (and the workers share the end)
             if self._chunk:
                 self._close_chunk()
-            self._ending = True
-            try:
-                self._dispatch_ready(queue=0)
-            finally:
-                self._ending = False
+            self._dispatch_ready(queue=0)
         elif self._chunk:
             # a small session: analyzed here rather than in worker processes started for it
             self._read_word_cache(len(self._chunk))
@@ -1436,7 +1585,7 @@ class IndexWriter:
             self._claim_segment_files(self._chunk_name)
             self._pending.append(builder.write(self.directory, self._chunk_name))
             self._next_chunk()
-        self._wait_for_workers()
+        self._wait_for_workers(balance=True)
         if self._batch:
             self._read_word_cache(len(self._batch))
             self._builder.add_many(self._batch)

@@ -659,14 +659,17 @@ def test_merges_that_wait_for_no_other_run_in_the_workers_and_write_what_one_pro
         assert ranked == ranking(Index.open(tmp_path / "here").search(query, limit=50)), query
 
 
-def test_the_end_of_a_session_is_cut_so_that_the_workers_finish_together(
-    tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("case", ["thief writing", "thief idle", "the first chunk is cut"])
+def test_a_worker_that_is_done_takes_the_end_of_a_chunk_another_worker_analyzes(
+    tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch, case: str
 ):
-    """At the flush, a waiting chunk larger than the idle worker's share of the work left is cut between
-    two blocks, the rest waiting as a new segment: documents stay in order, the documents deleted or
-    replaced in the session before the cut stay deleted where they moved, and those deleted or replaced
-    after it are found where they moved. The workers are made slow, so
-    that chunks wait at the end, and the busy ones are taken as done (the share: what waits, halved)."""
+    """At the end of a session, a worker that has analyzed its chunk (and writes its segment), or is idle,
+    takes the end of the chunk another worker is analyzing: that worker stops before it, and the end is a
+    segment of its own, next in order. Documents stay in order; those deleted or replaced in the session
+    before the cut stay deleted where they moved, and those deleted or replaced after it are found where
+    they moved. The workers analyze 4 documents a batch, slowly. A quarter chunk goes to the first worker,
+    all the rest to the second: the first worker is done long before the second, or, made slower, long
+    after it."""
     if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("worker processes use fork here")
     import os
@@ -675,36 +678,56 @@ def test_the_end_of_a_session_is_cut_so_that_the_workers_finish_together(
     import idsearch.writer as writer_module
 
     parent = os.getpid()
-    real_add, real_cut = writer_module.SegmentBuilder.add_many, IndexWriter._cut_waiting
+    real_add, real_write = writer_module.SegmentBuilder.add_many, writer_module.SegmentBuilder.write
+    real_move, real_submit = IndexWriter._move_rest, writer_module._WorkerPool.submit
+    first_chunk = {d["id"] for d in docs[:60]}  # (the quarter chunk holds about 80 documents)
 
     def slow_add(self, docs_):
         if os.getpid() != parent:
-            time.sleep(0.15)
+            slower = case == "the first chunk is cut" and docs_[0].doc_id in first_chunk
+            time.sleep(0.05 if slower else 0.01 if case != "the first chunk is cut" else 0)
         return real_add(self, docs_)
 
-    cuts: list[tuple[int, float]] = []
+    def slow_write(self, directory, name):
+        if os.getpid() != parent and case == "thief writing":
+            time.sleep(0.3)
+        return real_write(self, directory, name)
 
-    def cut(self, waiting, share):
-        cuts.append((waiting.nbytes, share))
-        return real_cut(self, waiting, share)
+    moved: dict[str, list[str]] = {}  # segment cut off -> its documents
+    after: dict[str, object] = {}  # segment -> the task after which its worker took it
 
+    def move(self, head, rest):
+        moved[rest.name] = list(rest.ids)
+        return real_move(self, head, rest)
+
+    def submit(self, directory, name, docs_, **kw):
+        after[name] = kw.get("after")
+        return real_submit(self, directory, name, docs_, **kw)
+
+    monkeypatch.setattr(writer_module, "BATCH_DOCS", 4)
     monkeypatch.setattr(writer_module.SegmentBuilder, "add_many", slow_add)
-    monkeypatch.setattr(IndexWriter, "_cut_waiting", cut)
-    monkeypatch.setattr(writer_module._WorkerPool, "work_left", lambda self: [0.0] * len(self._busy))
+    monkeypatch.setattr(writer_module.SegmentBuilder, "write", slow_write)
+    monkeypatch.setattr(IndexWriter, "_move_rest", move)
+    monkeypatch.setattr(writer_module._WorkerPool, "submit", submit)
+    if case == "thief idle":
+        monkeypatch.setattr(writer_module._WorkerPool, "finishing", lambda self: [])
     changed = {**docs[-25], "body": docs[-25]["body"] + " kereta cepat"}
-    changed_later = {**docs[-12], "body": "kereta api"}
+    late: list[str] = []  # ids deleted and replaced after the flush: in the first segment cut off
 
     def session(index: Index, workers: int) -> dict[str, tuple[str, int, int]]:
-        w = index.writer(workers=workers, chunk_mb=0.03)
+        w = index.writer(workers=workers, chunk_mb=0.1)
         try:
             for d in docs:
                 w.add(d)
-            w.delete(docs[-40]["id"])  # in the last chunk, which the flush cuts
+            w.delete(docs[-40]["id"])
+            w.delete(docs[50]["id"])
             w.update(changed)
             w.delete(docs[-2]["id"])
             w.flush()
-            w.delete(docs[-8]["id"])  # where the cut moved it
-            w.update(changed_later)
+            if not late:
+                late.extend(next(iter(moved.values()))[1:3])
+            w.delete(late[0])  # where the cut moved it
+            w.update({**by_id[late[1]], "body": "kereta api"})
             w.commit()
             w._check_open()  # the next session knows what a new one reads
             carried = w._places()
@@ -715,22 +738,62 @@ def test_the_end_of_a_session_is_cut_so_that_the_workers_finish_together(
             w.close()
         return carried
 
-    single = Index.create(tmp_path / "single")
-    session(single, 1)
+    by_id = {d["id"]: d for d in docs}
     parallel = Index.create(tmp_path / "parallel")
     session(parallel, 2)
-    assert cuts and all(size > share for size, share in cuts)
-    model = {d["id"]: d for d in docs if d["id"] not in (docs[-40]["id"], docs[-2]["id"], docs[-8]["id"])}
+    single = Index.create(tmp_path / "single")
+    session(single, 1)
+    assert moved
+    assert all((after[name] is not None) == (case == "thief writing") for name in moved)
+    if case == "the first chunk is cut":  # the end of the first chunk was cut off, not the end of the last one
+        assert set(next(iter(moved.values()))) < first_chunk | {d["id"] for d in docs[60:100]}
+    model = {d["id"]: d for d in docs if d["id"] not in (docs[-40]["id"], docs[50]["id"], docs[-2]["id"], late[0])}
     model[changed["id"]] = changed
-    model[changed_later["id"]] = changed_later
+    model[late[1]] = {**by_id[late[1]], "body": "kereta api"}
     assert {d["id"]: d for d in parallel.documents()} == model
     reader = parallel.reader()
-    moved = (changed["id"], changed_later["id"])
-    order = [d["id"] for d in docs if d["id"] in model and d["id"] not in moved] + list(moved)
+    assert len(reader.segments) >= 3
+    ids_moved = (changed["id"], late[1])
+    order = [d["id"] for d in docs if d["id"] in model and d["id"] not in ids_moved] + list(ids_moved)
     assert [i for segment in reader.segments for i, live in zip(segment.ids, segment.live) if live] == order
     reader.close()
     for q in QUERIES:
         assert ranking(parallel.search(q, limit=50)) == ranking(single.search(q, limit=50)), q
+
+
+def test_a_waiting_chunk_is_split_anywhere_and_measured_in_bytes():
+    """``_Waiting.split`` cuts at any document, inside a pickled block or a list one, or between blocks;
+    ``bytes_from`` and ``first_of_last`` count documents of a block as equal in size."""
+    import pickle
+
+    from idsearch.writer import Prepared, _Waiting, doc_bytes
+
+    def chunk(pickled: bool) -> _Waiting:
+        prepared = [Prepared(f"d{i}", b"x" * (10 + i), ("t",), (), ()) for i in range(10)]
+        blocks = [prepared[0:4], prepared[4:7], prepared[7:10]]
+        sizes = [sum(map(doc_bytes, b)) for b in blocks]
+        payload = [pickle.dumps(b) if pickled else b for b in blocks]
+        return _Waiting("s1", [p.doc_id for p in prepared], payload, [4, 3, 3], sizes)
+
+    def docs_of(waiting: _Waiting) -> list[str]:
+        return [p.doc_id for b in waiting.blocks for p in (pickle.loads(b) if isinstance(b, bytes) else b)]
+
+    for pickled in (True, False):
+        for n in range(1, 10):
+            head = chunk(pickled)
+            total = head.nbytes
+            rest = head.split(n, "s2")
+            assert docs_of(head) == head.ids == [f"d{i}" for i in range(n)]
+            assert docs_of(rest) == rest.ids == [f"d{i}" for i in range(n, 10)]
+            assert sum(head.counts) == n and sum(rest.counts) == 10 - n and 0 not in head.counts + rest.counts
+            assert head.nbytes + rest.nbytes == total
+            assert head.nbytes == sum(10 + i for i in range(n)) and rest.name == "s2"
+            assert all(isinstance(b, bytes) == pickled for b in head.blocks + rest.blocks)
+    waiting = chunk(True)
+    assert waiting.bytes_from(0) == waiting.nbytes and waiting.bytes_from(10) == 0
+    assert waiting.bytes_from(7) == waiting.sizes[2] and waiting.bytes_from(2) == waiting.sizes[0] / 2 + sum(waiting.sizes[1:])
+    for first in range(11):
+        assert waiting.first_of_last(waiting.bytes_from(first)) == first
 
 
 def test_the_first_chunks_of_a_session_are_smaller(tmp_path: Path):
@@ -754,26 +817,6 @@ def test_the_first_chunks_of_a_session_are_smaller(tmp_path: Path):
     assert first.ids == [d["id"] for d in docs[: len(first.ids)]]
     reader.close()
     assert sum(sizes[:-1]) < 4 * 1024 <= sum(sizes)  # closed at a quarter of 16 KB
-
-
-def test_a_pool_estimates_the_work_its_busy_workers_have_left(tmp_path: Path):
-    """From the time per byte of the chunks that reported: bytes of its chunk not built yet (without a
-    report yet, the whole chunk)."""
-    import time
-
-    from idsearch.writer import _WorkerPool
-
-    index = Index.create(tmp_path / "i")
-    pool = _WorkerPool(2, index.schema, index.analyzer)  # (no worker is started before a chunk needs one)
-    now = time.perf_counter()
-    pool._busy = {0: 5, 1: 6}
-    pool._timing = {5: (now - 1.0, 1000), 6: (now - 0.2, 1000)}
-    assert pool.work_left() == [1000, 1000]
-    pool._seconds, pool._bytes = 2.0, 1000  # 2 ms a byte
-    left = pool.work_left()
-    assert left[0] == pytest.approx(500, abs=5) and left[1] == pytest.approx(900, abs=5)
-    pool._timing[5] = (now - 5.0, 1000)
-    assert pool.work_left()[0] == 0
 
 
 def test_spawned_workers_match_single_process(tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch):
