@@ -761,6 +761,42 @@ def test_a_worker_that_is_done_takes_the_end_of_a_chunk_another_worker_analyzes(
         assert ranking(parallel.search(q, limit=50)) == ranking(single.search(q, limit=50)), q
 
 
+def test_the_lock_of_the_workers_claims_is_not_waited_for_forever(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The parent does not cut a worker's chunk when the lock of the claims is held (by a worker that
+    died holding it), and a worker whose parent died holding it exits instead of waiting."""
+    import threading
+
+    import idsearch.writer as writer_module
+    from idsearch.writer import Prepared, SegmentBuilder, _build_claimed, _WorkerPool
+
+    monkeypatch.setattr(writer_module, "_LOCK_SECONDS", 0.05)
+    index = Index.create(tmp_path / "i")
+    pool = _WorkerPool(2, index.schema, index.analyzer)  # (no worker is started before a chunk needs one)
+    pool._busy = {0: 7}
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with pool._progress.get_lock():
+            held.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    try:
+        assert pool.stop_early(7, lambda claimed: claimed + 1) is None
+        assert pool._progress.get_obj()[1] == 0  # no stop was set
+        builder = SegmentBuilder(index.schema, index.analyzer)
+        docs = [Prepared("d1", b"{}", ("kereta api",), (), ())]
+        with pytest.raises(SystemExit):
+            _build_claimed(builder, docs, pool._progress, 0, parent=-1)
+        assert len(builder) == 0
+    finally:
+        release.set()
+        holder.join()
+    assert pool.stop_early(7, lambda claimed: claimed + 1) == 1
+
+
 def test_a_waiting_chunk_is_split_anywhere_and_measured_in_bytes():
     """``_Waiting.split`` cuts at any document, inside a pickled block or a list one, or between blocks;
     ``bytes_from`` and ``first_of_last`` count documents of a block as equal in size."""
