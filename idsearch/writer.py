@@ -1501,8 +1501,12 @@ class IndexWriter:
                     return
                 self._pool.wait()
             task = self._tasks.pop(0)
-            self._flying.pop(task, None)
-            self._pending.append(self._pool.result(task))
+            chunk = self._flying.pop(task, None)
+            entry = self._pool.result(task)
+            if chunk is not None and entry["ndocs"] != len(chunk.ids):
+                raise IndexError_(f"indexing worker built {entry['ndocs']} documents of segment {entry['name']}, "
+                                  f"not {len(chunk.ids)}")
+            self._pending.append(entry)
         self._take_worker_words()
 
     def _balance_end(self) -> None:
@@ -1543,7 +1547,7 @@ class IndexWriter:
                 if share < self._block_limit / 2:
                     return None
                 first = max(claimed, waiting.first_of_last(share))
-                return first if first < len(waiting.ids) else None
+                return first if 0 < first < len(waiting.ids) else None
 
             first = pool.stop_early(task, cut)
             if first is None:

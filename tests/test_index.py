@@ -761,6 +761,45 @@ def test_a_worker_that_is_done_takes_the_end_of_a_chunk_another_worker_analyzes(
         assert ranking(parallel.search(q, limit=50)) == ranking(single.search(q, limit=50)), q
 
 
+def test_a_worker_that_builds_past_where_it_was_to_stop_fails_the_commit(
+    tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch
+):
+    """The writer checks that every worker built the documents its chunk holds after a cut: a worker that
+    ignored where it was to stop (its segment and the next one would hold the same documents) fails the
+    commit, which leaves the index as it was."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("worker processes use fork here")
+    import os
+    import time
+
+    import idsearch.writer as writer_module
+
+    parent = os.getpid()
+    real_add = writer_module.SegmentBuilder.add_many
+
+    def slow_add(self, docs_):
+        if os.getpid() != parent:
+            time.sleep(0.01)
+        return real_add(self, docs_)
+
+    def build_everything(builder, docs_, progress, slot, parent_pid):
+        for start in range(0, len(docs_), 4):
+            builder.add_many(docs_[start : start + 4])
+
+    monkeypatch.setattr(writer_module, "BATCH_DOCS", 4)
+    monkeypatch.setattr(writer_module.SegmentBuilder, "add_many", slow_add)
+    monkeypatch.setattr(writer_module, "_build_claimed", build_everything)
+    index = Index.create(tmp_path / "i")
+    w = index.writer(workers=2, chunk_mb=0.1)
+    for d in docs:
+        w.add(d)
+    with pytest.raises(IndexError_, match="documents of segment"):
+        w.commit()
+    w.rollback()
+    w.close()
+    assert len(Index.open(tmp_path / "i")) == 0
+
+
 def test_the_lock_of_the_workers_claims_is_not_waited_for_forever(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The parent does not cut a worker's chunk when the lock of the claims is held (by a worker that
     died holding it), and a worker whose parent died holding it exits instead of waiting."""
