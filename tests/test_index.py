@@ -761,6 +761,66 @@ def test_a_worker_that_is_done_takes_the_end_of_a_chunk_another_worker_analyzes(
         assert ranking(parallel.search(q, limit=50)) == ranking(single.search(q, limit=50)), q
 
 
+@pytest.mark.parametrize("how", ["raises", "dies"])
+def test_a_worker_that_fails_with_a_chunk_queued_for_it_fails_the_commit_and_loses_nothing(
+    tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch, how: str
+):
+    """A worker that fails while it writes its segment, with the end of another worker's chunk queued for
+    it, fails the commit (naming the worker's error, or its death) instead of hanging; the index keeps its
+    last commit, and the next session indexes everything."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("worker processes use fork here")
+    import os
+    import time
+
+    import idsearch.writer as writer_module
+
+    parent = os.getpid()
+    real_add, real_write = writer_module.SegmentBuilder.add_many, writer_module.SegmentBuilder.write
+    real_submit = writer_module._WorkerPool.submit
+    queued: list[int] = []
+
+    def slow_add(self, docs_):
+        if os.getpid() != parent:
+            time.sleep(0.01)
+        return real_add(self, docs_)
+
+    def failing_write(self, directory, name):
+        if os.getpid() != parent and self.ids[0] == docs[1]["id"]:  # the first chunk's worker
+            time.sleep(0.3)
+            if how == "dies":
+                os._exit(1)
+            raise OSError("disk on fire")
+        return real_write(self, directory, name)
+
+    def submit(self, directory, name, docs_, **kw):
+        if kw.get("after") is not None:
+            queued.append(kw["after"])
+        return real_submit(self, directory, name, docs_, **kw)
+
+    monkeypatch.setattr(writer_module, "BATCH_DOCS", 4)
+    monkeypatch.setattr(writer_module.SegmentBuilder, "add_many", slow_add)
+    monkeypatch.setattr(writer_module.SegmentBuilder, "write", failing_write)
+    monkeypatch.setattr(writer_module._WorkerPool, "submit", submit)
+    index = Index.create(tmp_path / "i")
+    with index.writer(workers=1) as w:
+        w.add(docs[0])
+    w = index.writer(workers=2, chunk_mb=0.1)
+    for d in docs[1:]:
+        w.add(d)
+    with pytest.raises(IndexError_, match="died" if how == "dies" else "disk on fire"):
+        w.commit()
+    w.rollback()
+    w.close()
+    assert queued  # the failing worker had the end of the other worker's chunk queued
+    monkeypatch.undo()
+    assert [d["id"] for d in index.documents()] == [docs[0]["id"]]
+    with index.writer(workers=2, chunk_mb=0.1) as w:
+        for d in docs[1:]:
+            w.add(d)
+    assert {d["id"] for d in index.documents()} == {d["id"] for d in docs}
+
+
 def test_a_worker_that_builds_past_where_it_was_to_stop_fails_the_commit(
     tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch
 ):
