@@ -698,11 +698,11 @@ _NO_STOP = 1 << 62  # a worker's stop while it may build all of its chunk
 _LOCK_SECONDS = 1.0  # how long a process waits for the lock of the workers' claims before it looks why
 
 
-def _build_claimed(builder: SegmentBuilder, docs: list[Prepared], progress: Any, slot: int, parent: int) -> None:
-    """Analyze a chunk batch by batch, each claimed first in ``progress`` (this worker's two numbers: the
-    documents claimed, and where to stop): meanwhile, at the end of a session, the parent may set where this
-    worker stops, and hand the rest of its chunk to another worker (:meth:`IndexWriter._balance_end`). A
-    worker whose parent died holding the lock exits."""
+def _build_claimed(builder: SegmentBuilder, docs: list[Prepared], progress: Any, parent: int) -> None:
+    """Analyze a chunk batch by batch, each claimed first in ``progress`` (this worker's two numbers, shared
+    with the parent under a lock of their own: the documents claimed, and where to stop): meanwhile, at the
+    end of a session, the parent may set where this worker stops, and hand the rest of its chunk to another
+    worker (:meth:`IndexWriter._balance_end`). A worker whose parent died holding the lock exits."""
     lock, numbers = progress.get_lock(), progress.get_obj()
     done = 0
     while True:
@@ -710,8 +710,8 @@ def _build_claimed(builder: SegmentBuilder, docs: list[Prepared], progress: Any,
             if os.getppid() != parent:
                 raise SystemExit(1)
         try:
-            end = min(len(docs), done + BATCH_DOCS, numbers[2 * slot + 1])
-            numbers[2 * slot] = max(done, end)
+            end = min(len(docs), done + BATCH_DOCS, numbers[1])
+            numbers[0] = max(done, end)
         finally:
             lock.release()
         if end <= done:
@@ -720,11 +720,9 @@ def _build_claimed(builder: SegmentBuilder, docs: list[Prepared], progress: Any,
         done = end
 
 
-def _worker_main(conn: Any, schema: Any, analyzer: Any, first: tuple[Any, ...] | None, progress: Any,
-                 slot: int) -> None:
+def _worker_main(conn: Any, schema: Any, analyzer: Any, first: tuple[Any, ...] | None, progress: Any) -> None:
     """A worker process: builds segments from chunks of prepared documents (and merges segments, at
-    commits) until its pipe closes. ``progress`` is shared with the parent; the worker's numbers in it are
-    at ``slot`` (see :func:`_build_claimed`).
+    commits) until its pipe closes. ``progress`` is shared with the parent (see :func:`_build_claimed`).
 
     With ``fork`` it inherits the parent's analyzer (and its word cache) and its ``first`` task, documents
     and all, in memory; with ``spawn`` it gets plain data and builds its own analyzer."""
@@ -766,7 +764,7 @@ def _worker_main(conn: Any, schema: Any, analyzer: Any, first: tuple[Any, ...] |
                 conn.send_bytes(_REPORT + pickle.dumps((task_id, "ok", merged), protocol=pickle.HIGHEST_PROTOCOL))
                 continue
             builder = SegmentBuilder(schema, analyzer, vocabulary)
-            _build_claimed(builder, docs, progress, slot, parent)
+            _build_claimed(builder, docs, progress, parent)
             docs = None
             new = list(islice(cache, reported, None))
             reported = len(cache)
@@ -807,8 +805,9 @@ class _WorkerPool:
             self._args = (schema.to_dict(), (analyzer.spec.to_dict(), words))
         self._conns: list[Any] = []
         self._procs: list[Any] = []
-        # per worker: how many documents of its chunk it has claimed, and where it is to stop (_build_claimed)
-        self._progress = self._ctx.Array("q", 2 * workers)
+        # per worker: how many documents of its chunk it has claimed, and where it is to stop (_build_claimed),
+        # each pair with a lock of its own (a worker that died holding it holds up no other worker)
+        self._progress = [self._ctx.Array("q", 2) for _ in range(workers)]
         self._busy: dict[int, int] = {}  # worker -> task id
         # worker -> the chunk task it takes next: its id and message (sent once the worker reads its pipe:
         # while the worker writes its segment, a chunk sent now would block this process, and a worker's
@@ -829,7 +828,7 @@ class _WorkerPool:
             gc.freeze()
         try:
             proc = self._ctx.Process(target=_worker_main, daemon=True,
-                                     args=(child, *self._args, first, self._progress, len(self._conns)))
+                                     args=(child, *self._args, first, self._progress[len(self._conns)]))
             proc.start()
         finally:
             if frozen:
@@ -914,8 +913,8 @@ class _WorkerPool:
         else:
             worker = idle[0] if idle else len(self._conns)
         # (without the lock: an idle or finishing worker is past the claims of its chunk)
-        numbers = self._progress.get_obj()
-        numbers[2 * worker], numbers[2 * worker + 1] = 0, _NO_STOP
+        numbers = self._progress[worker].get_obj()
+        numbers[0], numbers[1] = 0, _NO_STOP
         if after is None and not idle:
             if self.fork and isinstance(docs, list):
                 self._start_worker((task_id, directory, name, docs))
@@ -955,7 +954,7 @@ class _WorkerPool:
         without the lock: the worker may claim more at once)."""
         worker = self._worker_of(task_id)
         assert worker is not None
-        return int(self._progress.get_obj()[2 * worker])
+        return int(self._progress[worker].get_obj()[0])
 
     def stop_early(self, task_id: int, choose: Callable[[int], int | None]) -> int | None:
         """Make the worker of an :meth:`analyzing` task stop at ``choose(claimed)`` documents, if that is not
@@ -964,17 +963,17 @@ class _WorkerPool:
         is not had within ``_LOCK_SECONDS``: a worker died holding it)."""
         worker = self._worker_of(task_id)
         assert worker is not None
-        lock = self._progress.get_lock()
+        lock = self._progress[worker].get_lock()
         if not lock.acquire(timeout=_LOCK_SECONDS):
             return None
         try:
-            numbers = self._progress.get_obj()
-            claimed = int(numbers[2 * worker])
+            numbers = self._progress[worker].get_obj()
+            claimed = int(numbers[0])
             stop = choose(claimed)
             if stop is not None:
                 if stop < claimed:
                     raise ValueError(f"cannot stop at {stop}: {claimed} documents are claimed")
-                numbers[2 * worker + 1] = min(stop, numbers[2 * worker + 1])
+                numbers[1] = min(stop, numbers[1])
             return stop
         finally:
             lock.release()

@@ -842,7 +842,7 @@ def test_a_worker_that_builds_past_where_it_was_to_stop_fails_the_commit(
             time.sleep(0.01)
         return real_add(self, docs_)
 
-    def build_everything(builder, docs_, progress, slot, parent_pid):
+    def build_everything(builder, docs_, progress, parent_pid):
         for start in range(0, len(docs_), 4):
             builder.add_many(docs_[start : start + 4])
 
@@ -861,8 +861,9 @@ def test_a_worker_that_builds_past_where_it_was_to_stop_fails_the_commit(
 
 
 def test_the_lock_of_the_workers_claims_is_not_waited_for_forever(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The parent does not cut a worker's chunk when the lock of the claims is held (by a worker that
-    died holding it), and a worker whose parent died holding it exits instead of waiting."""
+    """The parent does not cut a worker's chunk when the lock of its claims is held (by the worker, dead
+    while it held it), and cuts another worker's chunk meanwhile (each worker's claims have a lock of their
+    own); a worker whose parent died holding the lock exits instead of waiting."""
     import threading
 
     import idsearch.writer as writer_module
@@ -871,11 +872,13 @@ def test_the_lock_of_the_workers_claims_is_not_waited_for_forever(tmp_path: Path
     monkeypatch.setattr(writer_module, "_LOCK_SECONDS", 0.05)
     index = Index.create(tmp_path / "i")
     pool = _WorkerPool(2, index.schema, index.analyzer)  # (no worker is started before a chunk needs one)
-    pool._busy = {0: 7}
+    pool._busy = {0: 7, 1: 8}
+    for numbers in pool._progress:  # as submitting a chunk leaves them
+        numbers.get_obj()[:] = [0, writer_module._NO_STOP]
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with pool._progress.get_lock():
+        with pool._progress[0].get_lock():
             held.set()
             release.wait()
 
@@ -884,11 +887,12 @@ def test_the_lock_of_the_workers_claims_is_not_waited_for_forever(tmp_path: Path
     held.wait()
     try:
         assert pool.stop_early(7, lambda claimed: claimed + 1) is None
-        assert pool._progress.get_obj()[1] == 0  # no stop was set
+        assert pool._progress[0].get_obj()[1] == writer_module._NO_STOP  # no stop was set
+        assert pool.stop_early(8, lambda claimed: claimed + 2) == 2 == pool._progress[1].get_obj()[1]
         builder = SegmentBuilder(index.schema, index.analyzer)
         docs = [Prepared("d1", b"{}", ("kereta api",), (), ())]
         with pytest.raises(SystemExit):
-            _build_claimed(builder, docs, pool._progress, 0, parent=-1)
+            _build_claimed(builder, docs, pool._progress[0], parent=-1)
         assert len(builder) == 0
     finally:
         release.set()
