@@ -662,18 +662,17 @@ class _Waiting:
             k += 1
         rest = _Waiting(name, self.ids[n:], self.blocks[k:], self.counts[k:], self.sizes[k:])
         del self.ids[n:], self.blocks[k:], self.counts[k:], self.sizes[k:]
-        if n > start:  # inside block k
+        if n > start:  # inside block k: its head ends this chunk, its tail starts the rest
             block = rest.blocks[0]
-            docs = pickle.loads(block) if isinstance(block, bytes) else block
-            for part, into, first in ((docs[: n - start], self, False), (docs[n - start :], rest, True)):
-                size = sum(map(doc_bytes, part))
-                payload = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL) if isinstance(block, bytes) else part
-                if first:
-                    into.blocks[0], into.counts[0], into.sizes[0] = payload, len(part), size
-                else:
-                    into.blocks.append(payload)
-                    into.counts.append(len(part))
-                    into.sizes.append(size)
+            pickled = isinstance(block, bytes)
+            docs = pickle.loads(block) if pickled else block
+            head, tail = docs[: n - start], docs[n - start :]
+            self.blocks.append(pickle.dumps(head, protocol=pickle.HIGHEST_PROTOCOL) if pickled else head)
+            self.counts.append(len(head))
+            self.sizes.append(sum(map(doc_bytes, head)))
+            rest.blocks[0] = pickle.dumps(tail, protocol=pickle.HIGHEST_PROTOCOL) if pickled else tail
+            rest.counts[0] = len(tail)
+            rest.sizes[0] = sum(map(doc_bytes, tail))
         return rest
 
 
