@@ -153,7 +153,7 @@ def test_parallel_speedup(
         pytest.skip("one core: nothing to speed up")
     pairs = 5 if bench_full else 1
     root = tmp_path_factory.mktemp(f"speedup-{mode}")
-    if fraction < 1:  # a session that does not end near a whole number of chunks (see IndexWriter._dispatch_ready)
+    if fraction < 1:  # a session that does not end near a whole number of chunks (see IndexWriter._balance_end)
         docs_file = root / "docs.jsonl"
         with docs_file.open("w", encoding="utf-8") as fh:
             for doc in docs[: int(len(docs) * fraction)]:

@@ -595,8 +595,9 @@ class _Planned(dict[str, Any]):
     bytes (a type of its own, so that no entry read from a manifest passes for one)."""
 
 
-# the time a segment takes to write over the time its documents take to analyze, in a worker, about (the
-# shared corpus, stems cached: 0.27-0.33 s against 0.65-0.73 s per 12 MB chunk): see IndexWriter._balance_end
+# the time a segment takes to write over the time its documents take to analyze, in a worker, about (whole
+# 12 MB chunks of a cold build of the shared corpus: 0.27-0.35 s against 0.65-0.97 s, /work/notes/s27/timeline.py):
+# see IndexWriter._balance_end
 WRITE_SHARE = 0.4
 BLOCKS_PER_CHUNK = 16  # a waiting chunk is kept (and pickled) in blocks of about chunk_mb / 16 of documents
 
@@ -1515,8 +1516,8 @@ class IndexWriter:
         its own segment, then analyzes and writes the end; the other analyzes what is left before the cut
         and writes its whole part (``WRITE_SHARE``). So the workers finish together without estimating how
         fast they go: cutting waiting chunks by the session's time per byte instead, 2 workers finished the
-        shared corpus 0.04-0.28 s apart; now 0.004-0.12 s. (Taken only from an idle worker, the end was
-        missed while the other wrote its segment, a quarter of the time.)"""
+        shared corpus 0.007-0.30 s apart (mean 0.14 s); now 0.004-0.12 s (mean 0.05 s). (Taken only from an
+        idle worker, the end was missed while the other wrote its segment, a quarter of the time.)"""
         pool = self._pool
         assert pool is not None
         while not self._ready:
