@@ -8,6 +8,7 @@ import math
 import multiprocessing
 import random
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -659,6 +660,26 @@ def test_merges_that_wait_for_no_other_run_in_the_workers_and_write_what_one_pro
         assert ranked == ranking(Index.open(tmp_path / "here").search(query, limit=50)), query
 
 
+def slow_worker_batches(monkeypatch: pytest.MonkeyPatch, seconds: float | Callable[[list], float] = 0.01) -> None:
+    """Worker processes analyze 4 documents a batch, sleeping ``seconds`` (or ``seconds(batch)``) before
+    each (forked workers inherit the patches; this process is not slowed)."""
+    import os
+    import time
+
+    import idsearch.writer as writer_module
+
+    parent = os.getpid()
+    real_add = writer_module.SegmentBuilder.add_many
+
+    def slow_add(self, docs_):
+        if os.getpid() != parent:
+            time.sleep(seconds(docs_) if callable(seconds) else seconds)
+        return real_add(self, docs_)
+
+    monkeypatch.setattr(writer_module, "BATCH_DOCS", 4)
+    monkeypatch.setattr(writer_module.SegmentBuilder, "add_many", slow_add)
+
+
 @pytest.mark.parametrize("case", ["thief writing", "thief idle", "the first chunk is cut"])
 def test_a_worker_that_is_done_takes_the_end_of_a_chunk_another_worker_analyzes(
     tmp_path: Path, docs: list[dict], monkeypatch: pytest.MonkeyPatch, case: str
@@ -678,15 +699,14 @@ def test_a_worker_that_is_done_takes_the_end_of_a_chunk_another_worker_analyzes(
     import idsearch.writer as writer_module
 
     parent = os.getpid()
-    real_add, real_write = writer_module.SegmentBuilder.add_many, writer_module.SegmentBuilder.write
+    real_write = writer_module.SegmentBuilder.write
     real_move, real_submit = IndexWriter._move_rest, writer_module._WorkerPool.submit
     first_chunk = {d["id"] for d in docs[:60]}  # (the quarter chunk holds about 80 documents)
 
-    def slow_add(self, docs_):
-        if os.getpid() != parent:
-            slower = case == "the first chunk is cut" and docs_[0].doc_id in first_chunk
-            time.sleep(0.05 if slower else 0.01 if case != "the first chunk is cut" else 0)
-        return real_add(self, docs_)
+    def batch_seconds(docs_: list) -> float:
+        if case == "the first chunk is cut":
+            return 0.05 if docs_[0].doc_id in first_chunk else 0
+        return 0.01
 
     def slow_write(self, directory, name):
         if os.getpid() != parent and case == "thief writing":
@@ -704,8 +724,7 @@ def test_a_worker_that_is_done_takes_the_end_of_a_chunk_another_worker_analyzes(
         after[name] = kw.get("after")
         return real_submit(self, directory, name, docs_, **kw)
 
-    monkeypatch.setattr(writer_module, "BATCH_DOCS", 4)
-    monkeypatch.setattr(writer_module.SegmentBuilder, "add_many", slow_add)
+    slow_worker_batches(monkeypatch, batch_seconds)
     monkeypatch.setattr(writer_module.SegmentBuilder, "write", slow_write)
     monkeypatch.setattr(IndexWriter, "_move_rest", move)
     monkeypatch.setattr(writer_module._WorkerPool, "submit", submit)
@@ -776,14 +795,9 @@ def test_a_worker_that_fails_with_a_chunk_queued_for_it_fails_the_commit_and_los
     import idsearch.writer as writer_module
 
     parent = os.getpid()
-    real_add, real_write = writer_module.SegmentBuilder.add_many, writer_module.SegmentBuilder.write
+    real_write = writer_module.SegmentBuilder.write
     real_submit = writer_module._WorkerPool.submit
     queued: list[int] = []
-
-    def slow_add(self, docs_):
-        if os.getpid() != parent:
-            time.sleep(0.01)
-        return real_add(self, docs_)
 
     def failing_write(self, directory, name):
         if os.getpid() != parent and self.ids[0] == docs[1]["id"]:  # the first chunk's worker
@@ -798,8 +812,7 @@ def test_a_worker_that_fails_with_a_chunk_queued_for_it_fails_the_commit_and_los
             queued.append(kw["after"])
         return real_submit(self, directory, name, docs_, **kw)
 
-    monkeypatch.setattr(writer_module, "BATCH_DOCS", 4)
-    monkeypatch.setattr(writer_module.SegmentBuilder, "add_many", slow_add)
+    slow_worker_batches(monkeypatch)
     monkeypatch.setattr(writer_module.SegmentBuilder, "write", failing_write)
     monkeypatch.setattr(writer_module._WorkerPool, "submit", submit)
     index = Index.create(tmp_path / "i")
@@ -829,25 +842,13 @@ def test_a_worker_that_builds_past_where_it_was_to_stop_fails_the_commit(
     commit, which leaves the index as it was."""
     if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("worker processes use fork here")
-    import os
-    import time
-
     import idsearch.writer as writer_module
-
-    parent = os.getpid()
-    real_add = writer_module.SegmentBuilder.add_many
-
-    def slow_add(self, docs_):
-        if os.getpid() != parent:
-            time.sleep(0.01)
-        return real_add(self, docs_)
 
     def build_everything(builder, docs_, progress, parent_pid):
         for start in range(0, len(docs_), 4):
             builder.add_many(docs_[start : start + 4])
 
-    monkeypatch.setattr(writer_module, "BATCH_DOCS", 4)
-    monkeypatch.setattr(writer_module.SegmentBuilder, "add_many", slow_add)
+    slow_worker_batches(monkeypatch)
     monkeypatch.setattr(writer_module, "_build_claimed", build_everything)
     index = Index.create(tmp_path / "i")
     w = index.writer(workers=2, chunk_mb=0.1)
