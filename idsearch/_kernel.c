@@ -39,11 +39,24 @@
        The matches are the documents mask admits, or (None) those scoring above 0, and matches is their
        number (what the numpy path counts with count_nonzero); the indices of the k best of them, best
        first, ties by lower index, are written into out (int64).
+
+   scan_words(text, classes, table, starts, lengths, irregular, key_lo, key_hi) -> count, or a str
+       The words of a text as analysis.scan_words's numpy code finds them (the reference: the same arrays,
+       element for element), read from the str in place. classes: every code point's class (uint8, 0x110000
+       of them; 255: not known yet), below the fourth root of table's length; table: flags per window of
+       four classes (1: a word starts at the third, 2: one ends at the second, 4: the third is a number's
+       separator inside a word), class 0 before and after the text. Per word, in order: where it starts, its
+       length, whether it is irregular (longer than 16, or holding a separator or a character outside ASCII)
+       and, for a word of at most 16 characters, its characters' low bytes packed into two little-endian
+       64-bit keys (else 0). The output arrays need room for len(text) + 1 words. When the text holds
+       characters of unknown class, returns them (up to 1024, repeats included) and nothing else is valid:
+       the caller classifies them and calls again.
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1356,11 +1369,210 @@ done:
     return result;
 }
 
+/* The words of a text: see scan_words in the comment at the top. One pass over the characters writes every
+   word's start and end without a branch (a word boundary is too frequent and too irregular to predict) and
+   notes the rare odd characters (a number's separator, a character outside ASCII); then one pass per word
+   makes its length and keys, and one over the odd characters marks the words that hold one. */
+
+#define SCAN_UNKNOWN_MAX 1024 /* characters of unknown class reported at once */
+
+typedef struct {
+    const uint8_t *classes; /* per code point; 255: not known yet */
+    const uint8_t *table;
+    int64_t c, c2, c3;
+    int64_t *starts, *ends; /* ends become lengths */
+    int64_t *odd;           /* positions of the odd characters, in order */
+    Py_ssize_t nstarts, nends, nodd, odd_room;
+    Py_UCS4 unknown[SCAN_UNKNOWN_MAX];
+    int nunknown, nomem;
+    Py_UCS4 bad; /* a code point whose class is out of range, plus 1 */
+} Scan;
+
+static int scan_note_odd(Scan *sc, int64_t j) {
+    if (sc->nodd == sc->odd_room) {
+        int64_t *more = PyMem_RawRealloc(sc->odd, 2 * sc->odd_room * sizeof(int64_t));
+        if (!more) {
+            sc->nomem = 1;
+            return -1;
+        }
+        sc->odd = more;
+        sc->odd_room *= 2;
+    }
+    sc->odd[sc->nodd++] = j;
+    return 0;
+}
+
+/* the class of code point u; one not known yet is noted in unknown, one out of range in bad */
+static inline unsigned scan_class(Scan *sc, Py_UCS4 u) {
+    const unsigned k = sc->classes[u];
+    if (k >= sc->c) {
+        if (k != 255) sc->bad = u + 1;
+        else if (sc->nunknown < SCAN_UNKNOWN_MAX) sc->unknown[sc->nunknown++] = u;
+        return 0;
+    }
+    return k;
+}
+
+/* (locals, not the Scan's fields, in the loop: a store through starts could alias those, so the compiler
+   would reload them every character) */
+#define SCAN_PASS(T)                                                                                      \
+    {                                                                                                     \
+        const T *text = (const T *)data;                                                                  \
+        const uint8_t *table = sc->table;                                                                 \
+        const int64_t c = sc->c, c2 = sc->c2, c3 = sc->c3;                                                \
+        int64_t *starts = sc->starts, *ends = sc->ends;                                                   \
+        Py_ssize_t nstarts = 0, nends = 0;                                                                \
+        /* the window (j - 2, j - 1, j, j + 1): w0 w1 w2 w3, class 0 outside the text */                   \
+        int64_t w0 = 0, w1 = 0, w2 = n > 0 ? scan_class(sc, text[0]) : 0, w3 = n > 1 ? scan_class(sc, text[1]) : 0; \
+        for (Py_ssize_t j = 0; j <= n; j++) {                                                             \
+            const uint8_t flags = table[w0 * c3 + w1 * c2 + w2 * c + w3];                                 \
+            starts[nstarts] = j; /* a word starts at j */                                                 \
+            nstarts += flags & 1;                                                                         \
+            ends[nends] = j; /* a word ends before j */                                                   \
+            nends += (flags >> 1) & 1;                                                                    \
+            if (((flags & 4) || (j < n && text[j] >= 128)) && scan_note_odd(sc, j) < 0) break;            \
+            w0 = w1;                                                                                      \
+            w1 = w2;                                                                                      \
+            w2 = w3;                                                                                      \
+            if (j + 2 < n) {                                                                              \
+                const Py_UCS4 u = text[j + 2];                                                            \
+                w3 = sc->classes[u];                                                                      \
+                if (w3 >= c) {  /* not known yet (or out of range): gather the rest of those, and stop */ \
+                    for (Py_ssize_t k = j + 2; k < n && !sc->bad && sc->nunknown < SCAN_UNKNOWN_MAX; k++) \
+                        scan_class(sc, text[k]);                                                          \
+                    break;                                                                                \
+                }                                                                                         \
+            } else                                                                                        \
+                w3 = 0;                                                                                   \
+        }                                                                                                 \
+        sc->nstarts = nstarts;                                                                            \
+        sc->nends = nends;                                                                                \
+    }
+
+static PyObject *scan_words(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *str, *o[7];
+    Arr a[7];
+    static const char *names[7] = {"classes", "table", "starts", "lengths", "irregular", "key_lo", "key_hi"};
+    static const int sizes[7] = {1, 1, 8, 8, 1, 8, 8};
+    PyObject *result = NULL;
+    Scan *sc = NULL;
+    memset(a, 0, sizeof(a));
+    if (!PyArg_ParseTuple(args, "UOOOOOOO", &str, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6])) return NULL;
+    for (int i = 0; i < 7; i++) {
+        const int is_signed = i == 2 || i == 3;
+        if (arr_get(o[i], &a[i], 'i', i >= 2, names[i]) < 0) goto done;
+        if (a[i].size != sizes[i] || a[i].is_signed != is_signed) {
+            PyErr_Format(PyExc_TypeError, "scan_words: %s must be %s%d", names[i], is_signed ? "int" : "uint",
+                         8 * sizes[i]);
+            goto done;
+        }
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(str) < 0) goto done;
+#endif
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(str), room = n + 1;
+    const int kind = PyUnicode_KIND(str);
+    const void *data = PyUnicode_DATA(str);
+    Py_ssize_t nclasses = 1;
+    while (nclasses * nclasses * nclasses * nclasses < a[1].n) nclasses++;
+    if (a[0].n != 0x110000 || nclasses * nclasses * nclasses * nclasses != a[1].n || a[2].n < room ||
+        a[3].n < room || a[4].n < room || a[5].n < room || a[6].n < room) {
+        PyErr_SetString(PyExc_ValueError, "scan_words: arrays of mismatched lengths");
+        goto done;
+    }
+    sc = PyMem_RawCalloc(1, sizeof(Scan));
+    if (sc) sc->odd = PyMem_RawMalloc(64 * sizeof(int64_t));
+    if (!sc || !sc->odd) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    sc->odd_room = 64;
+    sc->classes = (const uint8_t *)a[0].p;
+    sc->table = (const uint8_t *)a[1].p;
+    sc->c = nclasses;
+    sc->c2 = nclasses * nclasses;
+    sc->c3 = sc->c2 * nclasses;
+    sc->starts = (int64_t *)a[2].view.buf;
+    sc->ends = (int64_t *)a[3].view.buf;
+    uint8_t *irregular = (uint8_t *)a[4].view.buf;
+    uint64_t *key_lo = (uint64_t *)a[5].view.buf, *key_hi = (uint64_t *)a[6].view.buf;
+    int unpaired = 0;
+    Py_BEGIN_ALLOW_THREADS  /* the text and plain arrays from here on: other threads may run meanwhile */
+    if (kind == PyUnicode_1BYTE_KIND) SCAN_PASS(uint8_t)
+    else if (kind == PyUnicode_2BYTE_KIND) SCAN_PASS(uint16_t)
+    else SCAN_PASS(uint32_t)
+    const Py_ssize_t nstarts = sc->nstarts;
+    int64_t *starts = sc->starts, *ends = sc->ends;
+    const int failed = sc->nunknown || sc->nomem || sc->bad;
+    unpaired = !failed && nstarts != sc->nends;
+    for (Py_ssize_t w = 0; !failed && !unpaired && w < nstarts; w++) {
+        const int64_t s = starts[w], len = ends[w] - s;
+        if (len <= 0 || (w + 1 < nstarts && starts[w + 1] < ends[w])) {
+            unpaired = 1;
+            break;
+        }
+        uint64_t lo = 0, hi = 0;
+        irregular[w] = len > 16;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (kind == PyUnicode_1BYTE_KIND && len <= 16 && s + 16 <= n) {  /* 16 bytes in place, masked */
+            memcpy(&lo, (const uint8_t *)data + s, 8);
+            memcpy(&hi, (const uint8_t *)data + s + 8, 8);
+            lo = len >= 8 ? lo : lo & ((UINT64_C(1) << (8 * len)) - 1);
+            hi = len >= 16 ? hi : len <= 8 ? 0 : hi & ((UINT64_C(1) << (8 * (len - 8))) - 1);
+        } else
+#endif
+        if (len <= 16)  /* a character's low byte: a word with one outside ASCII is irregular anyway */
+            for (int64_t k = len - 1; k >= 0; k--) {
+                const uint64_t byte = PyUnicode_READ(kind, data, s + k) & 0xFF;
+                if (k >= 8) hi = (hi << 8) | byte;
+                else lo = (lo << 8) | byte;
+            }
+        key_lo[w] = lo;
+        key_hi[w] = hi;
+        ends[w] = len;
+    }
+    if (!failed && !unpaired) {
+        Py_ssize_t w = 0;
+        for (Py_ssize_t i = 0; i < sc->nodd; i++) {
+            const int64_t at = sc->odd[i];
+            while (w + 1 < nstarts && starts[w + 1] <= at) w++;
+            if (w < nstarts && starts[w] <= at && at < starts[w] + ends[w]) irregular[w] = 1;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (sc->nomem) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (sc->bad) {
+        char code[16];
+        snprintf(code, sizeof(code), "U+%04X", (unsigned)(sc->bad - 1));
+        PyErr_Format(PyExc_ValueError, "scan_words: the class of %s is not below %d", code, (int)sc->c);
+        goto done;
+    }
+    if (sc->nunknown) {  /* the caller classifies these and calls again */
+        result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, sc->unknown, sc->nunknown);
+        goto done;
+    }
+    if (unpaired) {
+        PyErr_SetString(PyExc_ValueError, "scan_words: the table's word starts and ends do not pair");
+        goto done;
+    }
+    result = PyLong_FromSsize_t(sc->nstarts);
+done:
+    if (sc) PyMem_RawFree(sc->odd);
+    PyMem_RawFree(sc);
+    for (int i = 0; i < 7; i++) arr_release(&a[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"best_matches", best_matches, METH_VARARGS, "The number of matches and the k best of them, best first."},
     {"score_or", score_or, METH_VARARGS, "BM25F scores of an OR of terms, added into scores; returns each term's df."},
     {"rerank", rerank, METH_VARARGS, "Proximity and lead bonuses added into the matches' scores; the best first."},
     {"postings", postings, METH_VARARGS, "Term occurrences turned into postings, in (rank, document) order."},
+    {"scan_words", scan_words, METH_VARARGS, "The words of a text: starts, lengths, irregular, 16-byte keys."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -43,6 +44,11 @@ from typing import Any
 import attrs
 
 from idsearch.stopwords import StopwordSet, resolve_stopwords
+
+try:  # the compiled tokenizer pass of scan_words (optional: its numpy code finds the same words)
+    from idsearch import _kernel
+except ImportError:  # pragma: no cover - depends on the build
+    _kernel = None
 
 __all__ = [
     "Analyzer",
@@ -704,26 +710,39 @@ class WordScan:
         return out
 
 
-def scan_words(text: str) -> WordScan:
-    """The words ``_TOKEN_RE.findall`` finds in ``text`` (already normalized; a NUL is a word of its own),
-    located with numpy; see the section comment above."""
+@functools.lru_cache(maxsize=1)
+def _kernel_tables() -> tuple[Any, Any]:
+    """Every code point's class for the compiled scan (255: not known yet; ASCII known from the start: the
+    kernel asks for the others as it meets them) and the window table."""
     import numpy as np
 
-    ascii_classes, window_table, masks = _scan_tables()
-    n = len(text)
-    padded = np.zeros(n + 4, dtype=np.uint16)  # two characters of class OTHER before the text and after it
-    classes = padded[2 : n + 2]
-    if text.isascii():
-        raw = text.encode("ascii")
-        np.take(ascii_classes, np.frombuffer(raw, dtype=np.uint8), out=classes)
-        outside_ascii = None
-    else:
-        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        np.take(ascii_classes, codes, out=classes, mode="clip")  # the others are classified below
-        outside_ascii = np.flatnonzero(codes >= 128)
-        distinct, which = np.unique(codes[outside_ascii], return_inverse=True)
-        classes[outside_ascii] = np.array([_char_class(chr(c)) for c in distinct.tolist()], dtype=np.uint16)[which]
-        raw = codes.astype(np.uint8).tobytes()  # a word with a character outside ASCII is not keyed: its bytes do not matter
+    ascii_classes, window_table, _masks = _scan_tables()
+    classes = np.full(0x110000, 255, dtype=np.uint8)
+    classes[:128] = ascii_classes
+    return classes, window_table
+
+
+_SCAN_BUFFERS = threading.local()
+
+
+def _scan_buffers(n: int) -> tuple[Any, Any, Any, Any, Any]:
+    """Output arrays for the compiled scan of ``n`` words, this thread's, reused from call to call (fresh
+    ones cost a page fault per 4 KiB written: a tenth of the scan's time)."""
+    import numpy as np
+
+    held = getattr(_SCAN_BUFFERS, "arrays", None)
+    if held is None or len(held[0]) < n:
+        size = max(n, 1 << 16)
+        held = _SCAN_BUFFERS.arrays = tuple(np.empty(size, dtype=t) for t in (np.int64, np.int64, np.bool_, np.uint64, np.uint64))
+    return held  # type: ignore[return-value]
+
+
+def _word_bounds(padded: Any, window_table: Any, outside_ascii: Any) -> tuple[Any, Any, Any]:
+    """Every word's start and length in a text, and whether it is irregular (longer than 16 characters, or
+    holding a number's separator or a character outside ASCII), from its classes (``padded``: two of class
+    OTHER before and after), in numpy."""
+    import numpy as np
+
     pairs = padded[:-1] * _CLASSES
     pairs += padded[1:]
     window = pairs[:-2] * (_CLASSES * _CLASSES)
@@ -743,12 +762,53 @@ def scan_words(text: str) -> WordScan:
         inside = word >= 0
         word, odd = word[inside], odd[inside]
         irregular[word[odd < ends[word]]] = True
-    regular = np.flatnonzero(~irregular)
-    start, length = starts[regular], lengths[regular]
-    # every 8 bytes from every offset, read in place (little-endian, unaligned): a word's first 16 bytes
-    eight = np.ndarray((n + 9,), dtype="<u8", buffer=raw + bytes(17), strides=(1,))
-    key_lo = eight[start] & masks[np.minimum(length, 8)]
-    key_hi = eight[start + 8] & masks[np.clip(length - 8, 0, 8)]
+    return starts, lengths, irregular
+
+
+def scan_words(text: str, *, compiled: bool = True) -> WordScan:
+    """The words ``_TOKEN_RE.findall`` finds in ``text`` (already normalized; a NUL is a word of its own),
+    located in one pass of the compiled kernel (``idsearch._kernel.scan_words``), or with numpy when it is
+    not built or ``compiled`` is False (the reference: the same words, keys and spans); see the section
+    comment above."""
+    import numpy as np
+
+    n = len(text)
+    if compiled and _kernel is not None:
+        starts, lengths, irregular, all_lo, all_hi = _scan_buffers(n + 1)
+        char_classes, window_table = _kernel_tables()
+        while True:
+            count = _kernel.scan_words(text, char_classes, window_table, starts, lengths, irregular, all_lo, all_hi)
+            if isinstance(count, int):
+                break
+            for ch in set(count):  # characters met for the first time: classified once per process
+                char_classes[ord(ch)] = _char_class(ch)
+        starts, lengths, irregular = starts[:count], lengths[:count], irregular[:count]
+        regular = np.flatnonzero(~irregular)
+        start, length = starts[regular], lengths[regular]
+        key_lo, key_hi = all_lo[regular], all_hi[regular]
+    else:
+        ascii_classes, window_table, masks = _scan_tables()
+        padded = np.zeros(n + 4, dtype=np.uint16)  # two characters of class OTHER before the text and after it
+        classes = padded[2 : n + 2]
+        if text.isascii():
+            raw = text.encode("ascii")
+            np.take(ascii_classes, np.frombuffer(raw, dtype=np.uint8), out=classes)
+            outside_ascii = None
+        else:
+            codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+            np.take(ascii_classes, codes, out=classes, mode="clip")  # the others are classified below
+            outside_ascii = np.flatnonzero(codes >= 128)
+            distinct, which = np.unique(codes[outside_ascii], return_inverse=True)
+            classes[outside_ascii] = np.array([_char_class(chr(c)) for c in distinct.tolist()], dtype=np.uint16)[which]
+            raw = codes.astype(np.uint8).tobytes()  # a word with a character outside ASCII is not keyed: its bytes do not matter
+        starts, lengths, irregular = _word_bounds(padded, window_table, outside_ascii)
+        regular = np.flatnonzero(~irregular)
+        start, length = starts[regular], lengths[regular]
+        # every 8 bytes from every offset, read in place (little-endian, unaligned): a word's first 16 bytes
+        eight = np.ndarray((n + 9,), dtype="<u8", buffer=raw + bytes(17), strides=(1,))
+        key_lo = eight[start] & masks[np.minimum(length, 8)]
+        key_hi = eight[start + 8] & masks[np.clip(length - 8, 0, 8)]
+    ends = starts + lengths
     spans = np.flatnonzero(irregular)
     if not len(spans):
         return WordScan(text, len(starts), regular, start, length, key_lo, key_hi, spans, [])

@@ -292,6 +292,22 @@ def _regex_words(text: str) -> list[str]:
 )
 def test_scan_words_finds_what_the_regex_finds(text):
     assert scan_words(text).words() == _regex_words(text)
+    _same_scans(text)
+
+
+_SCAN_ARRAYS = ("keyed_at", "keyed_start", "keyed_length", "key_lo", "key_hi", "other_at")
+
+
+def _same_scans(text: str) -> None:
+    """The compiled scan (the default, when the kernel is built) and the numpy one give the same WordScan:
+    every array element for element, with its dtype, and the same irregular words."""
+    compiled, reference = scan_words(text), scan_words(text, compiled=False)
+    assert compiled.count == reference.count
+    for name in _SCAN_ARRAYS:
+        got, want = getattr(compiled, name), getattr(reference, name)
+        assert got.dtype == want.dtype, name
+        assert got.tolist() == want.tolist(), name
+    assert compiled.other == reference.other
 
 
 @settings(max_examples=400, deadline=None)
@@ -299,6 +315,7 @@ def test_scan_words_finds_what_the_regex_finds(text):
 def test_scan_words_equals_the_regex_on_tricky_batches(texts):
     text = "\x00".join(texts)
     assert scan_words(text).words() == _regex_words(text)
+    _same_scans(text)
 
 
 @settings(max_examples=200, deadline=None)
@@ -306,6 +323,33 @@ def test_scan_words_equals_the_regex_on_tricky_batches(texts):
 def test_scan_words_equals_the_regex_on_any_normalized_text(text):
     text = normalize_text(text)
     assert scan_words(text).words() == _regex_words(text)
+    _same_scans(text)
+
+
+@pytest.mark.parametrize("text", [
+    "a" * 7 + " " + "b" * 8 + " " + "c" * 9 + " " + "d" * 15 + " " + "e" * 16 + " " + "f" * 17,  # key widths
+    "kata di ujung",  # words near the end: fewer than 16 bytes follow them
+    "x",
+    "é",  # the whole text outside ASCII
+    "\U0001f600 kata \U0001f600x y\U00020000z 𝟘 ٣٤ 2.000",  # beyond the BMP: four bytes a character
+    "ĀāĂ kata-kata Ω ω",  # two bytes a character
+    "\u00ad-\u00ad \u2010x\u2010 1\u20102",
+])
+def test_scan_words_compiled_equals_numpy_on_every_width_of_text(text):
+    assert scan_words(text).words() == _regex_words(text)
+    _same_scans(text)
+
+
+def test_scan_words_compiled_equals_numpy_on_the_shared_corpus():
+    """Every batch of the shared corpus as the writer joins it (256 documents, NUL between), both ways."""
+    docs: list[dict] = []
+    for name in ("clickid.jsonl", "indosum.jsonl", "facqa_passages.jsonl"):
+        with shared_path("corpus", name).open(encoding="utf-8") as fh:
+            docs.extend(json.loads(line) for line in fh if line.strip())
+    assert len(docs) > 27_000
+    for start in range(0, len(docs), 256):
+        for field in ("title", "body"):
+            _same_scans("\x00".join(normalize_text(d.get(field) or "") for d in docs[start : start + 256]))
 
 
 def test_scan_words_keys_are_exact_bytes():

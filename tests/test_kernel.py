@@ -10,10 +10,12 @@ import random
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+import idsearch.analysis as analysis_module
 import idsearch.reader as reader_module
 import idsearch.segment as segment_module
 from idsearch import Index
@@ -284,6 +286,85 @@ def test_compiled_postings_in_several_threads_at_once_equal_the_numpy_reference(
     for k, (ranks, docs, positions) in enumerate(inputs):
         reference = segment_module.build_postings(ranks, docs, positions, compiled=False)
         assert [a is None or a.tolist() for a in got[k]] == [a is None or a.tolist() for a in reference]
+
+
+@needs_kernel
+def test_the_compiled_scan_refuses_bad_input_and_asks_for_unknown_characters():
+    """scan_words reads a str in place; a class table, a window table or outputs that do not fit raise, a
+    class out of range raises naming the character, and characters of unknown class come back, not a
+    guess."""
+    classes, table = analysis_module._kernel_tables()
+    outs = [np.empty(16, dtype=t) for t in (np.int64, np.int64, np.bool_, np.uint64, np.uint64)]
+    assert kernel.scan_words("ab 12", classes, table, *outs) == 2
+    assert outs[0][:2].tolist() == [0, 3] and outs[1][:2].tolist() == [2, 2]
+    assert outs[3][:2].tolist() == [int.from_bytes(b"ab", "little"), int.from_bytes(b"12", "little")]
+    unknown = classes.copy()
+    unknown[ord("\u00e9")] = unknown[0x1F600] = 255
+    assert sorted(set(kernel.scan_words("caf\u00e9 \U0001f600 \u00e9", unknown, table, *outs))) == ["\u00e9", "\U0001f600"]
+    out_of_range = classes.copy()
+    out_of_range[ord("b")] = 7
+    with pytest.raises(ValueError, match="U\\+0062"):
+        kernel.scan_words("ab 12", out_of_range, table, *outs)
+    short = [o[:5] for o in outs]  # room for len(text) + 1 words: 6
+    bad = {
+        "a class table of another size": ("ab", classes[:1000], table, *outs),
+        "a window table that is no fourth power": ("ab", classes, table[:1000], *outs),
+        "outputs too short": ("ab 12", classes, table, *short),
+        "int32 starts": ("ab", classes, table, outs[0].astype(np.int32), *outs[1:]),
+        "signed keys": ("ab", classes, table, *outs[:3], outs[3].astype(np.int64), outs[4]),
+        "classes as uint16": ("ab", classes.astype(np.uint16), table, *outs),
+        "bytes, not a str": (b"ab", classes, table, *outs),
+    }
+    for case, args in bad.items():
+        with pytest.raises((ValueError, TypeError)):
+            kernel.scan_words(*args)
+        del case
+    read_only = [o.copy() for o in outs]
+    read_only[2].setflags(write=False)
+    with pytest.raises((ValueError, TypeError)):
+        kernel.scan_words("ab", classes, table, *read_only)
+
+
+@needs_kernel
+def test_compiled_scans_in_several_threads_at_once_equal_the_numpy_reference():
+    """The scan runs without the GIL, into output arrays of its thread's own: threads scanning at once each
+    get the numpy reference's words and keys."""
+    import threading
+
+    rng = random.Random(3)
+    texts = ["\x00".join(_text(rng, rng.randrange(50, 400)) + rng.choice([" 2.500 caf\u00e9", " x-y", ""])
+                         for _ in range(40)) for _ in range(6)]
+    got: dict[int, list[list[int]]] = {}
+
+    def arrays(scan: Any) -> list[list[int]]:
+        return [getattr(scan, name).tolist() for name in ("keyed_at", "keyed_start", "keyed_length", "key_lo",
+                                                          "key_hi", "other_at")] + [scan.other]
+
+    def scan(k: int) -> None:
+        for _ in range(5):
+            got[k] = arrays(analysis_module.scan_words(texts[k]))
+
+    threads = [threading.Thread(target=scan, args=(k,)) for k in range(len(texts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k, text in enumerate(texts):
+        assert got[k] == arrays(analysis_module.scan_words(text, compiled=False))
+
+
+@needs_kernel
+def test_segments_are_the_same_files_with_and_without_the_compiled_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """An index built with the compiled scan and one built with the numpy scan: the same files, byte for byte."""
+    def files(index: Index) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in sorted(index.path.iterdir())
+                if p.suffix in (".npy", ".txt", ".bin", ".dict", ".json")}
+
+    compiled = files(_build(tmp_path / "compiled", 8, segments=2))
+    monkeypatch.setattr(analysis_module, "_kernel", None)
+    plain = files(_build(tmp_path / "plain", 8, segments=2))
+    assert compiled.keys() == plain.keys() and len(compiled) > 20
+    assert [name for name in compiled if compiled[name] != plain[name]] == []
 
 
 @needs_kernel
