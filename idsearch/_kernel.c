@@ -40,6 +40,12 @@
        number (what the numpy path counts with count_nonzero); the indices of the k best of them, best
        first, ties by lower index, are written into out (int64).
 
+   key_lookup(table_lo, table_hi, table_values, lo, hi, out, mix_lo, mix_hi) -> misses
+       The writer's key table (writer._KeyTable, whose numpy get is the reference): per key (lo[i], hi[i])
+       (uint64), its value (int32) in the open-addressing table of a power of two slots, probed linearly from
+       slot ((lo * mix_lo) ^ (hi * mix_hi)) >> (64 - bits) until the key or an empty slot (value -1; it holds
+       the key (0, 0)), into out[i] (-1: missing). Returns how many are missing.
+
    scan_words(text, classes, table, starts, lengths, irregular, key_lo, key_hi) -> count, or a str
        The words of a text as analysis.scan_words's numpy code finds them (the reference: the same arrays,
        element for element), read from the str in place. classes: every code point's class (uint8, 0x110000
@@ -1567,11 +1573,78 @@ done:
     return result;
 }
 
+/* Word keys looked up in the writer's key table: see key_lookup in the comment at the top. */
+static PyObject *key_lookup(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *o[6];
+    Arr a[6];
+    static const char *names[6] = {"table_lo", "table_hi", "table_values", "lo", "hi", "out"};
+    static const int sizes[6] = {8, 8, 4, 8, 8, 4};
+    unsigned long long mix_lo, mix_hi;
+    PyObject *result = NULL;
+    memset(a, 0, sizeof(a));
+    if (!PyArg_ParseTuple(args, "OOOOOOKK", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &mix_lo, &mix_hi))
+        return NULL;
+    for (int i = 0; i < 6; i++) {
+        const int is_signed = i == 2 || i == 5;
+        if (arr_get(o[i], &a[i], 'i', i == 5, names[i]) < 0) goto done;
+        if (a[i].size != sizes[i] || a[i].is_signed != is_signed) {
+            PyErr_Format(PyExc_TypeError, "key_lookup: %s must be %s%d", names[i], is_signed ? "int" : "uint",
+                         8 * sizes[i]);
+            goto done;
+        }
+    }
+    const Py_ssize_t size = a[0].n, n = a[3].n;
+    int bits = 0;
+    while (bits < 63 && ((Py_ssize_t)1 << bits) < size) bits++;
+    if (size < 2 || ((Py_ssize_t)1 << bits) != size || a[1].n != size || a[2].n != size || a[4].n != n ||
+        a[5].n != n) {
+        PyErr_SetString(PyExc_ValueError, "key_lookup: arrays of mismatched lengths (the table's: a power of 2)");
+        goto done;
+    }
+    const uint64_t *tlo = (const uint64_t *)a[0].p, *thi = (const uint64_t *)a[1].p;
+    const uint64_t *lo = (const uint64_t *)a[3].p, *hi = (const uint64_t *)a[4].p;
+    const int32_t *values = (const int32_t *)a[2].p;
+    int32_t *out = (int32_t *)a[5].view.buf;
+    const uint64_t mask = (uint64_t)size - 1;
+    Py_ssize_t missing = 0, full = 0;
+    Py_BEGIN_ALLOW_THREADS  /* plain arrays from here on: other threads may run meanwhile */
+    for (Py_ssize_t i = 0; i < n && !full; i++) {
+        uint64_t slot = ((lo[i] * (uint64_t)mix_lo) ^ (hi[i] * (uint64_t)mix_hi)) >> (64 - bits);
+        int32_t found = -1;
+        for (Py_ssize_t probes = 0;; probes++) {
+            const int32_t v = values[slot];
+            if (tlo[slot] == lo[i] && thi[slot] == hi[i]) {  /* (an empty slot holds (0, 0) and -1) */
+                found = v;
+                break;
+            }
+            if (v < 0) break;
+            if (probes == size) {  /* no empty slot: not a table this kernel's caller keeps */
+                full = 1;
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+        out[i] = found;
+        missing += found < 0;
+    }
+    Py_END_ALLOW_THREADS
+    if (full) {
+        PyErr_SetString(PyExc_ValueError, "key_lookup: a table without an empty slot");
+        goto done;
+    }
+    result = PyLong_FromSsize_t(missing);
+done:
+    for (int i = 0; i < 6; i++) arr_release(&a[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"best_matches", best_matches, METH_VARARGS, "The number of matches and the k best of them, best first."},
     {"score_or", score_or, METH_VARARGS, "BM25F scores of an OR of terms, added into scores; returns each term's df."},
     {"rerank", rerank, METH_VARARGS, "Proximity and lead bonuses added into the matches' scores; the best first."},
     {"postings", postings, METH_VARARGS, "Term occurrences turned into postings, in (rank, document) order."},
+    {"key_lookup", key_lookup, METH_VARARGS, "Word keys looked up in an open-addressing table; returns the misses."},
     {"scan_words", scan_words, METH_VARARGS, "The words of a text: starts, lengths, irregular, 16-byte keys."},
     {NULL, NULL, 0, NULL},
 };

@@ -53,6 +53,11 @@ from idsearch.storage import (
     write_durable,
 )
 
+try:  # the compiled key lookup (optional: _KeyTable.get's numpy code does the same)
+    from idsearch import _kernel
+except ImportError:  # pragma: no cover - depends on the build
+    _kernel = None
+
 if TYPE_CHECKING:
     from idsearch.index import Index
 
@@ -194,8 +199,13 @@ class _KeyTable:
     def _slots(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         return (((lo * self._MIX_LO) ^ (hi * self._MIX_HI)) >> np.uint64(64 - self.bits)).astype(np.int64)
 
-    def get(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """The number of every key (-1: not in the table)."""
+    def get(self, lo: np.ndarray, hi: np.ndarray, *, compiled: bool = True) -> np.ndarray:
+        """The number of every key (-1: not in the table): in the compiled kernel, one probe loop per key, or
+        with numpy (the reference), every key at once probe after probe."""
+        if compiled and _kernel is not None:
+            found = np.empty(len(lo), dtype=np.int32)
+            _kernel.key_lookup(self.lo, self.hi, self.values, lo, hi, found, int(self._MIX_LO), int(self._MIX_HI))
+            return found
         mask = (1 << self.bits) - 1
         slots = self._slots(lo, hi)
         found = self.values[slots]

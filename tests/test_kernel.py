@@ -354,6 +354,45 @@ def test_compiled_scans_in_several_threads_at_once_equal_the_numpy_reference():
 
 
 @needs_kernel
+@pytest.mark.parametrize("nkeys", [0, 1, 300, 5000, 40000])
+def test_compiled_key_lookup_equals_the_numpy_reference(nkeys: int):
+    """The writer's key table, looked up compiled and in numpy: the same numbers for keys in it, keys not in
+    it, the key (0, 0) an empty slot holds, and keys that share a home slot (a full half of the table)."""
+    from idsearch.writer import _KeyTable
+
+    rng = np.random.default_rng(nkeys)
+    lo = rng.integers(0, 2**63, size=nkeys, dtype=np.uint64) * np.uint64(rng.integers(1, 3))
+    hi = np.where(rng.random(nkeys) < 0.7, np.uint64(0), rng.integers(0, 2**63, size=nkeys, dtype=np.uint64))
+    keys = np.unique(np.stack([lo, hi], axis=1), axis=0)
+    table = _KeyTable(bits=4)
+    zero = np.zeros(1, dtype=np.uint64)
+    table.put(zero, zero, np.zeros(1, dtype=np.int32))  # the NUL's key, as the vocabulary has it
+    keys = keys[(keys[:, 0] != 0) | (keys[:, 1] != 0)]
+    table.put(keys[:, 0].copy(), keys[:, 1].copy(), np.arange(1, len(keys) + 1, dtype=np.int32))
+    absent = rng.integers(1, 2**63, size=(nkeys // 3 + 5, 2), dtype=np.uint64)
+    probe = np.concatenate([keys, absent, np.zeros((2, 2), dtype=np.uint64)])[rng.permutation(len(keys) + len(absent) + 2)]
+    qlo, qhi = probe[:, 0].copy(), probe[:, 1].copy()
+    compiled, reference = table.get(qlo, qhi), table.get(qlo, qhi, compiled=False)
+    assert compiled.dtype == reference.dtype == np.int32
+    assert compiled.tolist() == reference.tolist()
+    assert (compiled >= 0).sum() == len(keys) + 2  # every key put, and both (0, 0)
+    out = np.empty(len(qlo), dtype=np.int32)
+    mix = (int(table._MIX_LO), int(table._MIX_HI))
+    assert kernel.key_lookup(table.lo, table.hi, table.values, qlo, qhi, out, *mix) == int((reference < 0).sum())
+    bad = {
+        "a table of no power of two": (table.lo[:-1], table.hi[:-1], table.values[:-1], qlo, qhi, out),
+        "keys of mismatched lengths": (table.lo, table.hi, table.values, qlo, qhi[:-1], out),
+        "signed keys": (table.lo, table.hi, table.values, qlo.astype(np.int64), qhi, out),
+        "int64 values": (table.lo, table.hi, table.values.astype(np.int64), qlo, qhi, out),
+        "a full table": (table.lo, table.hi, np.zeros_like(table.values), qlo[:1] + np.uint64(1), qhi[:1], out[:1]),
+    }
+    for case, args in bad.items():
+        with pytest.raises((ValueError, TypeError)):
+            kernel.key_lookup(*args, *mix)
+        del case
+
+
+@needs_kernel
 def test_segments_are_the_same_files_with_and_without_the_compiled_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """An index built with the compiled scan and one built with the numpy scan: the same files, byte for byte."""
     def files(index: Index) -> dict[str, bytes]:
