@@ -40,6 +40,18 @@
        number (what the numpy path counts with count_nonzero); the indices of the k best of them, best
        first, ties by lower index, are written into out (int64).
 
+   occurrences(numbers, stem_codes, exact_codes, multi_len, multi_start, multi_flat, base, codes, docs,
+               positions, lengths, exact_out, exact_docs) -> (count, exact count)
+       A batch's words (numbers, int32: word numbers, 0 the separator that starts the next document) turned
+       into term occurrences, writer.SegmentBuilder._index_batch's numpy code being the reference (the same
+       arrays, element for element). Per word its stem_codes entry: a term id (one occurrence), -1 (removed:
+       it keeps its position) or -2 - k (split word k: multi_flat[multi_start[k]:][:multi_len[k]], a position
+       per part, -1 parts removed). Writes each occurrence's term, document (numbered from base) and position
+       in its document into codes, docs and positions (as far as they have room: the counts returned are
+       what they need), every document's occurrence count into lengths (one per document of the batch), and
+       with exact_codes (None: no exact forms) every word's exact-form term and document into exact_out and
+       exact_docs.
+
    key_lookup(table_lo, table_hi, table_values, lo, hi, out, mix_lo, mix_hi) -> misses
        The writer's key table (writer._KeyTable, whose numpy get is the reference): per key (lo[i], hi[i])
        (uint64), its value (int32) in the open-addressing table of a power of two slots, probed linearly from
@@ -1573,6 +1585,128 @@ done:
     return result;
 }
 
+/* A batch's occurrences: see occurrences in the comment at the top. */
+static PyObject *occurrences(PyObject *self, PyObject *args) {
+    (void)self;
+    enum { NUMBERS, STEM, EXACT, MULTI_LEN, MULTI_START, MULTI_FLAT, CODES, DOCS, POSITIONS, LENGTHS, EXACT_CODES,
+           EXACT_DOCS, NARGS };
+    PyObject *o[NARGS];
+    Arr a[NARGS];
+    static const char *names[NARGS] = {"numbers", "stem_codes", "exact_codes", "multi_len", "multi_start",
+                                       "multi_flat", "codes", "docs", "positions", "lengths", "exact_out",
+                                       "exact_docs"};
+    static const int sizes[NARGS] = {4, 4, 4, 8, 8, 4, 4, 4, 4, 4, 4, 4};
+    long long base;
+    PyObject *result = NULL;
+    memset(a, 0, sizeof(a));
+    if (!PyArg_ParseTuple(args, "OOOOOOLOOOOOO", &o[NUMBERS], &o[STEM], &o[EXACT], &o[MULTI_LEN], &o[MULTI_START],
+                          &o[MULTI_FLAT], &base, &o[CODES], &o[DOCS], &o[POSITIONS], &o[LENGTHS], &o[EXACT_CODES],
+                          &o[EXACT_DOCS]))
+        return NULL;
+    const int with_exact = o[EXACT] != Py_None;
+    if (with_exact != (o[EXACT_CODES] != Py_None) || with_exact != (o[EXACT_DOCS] != Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "occurrences: exact_codes, exact_out and exact_docs go together");
+        return NULL;
+    }
+    for (int i = 0; i < NARGS; i++) {
+        if ((i == EXACT || i == EXACT_CODES || i == EXACT_DOCS) && !with_exact) continue;
+        const int is_signed = i != LENGTHS;
+        if (arr_get(o[i], &a[i], 'i', i >= CODES, names[i]) < 0) goto done;
+        if (a[i].size != sizes[i] || a[i].is_signed != is_signed) {
+            PyErr_Format(PyExc_TypeError, "occurrences: %s must be %s%d", names[i], is_signed ? "int" : "uint",
+                         8 * sizes[i]);
+            goto done;
+        }
+    }
+    const Py_ssize_t n = a[NUMBERS].n, nwords = a[STEM].n, nmulti = a[MULTI_LEN].n, nflat = a[MULTI_FLAT].n;
+    const Py_ssize_t room = a[CODES].n, ndocs = a[LENGTHS].n, exact_room = with_exact ? a[EXACT_CODES].n : 0;
+    if ((with_exact && a[EXACT].n != nwords) || a[MULTI_START].n != nmulti || a[DOCS].n != room ||
+        a[POSITIONS].n != room || (with_exact && a[EXACT_DOCS].n != exact_room) || ndocs < 1 ||
+        base < 0 || base + ndocs > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "occurrences: arrays of mismatched lengths");
+        goto done;
+    }
+    const int32_t *numbers = (const int32_t *)a[NUMBERS].p, *stem = (const int32_t *)a[STEM].p;
+    const int32_t *exact = with_exact ? (const int32_t *)a[EXACT].p : NULL, *flat = (const int32_t *)a[MULTI_FLAT].p;
+    const int64_t *mlen = (const int64_t *)a[MULTI_LEN].p, *mstart = (const int64_t *)a[MULTI_START].p;
+    int32_t *codes = (int32_t *)a[CODES].view.buf, *docs = (int32_t *)a[DOCS].view.buf;
+    int32_t *positions = (int32_t *)a[POSITIONS].view.buf;
+    uint32_t *lengths = (uint32_t *)a[LENGTHS].view.buf;
+    int32_t *exact_out = with_exact ? (int32_t *)a[EXACT_CODES].view.buf : NULL;
+    int32_t *exact_docs = with_exact ? (int32_t *)a[EXACT_DOCS].view.buf : NULL;
+    Py_ssize_t count = 0, nexact = 0, bad = -1;
+    const char *why = NULL;
+    Py_BEGIN_ALLOW_THREADS  /* plain arrays from here on: other threads may run meanwhile */
+    memset(lengths, 0, (size_t)ndocs * sizeof(uint32_t));
+    int64_t doc = 0, pos = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int32_t w = numbers[i];
+        if (w < 0 || w >= nwords) {
+            bad = i;
+            why = "a word number out of range";
+            break;
+        }
+        if (w == 0) {  /* the batch separator: the next document starts */
+            if (++doc >= ndocs) {
+                bad = i;
+                why = "more documents than lengths";
+                break;
+            }
+            pos = 0;
+        } else {
+            const int32_t code = stem[w];
+            if (code >= 0) {
+                if (count < room) {
+                    codes[count] = code;
+                    docs[count] = (int32_t)(doc + base);
+                    positions[count] = (int32_t)pos;
+                }
+                count++;
+                lengths[doc]++;
+                pos++;
+            } else if (code == -1) {  /* removed (a stopword): it keeps its position */
+                pos++;
+            } else {  /* a word that yields several terms: one position each */
+                const int64_t k = -2 - (int64_t)code;
+                if (k >= nmulti || mstart[k] < 0 || mlen[k] < 0 || mstart[k] + mlen[k] > nflat) {
+                    bad = i;
+                    why = "a split word past the split-word table";
+                    break;
+                }
+                for (int64_t part = 0; part < mlen[k]; part++) {
+                    const int32_t pc = flat[mstart[k] + part];
+                    if (pc >= 0) {
+                        if (count < room) {
+                            codes[count] = pc;
+                            docs[count] = (int32_t)(doc + base);
+                            positions[count] = (int32_t)(pos + part);
+                        }
+                        count++;
+                        lengths[doc]++;
+                    }
+                }
+                pos += mlen[k];
+            }
+        }
+        if (exact && exact[w] >= 0) {
+            if (nexact < exact_room) {
+                exact_out[nexact] = exact[w];
+                exact_docs[nexact] = (int32_t)(doc + base);
+            }
+            nexact++;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (bad >= 0) {
+        PyErr_Format(PyExc_ValueError, "occurrences: %s at token %zd", why, bad);
+        goto done;
+    }
+    result = Py_BuildValue("nn", count, nexact);
+done:
+    for (int i = 0; i < NARGS; i++) arr_release(&a[i]);
+    return result;
+}
+
 /* Word keys looked up in the writer's key table: see key_lookup in the comment at the top. */
 static PyObject *key_lookup(PyObject *self, PyObject *args) {
     (void)self;
@@ -1644,6 +1778,7 @@ static PyMethodDef methods[] = {
     {"score_or", score_or, METH_VARARGS, "BM25F scores of an OR of terms, added into scores; returns each term's df."},
     {"rerank", rerank, METH_VARARGS, "Proximity and lead bonuses added into the matches' scores; the best first."},
     {"postings", postings, METH_VARARGS, "Term occurrences turned into postings, in (rank, document) order."},
+    {"occurrences", occurrences, METH_VARARGS, "A batch's term occurrences, documents, positions and lengths."},
     {"key_lookup", key_lookup, METH_VARARGS, "Word keys looked up in an open-addressing table; returns the misses."},
     {"scan_words", scan_words, METH_VARARGS, "The words of a text: starts, lengths, irregular, 16-byte keys."},
     {NULL, NULL, 0, NULL},

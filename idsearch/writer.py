@@ -53,7 +53,7 @@ from idsearch.storage import (
     write_durable,
 )
 
-try:  # the compiled key lookup (optional: _KeyTable.get's numpy code does the same)
+try:  # the compiled key lookup and occurrences (optional: the numpy code beside them does the same)
     from idsearch import _kernel
 except ImportError:  # pragma: no cover - depends on the build
     _kernel = None
@@ -177,6 +177,11 @@ def encode_word_items(cache: Mapping[str, tuple[str, ...]], words: Sequence[str]
 def decode_word_items(words: str, terms: str) -> Iterable[tuple[str, tuple[str, ...]]]:
     """The ``(word, terms)`` pairs of :func:`encode_word_items`' text."""
     return ((w, tuple(t.split("\t")) if t else ()) for w, t in zip(json.loads(f"[{words}]"), json.loads(f"[{terms}]")))
+
+
+def _as_bytes(values: np.ndarray) -> memoryview:
+    """A contiguous array's bytes, in place (what ``array.frombytes`` takes)."""
+    return memoryview(values).cast("B")
 
 
 class _KeyTable:
@@ -471,6 +476,7 @@ class SegmentBuilder:
         self.keywords: dict[str, list[str | None]] = {f: [] for f in schema.keyword_fields}
         self.occurrences = 0
         self.stored_bytes = 0
+        self._scratch: tuple[np.ndarray, ...] | None = None  # the compiled kernel's output arrays
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -513,6 +519,9 @@ class SegmentBuilder:
         numbers = vocabulary.scan_numbers(
             scan_words(_BATCH_SEPARATOR.join(normalize_text(t) if t else "" for t in texts))
         )
+        if _kernel is not None:
+            self._index_compiled(field, numbers, len(texts), base)
+            return
         arr = vocabulary.stem_codes[numbers]
         separator = numbers == 0
         doc_of = np.cumsum(separator)  # batch document of every token
@@ -566,6 +575,36 @@ class SegmentBuilder:
                 self.codes[target].frombytes(ex[which].tobytes())
                 self.docs[target].frombytes((doc_of[which] + base).astype(np.int32).tobytes())
                 self.occurrences += len(which)
+
+    def _index_compiled(self, field: str, numbers: np.ndarray, ndocs: int, base: int) -> None:
+        """:meth:`_index_batch`'s occurrences in one pass of the compiled kernel (``occurrences``), into this
+        builder's output arrays (reused: fresh ones cost a page fault per 4 KiB written), then appended."""
+        vocabulary = self.vocabulary
+        multi_len, multi_start, multi_flat = vocabulary.multi_arrays()
+        exact = vocabulary.exact_codes if self.schema.exact else None
+        room = 2 * len(numbers) + 64  # split words yield several occurrences: asked again if more
+        while True:
+            if self._scratch is None or len(self._scratch[0]) < room:
+                self._scratch = tuple(np.empty(room, dtype=np.int32) for _ in range(5))
+            codes, docs, positions, exact_codes, exact_docs = self._scratch
+            lengths = np.empty(ndocs, dtype=np.uint32)
+            count, nexact = _kernel.occurrences(
+                numbers, vocabulary.stem_codes, exact, multi_len, multi_start, multi_flat, base, codes, docs,
+                positions, lengths, exact_codes if exact is not None else None, exact_docs if exact is not None else None,
+            )
+            if max(count, nexact) <= len(codes):
+                break
+            room = max(count, nexact)
+        self.codes[field].frombytes(_as_bytes(codes[:count]))
+        self.docs[field].frombytes(_as_bytes(docs[:count]))
+        self.positions[field].frombytes(_as_bytes(positions[:count]))
+        self.lengths[field].frombytes(_as_bytes(lengths))
+        self.occurrences += count
+        if nexact:
+            target = exact_field(field)
+            self.codes[target].frombytes(_as_bytes(exact_codes[:nexact]))
+            self.docs[target].frombytes(_as_bytes(exact_docs[:nexact]))
+            self.occurrences += nexact
 
     def write(self, directory: Path, name: str) -> dict[str, Any]:
         """Write the buffered documents as segment ``name``; returns its manifest entry."""

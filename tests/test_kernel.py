@@ -392,15 +392,99 @@ def test_compiled_key_lookup_equals_the_numpy_reference(nkeys: int):
         del case
 
 
+_SPLIT_TEXTS = ["jawa-bali", "ekonomi-politik", "covid-19", "dan-atau", "anak-anak", "yang-di-pertuan", "x-dan-y",
+                "dan", "yang", "pertemuan", "bertemu", "kota", "2.000", "caf\u00e9"]
+
+
 @needs_kernel
-def test_segments_are_the_same_files_with_and_without_the_compiled_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """An index built with the compiled scan and one built with the numpy scan: the same files, byte for byte."""
+@pytest.mark.parametrize("exact", [True, False])
+def test_compiled_occurrences_equal_the_numpy_reference(monkeypatch: pytest.MonkeyPatch, exact: bool):
+    """A batch's occurrences (terms, documents, positions, lengths, exact forms), compiled and in numpy:
+    split words (a position per part, removed parts keeping theirs), stopwords, empty documents."""
+    import idsearch.writer as writer_module
+    from idsearch.analysis import IndonesianAnalyzer
+
+    rng = random.Random(11)
+    docs = []
+    for i in range(700):  # several batches: word numbers and split words carry over from batch to batch
+        words = [rng.choice(_SPLIT_TEXTS) if rng.random() < 0.3 else _word(rng) for _ in range(rng.randrange(0, 40))]
+        docs.append({"id": f"d{i}", "title": " ".join(words[:5]), "body": " ".join(words)})
+    schema = Schema(exact=exact)
+
+    def built() -> dict[str, list[int]]:
+        analyzer = IndonesianAnalyzer(stopwords="minimal")
+        builder = writer_module.SegmentBuilder(schema, analyzer)
+        writer_module.SegmentBuilder.add_many(builder, [_prepared(schema, d) for d in docs])
+        arrays = {f"{kind} {field}": list(getattr(builder, kind)[field])
+                  for kind in ("codes", "docs", "positions", "lengths") for field in getattr(builder, kind)}
+        arrays["terms"] = builder.vocabulary.terms
+        return arrays
+
+    compiled = built()
+    monkeypatch.setattr(writer_module, "_kernel", None)
+    reference = built()
+    assert compiled.keys() == reference.keys()
+    assert ("codes title.exact" in compiled) == exact
+    assert [key for key in compiled if compiled[key] != reference[key]] == []
+    assert len(compiled["codes body"]) > 5000
+
+
+def _prepared(schema: Schema, doc: dict[str, Any]) -> Any:
+    from idsearch.writer import Prepared, encode_document
+
+    return Prepared(doc["id"], encode_document(doc["id"], doc), tuple(doc.get(f) or "" for f in schema.text_field_names),
+                    (), ())
+
+
+@needs_kernel
+def test_compiled_occurrences_refuse_bad_input_and_say_what_room_they_need():
+    i32 = np.int32
+
+    def args(numbers: list[int], *, stem: tuple[int, ...] = (-(1 << 30), 5, -1, -2), room: int = 8, ndocs: int = 2,
+             lens: tuple[int, ...] = (3,), flat: tuple[int, ...] = (7, -1, 8)) -> tuple[Any, ...]:
+        lens_a = np.array(lens, dtype=np.int64)
+        return (np.array(numbers, dtype=i32), np.array(stem, dtype=i32), None, lens_a, np.cumsum(lens_a) - lens_a,
+                np.array(flat, dtype=i32), 10, np.full(room, -9, dtype=i32), np.full(room, -9, dtype=i32),
+                np.full(room, -9, dtype=i32), np.empty(ndocs, dtype=np.uint32), None, None)
+
+    good = args([1, 2, 3, 1, 0, 2, 1])
+    # word 1: term 5; word 2: removed (a position); word 3: split into terms 7, (removed), 8 over 3 positions
+    assert kernel.occurrences(*good) == (5, 0)
+    assert good[7][:5].tolist() == [5, 7, 8, 5, 5]
+    assert good[8][:5].tolist() == [10, 10, 10, 10, 11]
+    assert good[9][:5].tolist() == [0, 2, 4, 5, 1]
+    assert good[10].tolist() == [4, 1]
+    small = args([1, 2, 3, 1, 0, 2, 1], room=2)
+    assert kernel.occurrences(*small) == (5, 0)  # what it needs; it wrote only what fits
+    assert small[7].tolist() == [5, 7]
+    bad = {
+        "a word number past the vocabulary": args([1, 4]),
+        "a negative word number": args([-1]),
+        "a split word past the table": args([1], stem=(0, -3)),
+        "more documents than lengths": args([1, 0, 1, 0, 1]),
+        "a split word's parts past the parts": args([3], flat=(7, 8)),
+        "int64 numbers": (np.array([1], dtype=np.int64), *args([1])[1:]),
+        "exact codes without their outputs": args([1])[:2] + (np.array([-1, -1, -1, -1], dtype=i32),) + args([1])[3:],
+    }
+    for case, call in bad.items():
+        with pytest.raises((ValueError, TypeError)):
+            kernel.occurrences(*call)
+        del case
+
+
+@needs_kernel
+def test_segments_are_the_same_files_with_and_without_the_compiled_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """An index built with the compiled scan, key lookup and occurrences and one built with their numpy code:
+    the same files, byte for byte."""
     def files(index: Index) -> dict[str, bytes]:
         return {p.name: p.read_bytes() for p in sorted(index.path.iterdir())
                 if p.suffix in (".npy", ".txt", ".bin", ".dict", ".json")}
 
+    import idsearch.writer as writer_module
+
     compiled = files(_build(tmp_path / "compiled", 8, segments=2))
     monkeypatch.setattr(analysis_module, "_kernel", None)
+    monkeypatch.setattr(writer_module, "_kernel", None)
     plain = files(_build(tmp_path / "plain", 8, segments=2))
     assert compiled.keys() == plain.keys() and len(compiled) > 20
     assert [name for name in compiled if compiled[name] != plain[name]] == []
