@@ -1,5 +1,5 @@
-"""The compiled inner loops of queries (idsearch/_kernel.c). Optional: when no C compiler is at hand the
-package installs without them and the reader runs the same arithmetic in numpy (same results, slower)."""
+"""The compiled inner loops of queries and of analysis (idsearch/_kernel.c). Optional: when no C compiler is
+at hand the package installs without them and the same arithmetic runs in numpy (same results, slower)."""
 
 import sys
 

@@ -1,11 +1,16 @@
-/* idsearch._kernel: the inner loops of an OR query, and the sort of a new segment's postings, compiled.
+/* idsearch._kernel: the inner loops of an OR query, of a batch's analysis, and the sort of a new segment's
+   postings, compiled.
 
    The reader's numpy code (IndexReader._scores_flat, _with_bonuses, reader._best_in_numpy) is the reference: these functions
    do the same floating-point operations in the same order, so scores are bit-identical (tests/test_kernel.py
    compares both; build without -ffast-math and without fused multiply-add). They read the segments' arrays
    in place (any integer width, through the buffer protocol: memory maps included, nothing is copied),
-   check every index they follow, and write only into arrays the caller allocated. Every call holds
-   the GIL from start to end, so the module's growable scratch buffers serve all threads in turn.
+   check every index they follow, and write only into arrays the caller allocated. score_or, rerank and
+   best_matches hold the GIL from start to end, so the module's growable scratch buffers serve all threads
+   in turn; postings and the analysis functions (scan_words, key_lookup, occurrences) use no module state
+   and let other threads run while they work on plain arrays. For the analysis functions, the numpy code
+   beside their callers (analysis.scan_words, writer._KeyTable.get, writer.SegmentBuilder._index_batch) is
+   the reference: the same arrays, element for element.
 
    score_or(scores, live, n_docs, k1, delta, terms) -> [df per term]
        terms: [(boost, fields[, df])]; fields: [(norms, runs)], in the term's field order; runs: one
