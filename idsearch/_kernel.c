@@ -45,6 +45,12 @@
        number (what the numpy path counts with count_nonzero); the indices of the k best of them, best
        first, ties by lower index, are written into out (int64).
 
+   json_object(doc) -> bytes or None
+       A dict of str keys whose values are str, None, bool or int, as json.dumps(doc, ensure_ascii=False,
+       separators=(",", ":")) encoded in UTF-8 (writer.encode_document's encoder is the reference: the same
+       bytes): None for any other object (a float, a list, a date...), or when a string holds a lone
+       surrogate (not UTF-8), for the caller's encoder to handle. It holds the GIL (it reads the dict).
+
    occurrences(numbers, stem_codes, exact_codes, multi_len, multi_start, multi_flat, base, codes, docs,
                positions, lengths, exact_out, exact_docs) -> (count, exact count)
        A batch's words (numbers, int32: word numbers, 0 the separator that starts the next document) turned
@@ -1778,11 +1784,145 @@ done:
     return result;
 }
 
+/* A stored document's JSON: see json_object in the comment at the top. */
+static inline char *json_char(char *out, Py_UCS4 c, int *surrogate) {
+    static const char hex[] = "0123456789abcdef";
+    if (c < 0x80) {
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *out++ = (char)c;
+            return out;
+        }
+        *out++ = '\\';
+        switch (c) {
+        case '"': *out++ = '"'; break;
+        case '\\': *out++ = '\\'; break;
+        case '\n': *out++ = 'n'; break;
+        case '\r': *out++ = 'r'; break;
+        case '\t': *out++ = 't'; break;
+        case '\b': *out++ = 'b'; break;
+        case '\f': *out++ = 'f'; break;
+        default:
+            *out++ = 'u';
+            *out++ = '0';
+            *out++ = '0';
+            *out++ = hex[c >> 4];
+            *out++ = hex[c & 15];
+        }
+    } else if (c < 0x800) {
+        *out++ = (char)(0xC0 | (c >> 6));
+        *out++ = (char)(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+        if (c >= 0xD800 && c <= 0xDFFF) *surrogate = 1;
+        *out++ = (char)(0xE0 | (c >> 12));
+        *out++ = (char)(0x80 | ((c >> 6) & 0x3F));
+        *out++ = (char)(0x80 | (c & 0x3F));
+    } else {
+        *out++ = (char)(0xF0 | (c >> 18));
+        *out++ = (char)(0x80 | ((c >> 12) & 0x3F));
+        *out++ = (char)(0x80 | ((c >> 6) & 0x3F));
+        *out++ = (char)(0x80 | (c & 0x3F));
+    }
+    return out;
+}
+
+static char *json_string(char *out, PyObject *str, int *surrogate) {
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(str);
+    const int kind = PyUnicode_KIND(str);
+    const void *data = PyUnicode_DATA(str);
+    *out++ = '"';
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const uint8_t *t = (const uint8_t *)data;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            const uint8_t c = t[i];
+            if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') *out++ = (char)c;  /* most characters */
+            else out = json_char(out, c, surrogate);
+        }
+    } else if (kind == PyUnicode_2BYTE_KIND) {
+        const uint16_t *t = (const uint16_t *)data;
+        for (Py_ssize_t i = 0; i < n; i++) out = json_char(out, t[i], surrogate);
+    } else {
+        const uint32_t *t = (const uint32_t *)data;
+        for (Py_ssize_t i = 0; i < n; i++) out = json_char(out, t[i], surrogate);
+    }
+    *out++ = '"';
+    return out;
+}
+
+/* a JSON scalar that is not a string: null, true, false or an int (Python's digits) */
+static PyObject *json_plain(PyObject *value) {
+    if (value == Py_None) return PyUnicode_FromString("null");
+    if (value == Py_True) return PyUnicode_FromString("true");
+    if (value == Py_False) return PyUnicode_FromString("false");
+    if (PyLong_CheckExact(value)) return PyObject_Str(value);
+    return NULL;  /* (no error set: not one of those) */
+}
+
+static PyObject *json_object(PyObject *self, PyObject *obj) {
+    (void)self;
+    if (!PyDict_CheckExact(obj)) Py_RETURN_NONE;
+    Py_ssize_t pos = 0, bound = 2;
+    PyObject *key, *value;
+    while (PyDict_Next(obj, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key)) Py_RETURN_NONE;
+        Py_ssize_t chars = PyUnicode_GET_LENGTH(key);
+        if (PyUnicode_CheckExact(value)) chars += PyUnicode_GET_LENGTH(value);
+        else if (value == Py_None || PyBool_Check(value)) chars += 5;
+        else if (PyLong_CheckExact(value)) {
+            PyObject *digits = PyObject_Str(value);
+            if (!digits) return NULL;
+            chars += PyUnicode_GET_LENGTH(digits);
+            Py_DECREF(digits);
+        } else Py_RETURN_NONE;
+        if (chars > (PY_SSIZE_T_MAX - bound) / 6 - 6) return PyErr_NoMemory();
+        bound += 6 * chars + 6;  /* at most 6 bytes a character (\u001f), quotes, ':' and ',' */
+    }
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, bound);
+    if (!bytes) return NULL;
+    char *start = PyBytes_AS_STRING(bytes), *out = start;
+    int surrogate = 0;
+    *out++ = '{';
+    pos = 0;
+    int first = 1;
+    while (PyDict_Next(obj, &pos, &key, &value)) {
+        if (!first) *out++ = ',';
+        first = 0;
+        out = json_string(out, key, &surrogate);
+        *out++ = ':';
+        if (PyUnicode_CheckExact(value)) {
+            out = json_string(out, value, &surrogate);
+            continue;
+        }
+        PyObject *text = json_plain(value);  /* ASCII */
+        if (!text) {
+            Py_DECREF(bytes);
+            if (PyErr_Occurred()) return NULL;
+            Py_RETURN_NONE;  /* the dict changed under us: the caller's encoder decides */
+        }
+        const Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+        if (out - start + len + 2 > bound) {
+            Py_DECREF(text);
+            Py_DECREF(bytes);
+            Py_RETURN_NONE;
+        }
+        memcpy(out, PyUnicode_DATA(text), (size_t)len);
+        out += len;
+        Py_DECREF(text);
+    }
+    *out++ = '}';
+    if (surrogate) {  /* not UTF-8: the caller's JSON encoder says why */
+        Py_DECREF(bytes);
+        Py_RETURN_NONE;
+    }
+    if (_PyBytes_Resize(&bytes, out - start) < 0) return NULL;
+    return bytes;
+}
+
 static PyMethodDef methods[] = {
     {"best_matches", best_matches, METH_VARARGS, "The number of matches and the k best of them, best first."},
     {"score_or", score_or, METH_VARARGS, "BM25F scores of an OR of terms, added into scores; returns each term's df."},
     {"rerank", rerank, METH_VARARGS, "Proximity and lead bonuses added into the matches' scores; the best first."},
     {"postings", postings, METH_VARARGS, "Term occurrences turned into postings, in (rank, document) order."},
+    {"json_object", json_object, METH_O, "A dict of str to str as compact JSON in UTF-8, or None for any other."},
     {"occurrences", occurrences, METH_VARARGS, "A batch's term occurrences, documents, positions and lengths."},
     {"key_lookup", key_lookup, METH_VARARGS, "Word keys looked up in an open-addressing table; returns the misses."},
     {"scan_words", scan_words, METH_VARARGS, "The words of a text: starts, lengths, irregular, 16-byte keys."},

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import idsearch.analysis as analysis_module
 import idsearch.reader as reader_module
@@ -470,6 +472,44 @@ def test_compiled_occurrences_refuse_bad_input_and_say_what_room_they_need():
         with pytest.raises((ValueError, TypeError)):
             kernel.occurrences(*call)
         del case
+
+
+_JSON_VALUES = st.one_of(st.text(), st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
+                         st.floats(allow_nan=True), st.lists(st.integers(), max_size=2))
+
+
+@needs_kernel
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), _JSON_VALUES, max_size=6))
+def test_compiled_json_equals_the_json_encoder(doc: dict[str, Any]):
+    """A stored document's bytes from the kernel are the JSON encoder's, or the kernel declines (floats,
+    lists, lone surrogates) and the encoder decides, raising as before where it did."""
+    from idsearch.writer import _ENCODER, DocumentError, encode_document
+
+    compiled = kernel.json_object(doc)
+    try:
+        expected = _ENCODER.encode(doc).encode("utf-8")
+    except UnicodeEncodeError:
+        expected = None
+        with pytest.raises(DocumentError):
+            encode_document("d", doc)
+    if compiled is not None:
+        assert compiled == expected
+    else:
+        assert expected is None or any(not isinstance(v, (str, bool, int, type(None))) for v in doc.values())
+    if expected is not None:
+        assert encode_document("d", doc) == expected
+
+
+@needs_kernel
+def test_compiled_json_of_every_kind_of_character():
+    from idsearch.writer import _ENCODER
+
+    text = "".join(map(chr, range(0x300))) + "\u2028\u2029\uffff\U0001f600 \"\\/"
+    for doc in ({"body": text, "n": None, "t": True, "f": False, "i": -12, text: text}, {}, {"a": ""}):
+        assert kernel.json_object(doc) == _ENCODER.encode(doc).encode("utf-8")
+    for declined in ({"a": 1.5}, {"a": "\ud800"}, {"a": [1]}, {1: "a"}, [("a", "b")], "a"):
+        assert kernel.json_object(declined) is None
 
 
 @needs_kernel
