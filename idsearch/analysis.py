@@ -723,6 +723,8 @@ def _kernel_tables() -> tuple[Any, Any]:
 
 
 _SCAN_BUFFERS = threading.local()
+_SCAN_BUFFERS_KEPT = 1 << 20  # words of room a thread keeps between calls (33 bytes each; a batch of the
+# shared corpus needs about 225 k): a larger text gets arrays of its own, freed after it
 
 
 def _scan_buffers(n: int) -> tuple[Any, Any, Any, Any, Any]:
@@ -730,11 +732,15 @@ def _scan_buffers(n: int) -> tuple[Any, Any, Any, Any, Any]:
     ones cost a page fault per 4 KiB written: a tenth of the scan's time)."""
     import numpy as np
 
+    def arrays(size: int) -> tuple[Any, Any, Any, Any, Any]:
+        return tuple(np.empty(size, dtype=t) for t in (np.int64, np.int64, np.bool_, np.uint64, np.uint64))  # type: ignore[return-value]
+
+    if n > _SCAN_BUFFERS_KEPT:
+        return arrays(n)
     held = getattr(_SCAN_BUFFERS, "arrays", None)
     if held is None or len(held[0]) < n:
-        size = max(n, 1 << 16)
-        held = _SCAN_BUFFERS.arrays = tuple(np.empty(size, dtype=t) for t in (np.int64, np.int64, np.bool_, np.uint64, np.uint64))
-    return held  # type: ignore[return-value]
+        held = _SCAN_BUFFERS.arrays = arrays(max(n, 1 << 16))
+    return held  # type: ignore[no-any-return]
 
 
 def _word_bounds(padded: Any, window_table: Any, outside_ascii: Any) -> tuple[Any, Any, Any]:

@@ -340,6 +340,20 @@ def test_scan_words_compiled_equals_numpy_on_every_width_of_text(text):
     _same_scans(text)
 
 
+def test_scan_words_keeps_no_output_arrays_for_a_long_text(monkeypatch):
+    """A thread keeps its scan's output arrays between calls up to a bound; a longer text gets arrays of its
+    own, and the same words."""
+    import idsearch.analysis as analysis_module
+
+    _same_scans("kata pendek")
+    before = getattr(analysis_module._SCAN_BUFFERS, "arrays", None)
+    monkeypatch.setattr(analysis_module, "_SCAN_BUFFERS_KEPT", 64)
+    text = "kata-kata 2.500 panjang " * 10_000
+    assert scan_words(text).words() == _regex_words(text)
+    _same_scans(text)
+    assert getattr(analysis_module._SCAN_BUFFERS, "arrays", None) is before
+
+
 def test_scan_words_compiled_equals_numpy_on_the_shared_corpus():
     """Every batch of the shared corpus as the writer joins it (256 documents, NUL between), both ways."""
     docs: list[dict] = []
