@@ -1864,6 +1864,9 @@ static PyObject *json_object(PyObject *self, PyObject *obj) {
     PyObject *key, *value;
     while (PyDict_Next(obj, &pos, &key, &value)) {
         if (!PyUnicode_CheckExact(key)) Py_RETURN_NONE;
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(key) < 0 || (PyUnicode_CheckExact(value) && PyUnicode_READY(value) < 0)) return NULL;
+#endif
         Py_ssize_t chars = PyUnicode_GET_LENGTH(key);
         if (PyUnicode_CheckExact(value)) chars += PyUnicode_GET_LENGTH(value);
         else if (value == Py_None || PyBool_Check(value)) chars += 5;
