@@ -857,6 +857,7 @@ def cmd_bench(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         "index_bytes": st.size_bytes,
         "segments": st.segments,
         "problems": len(problems),
+        "compiled_kernel": _kernel_loaded(),
     }
     if args.json:
         out.write(json.dumps(result) + "\n")
@@ -881,8 +882,18 @@ def cmd_bench(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     ]
     if problems:
         lines.append(f"  {_plural(len(problems), 'problem')} in the input (run `idsearch index` to see them)")
+    if not result["compiled_kernel"]:
+        lines.append("  no compiled kernel: analysis ran in numpy, about 2x slower (reinstall with a C compiler)")
     out.write("\n".join(lines) + "\n")
     return EXIT_OK
+
+
+def _kernel_loaded() -> bool:
+    try:
+        from idsearch import _kernel  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 # ------------------------------------------------------------------------------------------------ parser
@@ -1019,6 +1030,16 @@ def _add_mapping_options(p: argparse.ArgumentParser) -> None:
                    help="progress bar on stderr (auto: only on a terminal)")
 
 
+def _kernel_note() -> str:
+    """Whether the compiled kernel is installed (found, not loaded: the parser stays light). Without it,
+    indexing and queries run in numpy, with the same results, slower."""
+    import importlib.util
+
+    if importlib.util.find_spec("idsearch._kernel") is not None:
+        return "compiled kernel"
+    return "no compiled kernel: indexing and queries run in numpy, slower (reinstall with a C compiler)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from idsearch import __version__
 
@@ -1029,7 +1050,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version",
-                        version=f"idsearch {__version__} (Python {sys.version.split()[0]})")
+                        version=f"idsearch {__version__} (Python {sys.version.split()[0]}, {_kernel_note()})")
     parser.add_argument("--index", "-i", metavar="PATH", default=None,
                         help="index directory, for every command (default: $IDSEARCH_INDEX, else the per-user index)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

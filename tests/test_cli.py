@@ -222,6 +222,10 @@ def test_help_and_version(tmp_path: Path) -> None:
             assert "--index" in proc.stdout, command
     version = run(env, "--version")
     assert version.returncode == 0 and version.stdout.startswith("idsearch 0.")
+    import idsearch.analysis
+
+    built = idsearch.analysis._kernel is not None
+    assert ("(Python" in version.stdout) and (("compiled kernel)" in version.stdout) == built)
     assert run(env).returncode == 2  # no command: help, usage status
     assert run(env, "frobnicate").returncode == 2
 
@@ -439,10 +443,34 @@ def test_bench_on_a_small_folder(input_tree: Path, tmp_path: Path) -> None:
     assert 0 < data["word_cache_hit_rate"] < 1
     assert data["stem_calls_in_process"] > 0
     assert set(data["stages"]) >= {"read_and_parse_input", "commit_and_merge"}
+    import idsearch.analysis
+
+    assert data["compiled_kernel"] is (idsearch.analysis._kernel is not None)
     human = run(env, "bench", str(input_tree))
     assert human.returncode == 0 and "docs/s" in human.stdout and "served from the cache" in human.stdout
     assert not list(tmp_path.glob("**/*.idx"))  # the temporary index is gone
 
+
+
+def test_a_missing_compiled_kernel_is_said(input_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the compiled kernel (no C compiler at install) everything works in numpy, slower: --version
+    and bench say so, so that a slow build has a visible reason."""
+    import importlib.util
+    import io
+
+    from idsearch import cli
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "idsearch._kernel" else real_find_spec(name, *a))
+    assert "no compiled kernel" in cli._kernel_note()
+    monkeypatch.setattr(cli, "_kernel_loaded", lambda: False)
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["bench", str(input_tree), "--workers", "1", "--progress", "never"], out=out, err=err) == 0
+    assert "no compiled kernel: analysis ran in numpy" in out.getvalue()
+    out = io.StringIO()
+    assert cli.main(["bench", str(input_tree), "--json", "--workers", "1", "--progress", "never"], out=out, err=err) == 0
+    assert json.loads(out.getvalue())["compiled_kernel"] is False
 
 # ------------------------------------------------------------------------------------------- full corpus
 
