@@ -1,8 +1,10 @@
 """The compiled inner loops of OR queries (``idsearch/_kernel.c``) against the numpy path they replace:
 the same hits with the same scores, to the last bit, over indexes with several segments, deletes, exact
 forms, three text fields, filters, field restrictions and weights; the compiled postings sort of a new
-segment against its numpy reference, array for array and file for file. And the kernel refuses bad input
-with an exception, never a crash: index files may come from others."""
+segment against its numpy reference, array for array and file for file; the analysis passes (the
+tokenizer scan, the key table lookup, a batch's occurrences) against their numpy code and the stored JSON
+against json's encoder, and segments byte for byte with and without them. And the kernel refuses bad
+input with an exception, never a crash: index files may come from others."""
 
 from __future__ import annotations
 
