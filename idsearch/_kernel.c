@@ -138,6 +138,19 @@ bad:
     return -1;
 }
 
+/* An integer array of exactly one item type (``size`` bytes, signed or not), else a TypeError naming
+   ``func``'s argument ``name``. */
+static int arr_get_exact(PyObject *obj, Arr *a, int writable, const char *func, const char *name, int size,
+                         int is_signed) {
+    if (arr_get(obj, a, 'i', writable, name) < 0) return -1;
+    if (a->size != size || a->is_signed != is_signed) {
+        PyErr_Format(PyExc_TypeError, "%s: %s must be %s%d", func, name, is_signed ? "int" : "uint", 8 * size);
+        arr_release(a);
+        return -1;
+    }
+    return 0;
+}
+
 /* narrow an array to [a, b) */
 static inline void arr_slice(Arr *x, Py_ssize_t a, Py_ssize_t b) {
     x->p += a * x->size;
@@ -1330,12 +1343,7 @@ static PyObject *postings(PyObject *self, PyObject *args) {
     }
     for (int i = 0; i < 9; i++) {
         if ((i == 2 || i == 5) && !with_positions) continue;
-        const int writable = i >= 3;
-        if (arr_get(o[i], &a[i], 'i', writable, names[i]) < 0) goto done;
-        if (a[i].size != sizes[i] || !a[i].is_signed) {
-            PyErr_Format(PyExc_TypeError, "postings: %s must be int%d", names[i], 8 * sizes[i]);
-            goto done;
-        }
+        if (arr_get_exact(o[i], &a[i], i >= 3, "postings", names[i], sizes[i], 1) < 0) goto done;
     }
     const Py_ssize_t n = a[0].n, nranks = a[3].n - 1;
     if (nranks < 0 || a[1].n != n || (with_positions && (a[2].n != n || a[5].n < n)) || a[4].n < n ||
@@ -1489,13 +1497,7 @@ static PyObject *scan_words(PyObject *self, PyObject *args) {
     memset(a, 0, sizeof(a));
     if (!PyArg_ParseTuple(args, "UOOOOOOO", &str, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6])) return NULL;
     for (int i = 0; i < 7; i++) {
-        const int is_signed = i == 2 || i == 3;
-        if (arr_get(o[i], &a[i], 'i', i >= 2, names[i]) < 0) goto done;
-        if (a[i].size != sizes[i] || a[i].is_signed != is_signed) {
-            PyErr_Format(PyExc_TypeError, "scan_words: %s must be %s%d", names[i], is_signed ? "int" : "uint",
-                         8 * sizes[i]);
-            goto done;
-        }
+        if (arr_get_exact(o[i], &a[i], i >= 2, "scan_words", names[i], sizes[i], i == 2 || i == 3) < 0) goto done;
     }
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(str) < 0) goto done;
@@ -1621,13 +1623,7 @@ static PyObject *occurrences(PyObject *self, PyObject *args) {
     }
     for (int i = 0; i < NARGS; i++) {
         if ((i == EXACT || i == EXACT_CODES || i == EXACT_DOCS) && !with_exact) continue;
-        const int is_signed = i != LENGTHS;
-        if (arr_get(o[i], &a[i], 'i', i >= CODES, names[i]) < 0) goto done;
-        if (a[i].size != sizes[i] || a[i].is_signed != is_signed) {
-            PyErr_Format(PyExc_TypeError, "occurrences: %s must be %s%d", names[i], is_signed ? "int" : "uint",
-                         8 * sizes[i]);
-            goto done;
-        }
+        if (arr_get_exact(o[i], &a[i], i >= CODES, "occurrences", names[i], sizes[i], i != LENGTHS) < 0) goto done;
     }
     const Py_ssize_t n = a[NUMBERS].n, nwords = a[STEM].n, nmulti = a[MULTI_LEN].n, nflat = a[MULTI_FLAT].n;
     const Py_ssize_t room = a[CODES].n, ndocs = a[LENGTHS].n, exact_room = with_exact ? a[EXACT_CODES].n : 0;
@@ -1731,13 +1727,7 @@ static PyObject *key_lookup(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOOOOKK", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &mix_lo, &mix_hi))
         return NULL;
     for (int i = 0; i < 6; i++) {
-        const int is_signed = i == 2 || i == 5;
-        if (arr_get(o[i], &a[i], 'i', i == 5, names[i]) < 0) goto done;
-        if (a[i].size != sizes[i] || a[i].is_signed != is_signed) {
-            PyErr_Format(PyExc_TypeError, "key_lookup: %s must be %s%d", names[i], is_signed ? "int" : "uint",
-                         8 * sizes[i]);
-            goto done;
-        }
+        if (arr_get_exact(o[i], &a[i], i == 5, "key_lookup", names[i], sizes[i], i == 2 || i == 5) < 0) goto done;
     }
     const Py_ssize_t size = a[0].n, n = a[3].n;
     int bits = 0;
